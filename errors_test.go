@@ -1,0 +1,123 @@
+package idctrace
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+)
+
+func TestAPIErrorError(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		err  APIError
+		want string
+	}{
+		{APIError{StatusCode: 404, Message: "Resource not found", RequestID: "r1"},
+			"identitycall: 404 Not Found: Resource not found (request_id r1)"},
+		{APIError{StatusCode: 422, Errors: []string{"a", "b"}, RequestID: "r2"},
+			"identitycall: 422 Unprocessable Entity: a; b (request_id r2)"},
+		{APIError{StatusCode: 422, Message: "m", Errors: []string{"a"}},
+			"identitycall: 422 Unprocessable Entity: m; a"},
+		{APIError{StatusCode: 502, Body: "<html>"}, "identitycall: 502 Bad Gateway"},
+		{APIError{StatusCode: 499}, "identitycall: 499"},
+		{APIError{StatusCode: 401, Message: "bad key " + testKey},
+			"identitycall: 401 Unauthorized: bad key idc_****" + testKey[len(testKey)-4:]},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, tt.err.Error())
+	}
+}
+
+func TestAPIErrorIs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		status int
+		want   error
+	}{
+		{400, ErrBadRequest}, {401, ErrUnauthorized}, {403, ErrForbidden}, {404, ErrNotFound},
+		{422, ErrValidation}, {429, ErrRateLimited}, {500, ErrServer}, {502, ErrServer},
+		{503, ErrServer}, {599, ErrServer}, {409, nil}, {418, nil},
+	}
+	for _, tt := range tests {
+		err := fmt.Errorf("listing recordings: %w", &APIError{StatusCode: tt.status})
+		for _, s := range allSentinels {
+			assert.Equal(t, s == tt.want, errors.Is(err, s), "status %d, errors.Is(err, %v)", tt.status, s)
+		}
+	}
+}
+
+func TestCheckResponseWithoutTransport(t *testing.T) {
+	t.Parallel()
+	body := `{"error":"Rate limit exceeded","retry_after":30}`
+	srv := newScripted(t, 429, nil, body)
+	req, err := http.NewRequest("GET", srv.URL+"/recordings?api_key=abc12345", nil)
+	require.NoError(t, err)
+	req.Header.Set(DefaultRequestIDHeader, "caller-7")
+	resp, err := srv.Client().Do(req)
+	require.NoError(t, err)
+
+	err = CheckResponse(resp)
+	var apiErr *APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.ErrorIs(t, err, ErrRateLimited)
+	assert.Equal(t, "Rate limit exceeded", apiErr.Message)
+	assert.Equal(t, 30*time.Second, apiErr.RetryAfter)
+	assert.Equal(t, "caller-7", apiErr.RequestID)
+	assert.Equal(t, srv.URL+"/recordings?api_key=REDACTED", apiErr.URL)
+	assert.Equal(t, time.UTC, apiErr.Time.Location())
+	assert.Zero(t, apiErr.Attempt)
+
+	again := CheckResponse(resp)
+	assert.Equal(t, err, again, "a second call reuses the first decode")
+	assert.Equal(t, body, readAll(t, resp))
+}
+
+func TestCheckResponseEdgeCases(t *testing.T) {
+	t.Parallel()
+	assert.EqualError(t, CheckResponse(nil), "idctrace: CheckResponse: nil response")
+	assert.NoError(t, CheckResponse(&http.Response{StatusCode: 399}))
+
+	err := CheckResponse(&http.Response{StatusCode: 500, Body: http.NoBody})
+	var apiErr *APIError
+	require.ErrorAs(t, err, &apiErr)
+	assert.Equal(t, 500, apiErr.StatusCode)
+	assert.Empty(t, apiErr.URL)
+}
+
+// bodyWrapper stands for a middleware above the Transport that wraps the
+// response body, as otelhttp does.
+type bodyWrapper struct{ next http.RoundTripper }
+
+type wrappedBody struct{ io.ReadCloser }
+
+func (w bodyWrapper) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := w.next.RoundTrip(req)
+	if err == nil {
+		resp.Body = wrappedBody{resp.Body}
+	}
+	return resp, err
+}
+
+func TestCheckResponseUnderWrappingMiddleware(t *testing.T) {
+	t.Parallel()
+	body := `{"error":"Resource not found"}`
+	srv := newScripted(t, 404, nil, body)
+	tr := New(srv.Client().Transport, zap.NewNop())
+	client := &http.Client{Transport: bodyWrapper{tr}}
+
+	resp, err := client.Get(srv.URL + "/recordings/9")
+	require.NoError(t, err)
+	var apiErr *APIError
+	require.ErrorAs(t, CheckResponse(resp), &apiErr)
+	assert.Equal(t, 1, apiErr.Attempt, "the Transport's record is found through the request")
+	assert.Equal(t, srv.seenIDs()[0], apiErr.RequestID)
+	assert.Equal(t, "Resource not found", apiErr.Message)
+	assert.Equal(t, body, readAll(t, resp))
+}

@@ -1,0 +1,124 @@
+package idctrace
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+// observed returns a logger that records every entry at Debug and above.
+func observed() (*zap.Logger, *observer.ObservedLogs) {
+	return observedAt(zapcore.DebugLevel)
+}
+
+func observedAt(lvl zapcore.Level) (*zap.Logger, *observer.ObservedLogs) {
+	core, logs := observer.New(lvl)
+	return zap.New(core), logs
+}
+
+// jsonLogger returns a logger that writes JSON lines into buf, for tests that
+// check the encoded text rather than the fields.
+func jsonLogger(buf *syncBuffer) *zap.Logger {
+	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(buf), zapcore.DebugLevel))
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// scripted is a loopback server that answers every request with status,
+// header and body, and records the request IDs it receives.
+type scripted struct {
+	*httptest.Server
+	mu      sync.Mutex
+	headers []http.Header
+}
+
+func newScripted(t *testing.T, status int, header http.Header, body string) *scripted {
+	t.Helper()
+	s := &scripted{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.headers = append(s.headers, r.Header.Clone())
+		s.mu.Unlock()
+		for k, vv := range header {
+			w.Header()[k] = vv
+		}
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// seen returns the values of the named header in the requests received.
+func (s *scripted) seen(name string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, len(s.headers))
+	for i, h := range s.headers {
+		out[i] = h.Get(name)
+	}
+	return out
+}
+
+func (s *scripted) seenIDs() []string { return s.seen(DefaultRequestIDHeader) }
+
+// stubRT answers without a network, for benchmarks and body tests.
+type stubRT struct {
+	status int
+	header http.Header
+	body   func() io.ReadCloser
+	err    error
+}
+
+func (s stubRT) RoundTrip(req *http.Request) (*http.Response, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
+	body := s.body()
+	return &http.Response{
+		Status:        http.StatusText(s.status),
+		StatusCode:    s.status,
+		Header:        s.header,
+		Body:          body,
+		ContentLength: -1,
+		Request:       req,
+	}, nil
+}
+
+func stringBody(s string) func() io.ReadCloser {
+	return func() io.ReadCloser { return io.NopCloser(strings.NewReader(s)) }
+}
+
+// readAll reads and closes resp's body.
+func readAll(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	return string(b)
+}

@@ -1,0 +1,137 @@
+package idctrace
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// TestNoSecretReachesALogLine sends every kind of secret a caller might put
+// in a request to a server that echoes them back in its error bodies, and
+// checks the encoded log lines and the errors.
+func TestNoSecretReachesALogLine(t *testing.T) {
+	t.Parallel()
+	const (
+		password = "hunter2-pass"
+		oauth    = "ya29.opaque-oauth-token"
+		token    = "tok-9d8c7b6a"
+	)
+	echo := func(w http.ResponseWriter, r *http.Request) string {
+		return fmt.Sprintf("auth=%s url=%s key=%s", r.Header.Get("Authorization"), r.URL, r.Header.Get("X-Api-Key"))
+	}
+	tests := []struct {
+		name    string
+		status  int
+		respond func(w http.ResponseWriter, r *http.Request) string
+		auth    string
+	}{
+		{"json error echo", 401, func(w http.ResponseWriter, r *http.Request) string {
+			return fmt.Sprintf(`{"error":%q}`, echo(w, r))
+		}, "Bearer " + testKey},
+		{"json errors echo", 422, func(w http.ResponseWriter, r *http.Request) string {
+			return fmt.Sprintf(`{"errors":[%q]}`, echo(w, r))
+		}, "Bearer " + oauth},
+		{"html echo", 502, func(w http.ResponseWriter, r *http.Request) string {
+			return "<pre>" + echo(w, r) + "</pre>"
+		}, "Bearer " + testKey},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tt.status)
+				io.WriteString(w, tt.respond(w, r))
+			}))
+			defer srv.Close()
+			var buf syncBuffer
+			client := WrapClient(srv.Client(), jsonLogger(&buf))
+
+			u := strings.Replace(srv.URL, "http://", "http://bob:"+password+"@", 1) +
+				"/api/v1/public/recordings/" + testKey + "?page=2&api_key=" + testKey + "&token=" + token + "&q=x" + testKey
+			req, err := http.NewRequest("GET", u, nil)
+			require.NoError(t, err)
+			req.Header.Set("Authorization", tt.auth)
+			req.Header.Set("X-Api-Key", testKey)
+			resp, err := client.Do(req)
+			require.NoError(t, err)
+			apiErr := CheckResponse(resp)
+			require.Error(t, apiErr)
+			readAll(t, resp)
+
+			line := buf.String()
+			require.Contains(t, line, LogMessage)
+			assert.Contains(t, line, "page=2", "harmless parameters stay")
+			assert.Contains(t, line, "api_key=REDACTED")
+			assert.Contains(t, line, "idc_****"+testKey[len(testKey)-4:], "a key keeps its last four characters")
+			var ae *APIError
+			require.ErrorAs(t, apiErr, &ae)
+			for _, out := range []string{line, apiErr.Error(), ae.URL, ae.Message, strings.Join(ae.Errors, " "), ae.Body} {
+				for _, secret := range []string{testKey[4 : len(testKey)-4], password, oauth, token, "Authorization"} {
+					assert.NotContains(t, out, secret)
+				}
+			}
+		})
+	}
+}
+
+func TestLogLevelsAndDisabledLogger(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		status  int
+		err     error
+		level   zapcore.Level
+		written bool // at a logger enabled from Error up
+	}{
+		{status: 404, level: zapcore.WarnLevel},
+		{status: 429, level: zapcore.WarnLevel},
+		{status: 500, level: zapcore.ErrorLevel, written: true},
+		{status: 503, level: zapcore.ErrorLevel, written: true},
+		{err: errors.New("connection refused"), level: zapcore.ErrorLevel, written: true},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.status, tt.err), func(t *testing.T) {
+			t.Parallel()
+			base := stubRT{status: tt.status, body: stringBody(`{"error":"x"}`), err: tt.err}
+			req, _ := http.NewRequest("GET", "http://h/", nil)
+
+			log, logs := observed()
+			resp, _ := New(base, log).RoundTrip(req)
+			require.Equal(t, 1, logs.Len())
+			assert.Equal(t, tt.level, logs.All()[0].Level)
+
+			var fieldCalls int
+			hook := func(*http.Request) []zap.Field { fieldCalls++; return nil }
+			errOnly, errLogs := observedAt(zapcore.ErrorLevel)
+			resp2, _ := New(base, errOnly, WithLogFields(hook)).RoundTrip(req)
+			assert.Equal(t, tt.written, errLogs.Len() == 1)
+			assert.Equal(t, tt.written, fieldCalls == 1, "fields are built only for an entry that is written")
+
+			for _, r := range []*http.Response{resp, resp2} {
+				if r != nil {
+					assert.Error(t, CheckResponse(r), "a disabled logger still decodes")
+					r.Body.Close()
+				}
+			}
+		})
+	}
+}
+
+func TestNilLoggerStillWorks(t *testing.T) {
+	t.Parallel()
+	srv := newScripted(t, 404, nil, `{"error":"Resource not found"}`)
+	client := WrapClient(srv.Client(), nil)
+	resp, err := client.Get(srv.URL)
+	require.NoError(t, err)
+	assert.ErrorIs(t, CheckResponse(resp), ErrNotFound)
+	assert.Equal(t, srv.seenIDs()[0], RequestID(resp))
+	assert.Equal(t, `{"error":"Resource not found"}`, readAll(t, resp))
+}

@@ -1,0 +1,169 @@
+package idctrace
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// failure is what the Transport learns from one failed attempt. It is built
+// once, already redacted, and feeds every output: the log entry, the
+// APIError and the support ticket.
+type failure struct {
+	requestID string
+	method    string
+	url       string // redacted
+	status    int    // 0 for a transport error
+	started   time.Time
+	duration  time.Duration
+	attempt   int
+
+	message    string   // the body's "error", or the transport error's text
+	errs       []string // the body's "errors"
+	retryAfter time.Duration
+	hasRetry   bool          // retryAfter came from the body or the header
+	waitHint   time.Duration // the larger of the body's and the header's value
+	body       string        // set when the body is not the documented JSON
+
+	sent     *http.Request // the request as sent, for field hooks; never logged
+	err      error         // the transport error, unredacted, never logged as is
+	retrying bool          // another attempt follows, after retryIn
+	retryIn  time.Duration
+}
+
+// newFailure starts the record of a failed attempt of req.
+func newFailure(req *http.Request, id string, started time.Time, attempt int) *failure {
+	return &failure{
+		requestID: id,
+		method:    req.Method,
+		url:       redactURL(req.URL),
+		started:   started,
+		attempt:   attempt,
+	}
+}
+
+// inspectResponse reads at most limit bytes of resp's body, puts back a body
+// that yields all of it, and fills f from the status, headers and prefix.
+func (f *failure) inspectResponse(req *http.Request, resp *http.Response, limit int64, now time.Time) {
+	f.status = resp.StatusCode
+	var prefix []byte
+	if resp.Body != nil && resp.Body != http.NoBody {
+		resp.Body, prefix = wrapBody(req.Context(), resp.Body, limit, resp.ContentLength, f)
+	}
+	if isGzip(resp) {
+		prefix = gunzipPrefix(prefix, limit)
+	}
+	f.decode(prefix, requestSecrets(req))
+	header, hasHeader := parseRetryAfter(resp.Header.Get("Retry-After"), now)
+	switch {
+	case f.hasRetry:
+		f.waitHint = max(f.retryAfter, header)
+	case hasHeader:
+		f.retryAfter, f.waitHint, f.hasRetry = header, header, true
+	}
+}
+
+// inspectError fills f from a transport error.
+func (f *failure) inspectError(req *http.Request, err error) {
+	f.err = err
+	f.message = sanitize(err.Error(), requestSecrets(req))
+}
+
+// wireError is the IdentityCall error body: {"error": "..."} or, for
+// validation errors, {"errors": ["...", "..."]}; a 429 adds "retry_after".
+type wireError struct {
+	Error      string          `json:"error"`
+	Errors     []string        `json:"errors"`
+	RetryAfter json.RawMessage `json:"retry_after"`
+}
+
+// decode fills f from an error body. Text that is not the documented JSON is
+// kept, sanitized, in f.body. Fields of the wrong type are skipped.
+func (f *failure) decode(body []byte, secrets []string) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return
+	}
+	var w wireError
+	err := json.Unmarshal(body, &w)
+	if _, typeErr := err.(*json.UnmarshalTypeError); err != nil && !typeErr {
+		w = wireError{} // not JSON, truncated or too deep
+	}
+	if w.Error != "" {
+		f.message = sanitize(w.Error, secrets)
+	}
+	for _, e := range w.Errors {
+		f.errs = append(f.errs, sanitize(e, secrets))
+	}
+	if d, ok := parseSeconds(string(bytes.Trim(w.RetryAfter, `"`))); ok {
+		f.retryAfter, f.hasRetry = d, true
+	}
+	if f.message == "" && len(f.errs) == 0 {
+		f.body = sanitize(string(body), secrets)
+	}
+}
+
+// parseRetryAfter reads a Retry-After header: delay seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if d, ok := parseSeconds(v); ok {
+		return d, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return min(max(t.Sub(now), 0), maxWait), true
+	}
+	return 0, false
+}
+
+// maxWait bounds parsed waits so that no arithmetic on them overflows.
+const maxWait = time.Duration(math.MaxInt64 / 4)
+
+// parseSeconds reads a number of seconds, fractions allowed. Negative values
+// give 0 and huge ones maxWait, so the result is always a usable wait.
+func parseSeconds(s string) (time.Duration, bool) {
+	if s == "" || s == "null" {
+		return 0, false
+	}
+	secs, err := strconv.ParseFloat(s, 64)
+	if err != nil && !isRangeErr(err) || math.IsNaN(secs) {
+		return 0, false
+	}
+	switch {
+	case secs <= 0:
+		return 0, true
+	case secs >= maxWait.Seconds():
+		return maxWait, true
+	}
+	return time.Duration(secs * float64(time.Second)), true
+}
+
+func isRangeErr(err error) bool {
+	ne, ok := err.(*strconv.NumError)
+	return ok && ne.Err == strconv.ErrRange
+}
+
+// isGzip reports whether resp's body is still gzip-encoded, as it is when
+// the caller asked for gzip itself and the transport did not decode it.
+func isGzip(resp *http.Response) bool {
+	return !resp.Uncompressed && strings.EqualFold(strings.TrimSpace(resp.Header.Get("Content-Encoding")), "gzip")
+}
+
+// gunzipPrefix decodes as much of a gzip prefix as it holds, up to limit
+// decoded bytes, so that a small bomb cannot grow past the cap.
+func gunzipPrefix(p []byte, limit int64) []byte {
+	zr, err := gzip.NewReader(bytes.NewReader(p))
+	if err != nil {
+		return p
+	}
+	out, _ := io.ReadAll(io.LimitReader(zr, limit)) // a truncated stream still yields its start
+	return out
+}

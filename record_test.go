@@ -1,0 +1,194 @@
+package idctrace
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestDecode(t *testing.T) {
+	t.Parallel()
+	deep := strings.Repeat("[", 20000) + strings.Repeat("]", 20000)
+	tests := []struct {
+		name       string
+		body       string
+		message    string
+		errs       []string
+		retryAfter time.Duration
+		hasRetry   bool
+		logBody    string
+	}{
+		{name: "error", body: `{"error":"Resource not found"}`, message: "Resource not found"},
+		{name: "errors", body: `{"errors":["a","b"]}`, errs: []string{"a", "b"}},
+		{name: "both", body: `{"error":"x","errors":["a"]}`, message: "x", errs: []string{"a"}},
+		{name: "retry_after", body: `{"error":"Rate limit exceeded","retry_after":60}`, message: "Rate limit exceeded", retryAfter: time.Minute, hasRetry: true},
+		{name: "retry_after string", body: `{"error":"r","retry_after":"30"}`, message: "r", retryAfter: 30 * time.Second, hasRetry: true},
+		{name: "retry_after fraction", body: `{"error":"r","retry_after":1.5}`, message: "r", retryAfter: 1500 * time.Millisecond, hasRetry: true},
+		{name: "retry_after negative", body: `{"error":"r","retry_after":-5}`, message: "r", hasRetry: true},
+		{name: "retry_after huge", body: `{"error":"r","retry_after":99999999999}`, message: "r", retryAfter: maxWait, hasRetry: true},
+		{name: "retry_after 1e400", body: `{"error":"r","retry_after":1e400}`, message: "r", retryAfter: maxWait, hasRetry: true},
+		{name: "retry_after bad", body: `{"error":"r","retry_after":"soon"}`, message: "r"},
+		{name: "retry_after null", body: `{"error":"r","retry_after":null}`, message: "r"},
+		{name: "whitespace", body: " \n{\"error\":\"x\"}\n", message: "x"},
+		{name: "empty", body: ""},
+		{name: "not json", body: "upstream connect error", logBody: "upstream connect error"},
+		{name: "truncated", body: `{"error":"Resource no`, logBody: `{"error":"Resource no`},
+		{name: "array", body: `["a"]`, logBody: `["a"]`},
+		{name: "other object", body: `{"message":"hi"}`, logBody: `{"message":"hi"}`},
+		{name: "error wrong type", body: `{"error":{"code":5}}`, logBody: `{"error":{"code":5}}`},
+		{name: "errors wrong type", body: `{"error":"x","errors":"y"}`, message: "x"},
+		{name: "errors mixed types", body: `{"errors":["a",1,"b"]}`, errs: []string{"a", "", "b"}},
+		{name: "control chars", body: `{"error":"a\u0000b\nc"}`, message: "a\uFFFDb c"},
+		{name: "invalid utf8", body: "{\"error\":\"a\xffb\"}", message: "a\uFFFDb"},
+		{name: "key in message", body: `{"error":"key ` + testKey + ` revoked"}`, message: "key idc_****" + testKey[len(testKey)-4:] + " revoked"},
+		{name: "key in body", body: "denied " + testKey, logBody: "denied idc_****" + testKey[len(testKey)-4:]},
+		{name: "deeply nested", body: deep, logBody: deep},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var f failure
+			f.decode([]byte(tt.body), nil)
+			assert.Equal(t, tt.message, f.message)
+			assert.Equal(t, tt.errs, f.errs)
+			assert.Equal(t, tt.retryAfter, f.retryAfter)
+			assert.Equal(t, tt.hasRetry, f.hasRetry)
+			assert.Equal(t, tt.logBody, f.body)
+		})
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"", 0, false},
+		{"  ", 0, false},
+		{"0", 0, true},
+		{"120", 2 * time.Minute, true},
+		{"1.5", 1500 * time.Millisecond, true},
+		{"-5", 0, true},
+		{"99999999999", maxWait, true},
+		{"999999999999999999999999999", maxWait, true},
+		{"soon", 0, false},
+		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
+		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true},
+		{"Fri, 31 Dec 9999 23:59:59 GMT", maxWait, true},
+	}
+	for _, tt := range tests {
+		got, ok := parseRetryAfter(tt.in, now)
+		assert.Equal(t, tt.ok, ok, tt.in)
+		assert.Equal(t, tt.want, got, tt.in)
+		assert.GreaterOrEqual(t, got, time.Duration(0))
+	}
+}
+
+func TestRetryAfterBodyBeatsHeader(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name          string
+		body, header  string
+		want, waitFor time.Duration
+	}{
+		{"body only", `{"retry_after":5}`, "", 5 * time.Second, 5 * time.Second},
+		{"header only", `{}`, "7", 7 * time.Second, 7 * time.Second},
+		{"body larger", `{"retry_after":9}`, "3", 9 * time.Second, 9 * time.Second},
+		{"header larger", `{"retry_after":3}`, "9", 3 * time.Second, 9 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			resp := &http.Response{StatusCode: 429, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(tt.body)), ContentLength: -1}
+			if tt.header != "" {
+				resp.Header.Set("Retry-After", tt.header)
+			}
+			req, _ := http.NewRequest("GET", "http://h/", nil)
+			f := newFailure(req, "id", time.Now(), 1)
+			f.inspectResponse(req, resp, DefaultMaxBodyBytes, time.Now())
+			assert.Equal(t, tt.want, f.retryAfter, "APIError.RetryAfter prefers the body")
+			assert.Equal(t, tt.waitFor, f.waitHint, "a retry waits for the larger")
+		})
+	}
+}
+
+func TestGzipErrorBody(t *testing.T) {
+	t.Parallel()
+	var zbuf bytes.Buffer
+	zw := gzip.NewWriter(&zbuf)
+	io.WriteString(zw, `{"error":"Resource not found"}`)
+	require.NoError(t, zw.Close())
+	bomb := gzipped(t, bytes.Repeat([]byte("A"), 8<<20)) // 8 MiB from ~8 KiB
+
+	for _, tt := range []struct {
+		name    string
+		body    []byte
+		message string
+		logBody string
+	}{
+		{"message", zbuf.Bytes(), "Resource not found", ""},
+		{"bomb capped", bomb, "", strings.Repeat("A", 1024)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			resp := &http.Response{StatusCode: 404, Header: http.Header{"Content-Encoding": {"gzip"}},
+				Body: io.NopCloser(bytes.NewReader(tt.body)), ContentLength: int64(len(tt.body))}
+			req, _ := http.NewRequest("GET", "http://h/", nil)
+			f := newFailure(req, "id", time.Now(), 1)
+			f.inspectResponse(req, resp, 1024, time.Now())
+			assert.Equal(t, tt.message, f.message)
+			assert.Equal(t, tt.logBody, f.body)
+			got, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			assert.Equal(t, tt.body, got, "the caller still reads the compressed bytes")
+		})
+	}
+}
+
+func gzipped(t testing.TB, p []byte) []byte {
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	require.NoError(t, err)
+	_, err = zw.Write(p)
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	return buf.Bytes()
+}
+
+// FuzzDecode feeds arbitrary bodies to the decoder: it must not panic, must
+// leave no unmasked key in anything it keeps, and must only ever report a
+// non-negative wait.
+func FuzzDecode(f *testing.F) {
+	for _, seed := range []string{
+		`{"error":"Resource not found"}`,
+		`{"errors":["file is required","Transcription not available"]}`,
+		`{"error":"Rate limit exceeded","retry_after":60}`,
+		`{"error":"x","retry_after":-1e308}`, `{"retry_after":"1e999"}`,
+		`{"error":` + `"` + testKey + `"}`, `{"errors":[1,{"a":"idc_abcdefghijkl"}]}`,
+		"<html>502</html>", "\xff\xfe\x00", `{"error":"a\u0000b"}`, `[[[[[[[[`, `{"error":"tru`,
+		`{"error":"idc\u005fabcdefghijklmnop"}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var fl failure
+		fl.decode(body, nil)
+		assertNoKey(t, fl.message)
+		assertNoKey(t, fl.body)
+		for _, e := range fl.errs {
+			assertNoKey(t, e)
+		}
+		assert.GreaterOrEqual(t, fl.retryAfter, time.Duration(0))
+		assert.LessOrEqual(t, fl.retryAfter, maxWait)
+	})
+}

@@ -1,0 +1,108 @@
+package idctrace
+
+import (
+	"net/http"
+	"net/textproto"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Transport is an [http.RoundTripper] that tags every request with a request
+// ID and logs each failed call once, with its decoded IdentityCall error. It
+// is safe for concurrent use; its settings are fixed by [New].
+type Transport struct {
+	base       http.RoundTripper
+	logger     *zap.Logger
+	header     string // the ID header's canonical map key
+	spelled    string // the name as configured, when not canonical
+	gen        func() string
+	maxBody    int64
+	fieldFuncs []func(*http.Request) []zap.Field
+
+	now func() time.Time // a seam for tests inside the package
+}
+
+var _ http.RoundTripper = (*Transport)(nil)
+
+// New returns a Transport that sends requests through base and logs failures
+// to logger. A nil base means [http.DefaultTransport]; a nil logger means no
+// logging, while IDs, body inspection and [CheckResponse] still work.
+func New(base http.RoundTripper, logger *zap.Logger, opts ...Option) *Transport {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	t := &Transport{
+		base:    base,
+		logger:  logger,
+		header:  textproto.CanonicalMIMEHeaderKey(DefaultRequestIDHeader), // "X-Request-Id"
+		spelled: DefaultRequestIDHeader,
+		maxBody: DefaultMaxBodyBytes,
+		now:     time.Now,
+	}
+	for _, opt := range opts {
+		opt.apply(t)
+	}
+	return t
+}
+
+// WrapClient returns a copy of c whose Transport is wrapped by [New] with
+// logger and opts. c itself is never modified; a nil c means a new
+// [http.Client] over [http.DefaultTransport].
+func WrapClient(c *http.Client, logger *zap.Logger, opts ...Option) *http.Client {
+	var wrapped http.Client
+	if c != nil {
+		wrapped = *c
+	}
+	wrapped.Transport = New(wrapped.Transport, logger, opts...)
+	return &wrapped
+}
+
+// RoundTrip sends req with a request ID and returns the base transport's
+// response, or its error unchanged. It never modifies req: the request sent
+// is a copy carrying the ID in its header and context.
+//
+// A response with a status of 400 or more gets one log entry, and its body is
+// replaced by one that yields the same bytes; any other response is returned
+// as the base transport gave it.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	id, inHeader := t.requestID(req)
+	resp, f, err := t.send(req, id, inHeader, 1)
+	if f != nil {
+		t.logFailure(f)
+	}
+	return resp, err
+}
+
+// send makes one attempt. The failure record is nil when the attempt
+// succeeded.
+func (t *Transport) send(req *http.Request, id string, inHeader bool, attempt int) (*http.Response, *failure, error) {
+	started := t.now()
+	ctx := &idContext{Context: req.Context(), id: id}
+	out := req.WithContext(ctx)
+	if !inHeader {
+		out.Header = cloneHeaderWith(req.Header, t.header, t.spelled, id)
+	}
+	resp, err := t.base.RoundTrip(out)
+	if err == nil && (resp == nil || resp.StatusCode < 400) {
+		return resp, nil, nil
+	}
+	f := newFailure(out, id, started, attempt)
+	f.sent = out
+	if err != nil {
+		f.inspectError(out, err)
+	} else {
+		f.inspectResponse(out, resp, t.maxBody, t.now())
+		ctx.rec = f
+	}
+	f.duration = t.now().Sub(started)
+	return resp, f, err
+}
+
+// CloseIdleConnections closes the idle connections of the base transport,
+// when it has a CloseIdleConnections method. [http.Client] calls it.
+func (t *Transport) CloseIdleConnections() {
+	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}

@@ -1,0 +1,458 @@
+package idctrace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+var allSentinels = []error{ErrBadRequest, ErrUnauthorized, ErrForbidden, ErrNotFound, ErrValidation, ErrRateLimited, ErrServer}
+
+func TestTransportDocumentedStatuses(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		status     int
+		header     http.Header
+		body       string
+		level      zapcore.Level
+		message    string
+		errs       []string
+		retryAfter time.Duration // also means the entry has a retry_after field
+		logBody    string
+		sentinel   error
+	}{
+		{name: "400", status: 400, body: `{"error":"per_page must be between 1 and 100"}`,
+			level: zapcore.WarnLevel, message: "per_page must be between 1 and 100", sentinel: ErrBadRequest},
+		{name: "401", status: 401, body: `{"error":"Invalid or expired API key"}`,
+			level: zapcore.WarnLevel, message: "Invalid or expired API key", sentinel: ErrUnauthorized},
+		{name: "403", status: 403, body: `{"error":"Write permission required"}`,
+			level: zapcore.WarnLevel, message: "Write permission required", sentinel: ErrForbidden},
+		{name: "404", status: 404, body: `{"error":"Resource not found"}`,
+			level: zapcore.WarnLevel, message: "Resource not found", sentinel: ErrNotFound},
+		{name: "422 error", status: 422, body: `{"error":"file is required"}`,
+			level: zapcore.WarnLevel, message: "file is required", sentinel: ErrValidation},
+		{name: "422 errors", status: 422, body: `{"errors":["Name can't be blank","Language is not supported"]}`,
+			level: zapcore.WarnLevel, errs: []string{"Name can't be blank", "Language is not supported"}, sentinel: ErrValidation},
+		{name: "429", status: 429, body: `{"error":"Rate limit exceeded","retry_after":60}`,
+			level: zapcore.WarnLevel, message: "Rate limit exceeded", retryAfter: time.Minute, sentinel: ErrRateLimited},
+		{name: "429 header only", status: 429, header: http.Header{"Retry-After": {"7"}}, body: `{"error":"Rate limit exceeded"}`,
+			level: zapcore.WarnLevel, message: "Rate limit exceeded", retryAfter: 7 * time.Second, sentinel: ErrRateLimited},
+		{name: "500", status: 500, body: `{"error":"Internal server error"}`,
+			level: zapcore.ErrorLevel, message: "Internal server error", sentinel: ErrServer},
+		{name: "502 html", status: 502, header: http.Header{"Content-Type": {"text/html"}},
+			body:  "<html>\r\n<body><h1>502 Bad Gateway</h1></body>\r\n</html>\n",
+			level: zapcore.ErrorLevel, logBody: "<html>  <body><h1>502 Bad Gateway</h1></body>  </html>", sentinel: ErrServer},
+		{name: "503 text", status: 503, header: http.Header{"Retry-After": {"120"}}, body: "Service Unavailable",
+			level: zapcore.ErrorLevel, logBody: "Service Unavailable", retryAfter: 2 * time.Minute, sentinel: ErrServer},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newScripted(t, tt.status, tt.header, tt.body)
+			log, logs := observed()
+			client := WrapClient(srv.Client(), log)
+
+			resp, err := client.Get(srv.URL + "/api/v1/public/recordings?page=2")
+			require.NoError(t, err)
+			assert.Equal(t, tt.body, readAll(t, resp), "the caller reads the body byte for byte")
+
+			ids := srv.seenIDs()
+			require.Len(t, ids, 1)
+			assert.Equal(t, ids[0], RequestID(resp))
+
+			entries := logs.FilterMessage(LogMessage).AllUntimed()
+			require.Len(t, entries, 1, "one entry per failure")
+			assert.Equal(t, tt.level, entries[0].Level)
+			f := entries[0].ContextMap()
+			assert.Equal(t, ids[0], f[FieldRequestID])
+			assert.Equal(t, "GET", f[FieldMethod])
+			assert.Equal(t, srv.URL+"/api/v1/public/recordings?page=2", f[FieldURL])
+			assert.EqualValues(t, tt.status, f[FieldStatus])
+			assert.EqualValues(t, 1, f[FieldAttempt])
+			assert.IsType(t, time.Duration(0), f[FieldDuration])
+			require.IsType(t, time.Time{}, f[FieldStartedAt])
+			assert.Equal(t, time.UTC, f[FieldStartedAt].(time.Time).Location())
+			assertField(t, f, FieldError, tt.message, tt.message != "")
+			assertField(t, f, FieldBody, tt.logBody, tt.logBody != "")
+			assertField(t, f, FieldRetryAfter, tt.retryAfter, tt.retryAfter != 0)
+			if tt.errs != nil {
+				assert.Equal(t, toAny(tt.errs), f[FieldErrors])
+			} else {
+				assert.NotContains(t, f, FieldErrors)
+			}
+
+			err = CheckResponse(resp)
+			var apiErr *APIError
+			require.ErrorAs(t, err, &apiErr)
+			assert.Equal(t, tt.status, apiErr.StatusCode)
+			assert.Equal(t, tt.message, apiErr.Message)
+			assert.Equal(t, tt.errs, apiErr.Errors)
+			assert.Equal(t, tt.retryAfter, apiErr.RetryAfter)
+			assert.Equal(t, tt.logBody, apiErr.Body)
+			assert.Equal(t, ids[0], apiErr.RequestID)
+			assert.Equal(t, "GET", apiErr.Method)
+			assert.Equal(t, f[FieldURL], apiErr.URL)
+			assert.Equal(t, f[FieldStartedAt], apiErr.Time)
+			assert.Equal(t, 1, apiErr.Attempt)
+			assert.Contains(t, err.Error(), fmt.Sprint(tt.status))
+			assert.Contains(t, err.Error(), ids[0])
+			for _, s := range allSentinels {
+				assert.Equal(t, s == tt.sentinel, errors.Is(err, s), "errors.Is(err, %v)", s)
+			}
+		})
+	}
+}
+
+func assertField(t *testing.T, fields map[string]any, key string, want any, present bool) {
+	t.Helper()
+	if !present {
+		assert.NotContains(t, fields, key)
+		return
+	}
+	assert.Equal(t, want, fields[key], key)
+}
+
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+func TestTransportSuccessLogsAndReadsNothing(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{200, 201, 204, 304} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			t.Parallel()
+			body := &countingBody{r: strings.NewReader(`{"data":[]}`)}
+			log, logs := observed()
+			tr := New(stubRT{status: status, body: func() io.ReadCloser { return body }}, log)
+			req, err := http.NewRequest("GET", "http://example.invalid/recordings", nil)
+			require.NoError(t, err)
+
+			resp, err := tr.RoundTrip(req)
+			require.NoError(t, err)
+			assert.Same(t, body, resp.Body, "the body is returned as the base gave it")
+			assert.Zero(t, body.reads)
+			assert.Zero(t, logs.Len())
+			assert.NoError(t, CheckResponse(resp))
+			assert.NotEmpty(t, RequestID(resp))
+		})
+	}
+}
+
+type countingBody struct {
+	r      io.Reader
+	reads  int
+	n      int64
+	closed bool
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	b.reads++
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	return n, err
+}
+
+func (b *countingBody) Close() error { b.closed = true; return nil }
+
+func TestTransportErrorPassesThrough(t *testing.T) {
+	t.Parallel()
+	baseErr := fmt.Errorf("dial tcp: lookup api.identitycall.ai: %w", context.DeadlineExceeded)
+	log, logs := observed()
+	tr := New(stubRT{err: baseErr}, log)
+	req, err := http.NewRequest("DELETE", "https://u:hunter22@api.identitycall.ai/recordings/7?token=sekrit99", nil)
+	require.NoError(t, err)
+
+	resp, err := tr.RoundTrip(req)
+	assert.Nil(t, resp)
+	assert.Equal(t, baseErr, err, "the base transport's error is returned unchanged")
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+
+	entries := logs.AllUntimed()
+	require.Len(t, entries, 1)
+	assert.Equal(t, zapcore.ErrorLevel, entries[0].Level)
+	f := entries[0].ContextMap()
+	assert.NotContains(t, f, FieldStatus)
+	assert.Equal(t, baseErr.Error(), f[FieldError])
+	assert.Equal(t, "https://api.identitycall.ai/recordings/7?token=REDACTED", f[FieldURL])
+	assert.Equal(t, "DELETE", f[FieldMethod])
+	assert.EqualValues(t, 1, f[FieldAttempt])
+}
+
+func TestTransportDoesNotModifyRequest(t *testing.T) {
+	t.Parallel()
+	srv := newScripted(t, 404, nil, `{"error":"Resource not found"}`)
+	tr := New(srv.Client().Transport, zap.NewNop())
+	ctx := context.WithValue(context.Background(), struct{ k int }{1}, "v")
+
+	for _, header := range []http.Header{
+		{"Authorization": {"Bearer " + testKey}},
+		{"Authorization": {"Bearer " + testKey}, DefaultRequestIDHeader: {"caller-id"}},
+		{DefaultRequestIDHeader: {"bad\nid"}},
+		nil,
+	} {
+		req, err := http.NewRequestWithContext(ctx, "PATCH", srv.URL+"/recordings/1", strings.NewReader(`{"a":1}`))
+		require.NoError(t, err)
+		req.Header = header
+		before := *req
+		headerBefore := header.Clone()
+
+		resp, err := tr.RoundTrip(req)
+		require.NoError(t, err)
+		readAll(t, resp)
+
+		assert.Equal(t, headerBefore, req.Header)
+		after := *req
+		assert.Equal(t, reflect.ValueOf(before.GetBody).Pointer(), reflect.ValueOf(after.GetBody).Pointer())
+		before.GetBody, after.GetBody = nil, nil // DeepEqual never equates funcs
+		assert.Equal(t, before, after)
+		assert.Equal(t, ctx, req.Context())
+		assert.NotSame(t, req, resp.Request, "the request sent is a copy")
+	}
+}
+
+func TestTransportRequestIDRules(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", 129)
+	tests := []struct {
+		name    string
+		header  []string
+		ctxID   string
+		gen     func() string
+		want    string // "" means a fresh UUID
+		wantGen bool
+	}{
+		{name: "header kept", header: []string{"caller-1"}, ctxID: "ctx-1", want: "caller-1"},
+		{name: "first of repeated header", header: []string{"caller-1", "caller-2"}, want: "caller-1"},
+		{name: "context used", ctxID: "ctx-1", want: "ctx-1"},
+		{name: "generated", gen: func() string { return "gen-1" }, want: "gen-1"},
+		{name: "uuid by default"},
+		{name: "header too long replaced", header: []string{long}, ctxID: "ctx-1", want: "ctx-1"},
+		{name: "header with control char replaced", header: []string{"a\tb"}, gen: func() string { return "gen-1" }, want: "gen-1"},
+		{name: "context too long replaced", ctxID: long},
+		{name: "context with newline replaced", ctxID: "a\nb"},
+		{name: "bad generator falls back to uuid", gen: func() string { return "" }},
+		{name: "128 bytes kept", header: []string{long[:128]}, want: long[:128]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newScripted(t, 200, nil, "")
+			var opts []Option
+			if tt.gen != nil {
+				opts = append(opts, WithIDGenerator(tt.gen))
+			}
+			tr := New(srv.Client().Transport, nil, opts...)
+			ctx := context.Background()
+			if tt.ctxID != "" {
+				ctx = ContextWithRequestID(ctx, tt.ctxID)
+			}
+			req, err := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+			require.NoError(t, err)
+			if tt.header != nil {
+				req.Header[DefaultRequestIDHeader] = tt.header
+			}
+
+			resp, err := tr.RoundTrip(req)
+			require.NoError(t, err)
+			readAll(t, resp)
+
+			sent := srv.seenIDs()[0]
+			if tt.want == "" {
+				assert.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`, sent)
+			} else {
+				assert.Equal(t, tt.want, sent)
+			}
+			assert.Equal(t, sent, RequestID(resp))
+			got, ok := RequestIDFromContext(resp.Request.Context())
+			assert.True(t, ok)
+			assert.Equal(t, sent, got)
+			assert.Equal(t, []string{sent}, resp.Request.Header.Values(DefaultRequestIDHeader))
+		})
+	}
+}
+
+func TestTransportCustomHeader(t *testing.T) {
+	t.Parallel()
+	srv := newScripted(t, 200, nil, "")
+	tr := New(srv.Client().Transport, nil, WithRequestIDHeader("x-correlation-id"), WithIDGenerator(func() string { return "corr-1" }))
+	req, err := http.NewRequest("GET", srv.URL, nil)
+	require.NoError(t, err)
+
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err)
+	readAll(t, resp)
+	assert.Equal(t, []string{"corr-1"}, srv.seen("X-Correlation-Id"))
+	assert.Equal(t, "corr-1", RequestID(resp), "RequestID finds a custom header's ID through the context")
+	assert.Empty(t, resp.Request.Header.Get(DefaultRequestIDHeader))
+}
+
+func TestWithRequestIDHeaderRejectsInvalidName(t *testing.T) {
+	t.Parallel()
+	assert.PanicsWithValue(t, `idctrace: WithRequestIDHeader: invalid header name "X Request"`, func() {
+		New(nil, nil, WithRequestIDHeader("X Request"))
+	})
+	assert.NotPanics(t, func() { New(nil, nil, WithRequestIDHeader("")) })
+}
+
+func TestTransportUniqueIDsUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	srv := newScripted(t, 200, nil, "ok")
+	base := srv.Client().Transport.(*http.Transport).Clone()
+	base.MaxConnsPerHost = 64
+	defer base.CloseIdleConnections()
+	tr := New(base, zap.NewNop())
+
+	const n = 1000
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			req, _ := http.NewRequest("GET", srv.URL, nil)
+			resp, err := tr.RoundTrip(req)
+			if !assert.NoError(t, err) {
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			ids[i] = RequestID(resp)
+		})
+	}
+	wg.Wait()
+
+	seen := make(map[string]bool, n)
+	for _, id := range ids {
+		require.NotEmpty(t, id)
+		require.False(t, seen[id], "duplicate ID %s", id)
+		seen[id] = true
+	}
+	assert.ElementsMatch(t, ids, srv.seenIDs())
+}
+
+func TestWrapClient(t *testing.T) {
+	t.Parallel()
+	jar := &nopJar{}
+	orig := &http.Client{Timeout: 3 * time.Second, Jar: jar}
+	wrapped := WrapClient(orig, nil)
+	assert.NotSame(t, orig, wrapped)
+	assert.Nil(t, orig.Transport, "the original client is not modified")
+	assert.Equal(t, 3*time.Second, wrapped.Timeout)
+	assert.Same(t, jar, wrapped.Jar)
+	require.IsType(t, &Transport{}, wrapped.Transport)
+	assert.Equal(t, http.DefaultTransport, wrapped.Transport.(*Transport).base)
+
+	base := &http.Transport{}
+	wrapped = WrapClient(&http.Client{Transport: base}, nil)
+	assert.Same(t, base, wrapped.Transport.(*Transport).base)
+
+	wrapped = WrapClient(nil, nil)
+	require.NotNil(t, wrapped)
+	assert.IsType(t, &Transport{}, wrapped.Transport)
+}
+
+type nopJar struct{ http.CookieJar }
+
+func TestTransportBoundsBodyMemory(t *testing.T) {
+	t.Parallel()
+	const size = 8 << 20
+	body := &countingBody{r: io.LimitReader(zeros{}, size)}
+	tr := New(stubRT{status: 500, body: func() io.ReadCloser { return body }}, zap.NewNop(), WithMaxBodyBytes(1024))
+	req, err := http.NewRequest("GET", "http://example.invalid/", nil)
+	require.NoError(t, err)
+
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err)
+	assert.LessOrEqual(t, body.n, int64(1024), "the Transport reads no more than the cap")
+
+	n, err := io.Copy(io.Discard, resp.Body)
+	require.NoError(t, err)
+	assert.Equal(t, int64(size), n, "the caller still reads every byte")
+	require.NoError(t, resp.Body.Close())
+	assert.True(t, body.closed, "Close closes the original body")
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+func TestTransportPrefixReadEndsWithContext(t *testing.T) {
+	t.Parallel()
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go pw.Write([]byte(`{"error":`)) // then nothing: the server stalls
+	tr := New(stubRT{status: 500, body: func() io.ReadCloser { return pr }}, zap.NewNop())
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", "http://example.invalid/", nil)
+	require.NoError(t, err)
+
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err, "the response itself arrived")
+	b, err := io.ReadAll(resp.Body)
+	assert.Equal(t, `{"error":`, string(b), "the bytes that arrived come first")
+	assert.ErrorIs(t, err, context.DeadlineExceeded, "then the context's error, never a silent short read")
+}
+
+// BenchmarkRoundTrip measures the cost the Transport adds to a stub base
+// transport (no network), against the bare stub in the same run:
+//
+//	go test -run '^$' -bench RoundTrip -benchmem -count 10 . | benchstat -
+func BenchmarkRoundTrip(b *testing.B) {
+	header := http.Header{"Content-Type": {"application/json"}}
+	ok := stubRT{status: 200, header: header, body: stringBody(`{"data":[],"meta":{"current_page":1}}`)}
+	notFound := stubRT{status: 404, header: header, body: stringBody(`{"error":"Resource not found"}`)}
+	discard := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(io.Discard), zapcore.DebugLevel))
+	errorOnly := discard.WithOptions(zap.IncreaseLevel(zapcore.ErrorLevel))
+
+	req, err := http.NewRequest("GET", "https://api.identitycall.ai/api/v1/public/recordings?page=2", nil)
+	require.NoError(b, err)
+	req.Header.Set("Authorization", "Bearer "+testKey)
+	req.Header.Set("Accept", "application/json")
+
+	for _, bm := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{
+		{"success/bare", ok},
+		{"success/idctrace", New(ok, discard)},
+		{"failure/bare", notFound},
+		{"failure/idctrace", New(notFound, discard)},
+		{"failure/idctrace-warn-disabled", New(notFound, errorOnly)},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				resp, err := bm.rt.RoundTrip(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	}
+}
