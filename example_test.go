@@ -1,0 +1,144 @@
+package idctrace_test
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/identitycall/idctrace"
+)
+
+// fakeAPI stands in for IdentityCall: every path answers 404 with the
+// documented error body, except /ok.
+func fakeAPI() *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/api/v1/public/ok" {
+			fmt.Fprint(w, `{"data":[]}`)
+			return
+		}
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprint(w, `{"error":"Resource not found"}`)
+	}))
+}
+
+// stableFields drops what changes from run to run: the duration, the start
+// time and the test server's port. Real logs keep them.
+var stableFields = zap.WrapCore(func(c zapcore.Core) zapcore.Core { return stableCore{c} })
+
+type stableCore struct{ zapcore.Core }
+
+func (c stableCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if c.Enabled(e.Level) {
+		return ce.AddCore(e, c)
+	}
+	return ce
+}
+
+func (c stableCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
+	kept := fields[:0:0]
+	for _, f := range fields {
+		switch f.Key {
+		case idctrace.FieldDuration, idctrace.FieldStartedAt:
+		case idctrace.FieldURL:
+			f.String = portRE.ReplaceAllString(f.String, "127.0.0.1/")
+			kept = append(kept, f)
+		default:
+			kept = append(kept, f)
+		}
+	}
+	return c.Core.Write(e, kept)
+}
+
+var portRE = regexp.MustCompile(`127\.0\.0\.1:\d+/`)
+
+// fixedID makes the examples' output stable; by default the Transport sends
+// a random UUID.
+var fixedID = idctrace.WithIDGenerator(func() string { return "req-1" })
+
+func ExampleNew() {
+	srv := fakeAPI()
+	defer srv.Close()
+
+	logger := zap.NewExample(stableFields) // JSON to stdout, no timestamps
+	client := &http.Client{Transport: idctrace.New(http.DefaultTransport, logger, fixedID)}
+
+	req, _ := http.NewRequest("GET", srv.URL+"/api/v1/public/recordings/42?page=2&api_key=idc_Q7mK2xV9pL4sT8wB3nR6yH1cF5jD0gZa", nil)
+	req.Header.Set("Authorization", "Bearer idc_Q7mK2xV9pL4sT8wB3nR6yH1cF5jD0gZa")
+	resp, err := client.Do(req)
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Printf("%d %s\n", resp.StatusCode, body)
+	// Output:
+	// {"level":"warn","msg":"identitycall request failed","request_id":"req-1","method":"GET","url":"http://127.0.0.1/api/v1/public/recordings/42?page=2&api_key=REDACTED","status":404,"attempt":1,"error":"Resource not found"}
+	// 404 {"error":"Resource not found"}
+}
+
+func ExampleWrapClient() {
+	srv := fakeAPI()
+	defer srv.Close()
+
+	client := idctrace.WrapClient(srv.Client(), nil, fixedID) // nil logger: IDs and errors only
+	resp, err := client.Get(srv.URL + "/api/v1/public/ok")
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Println(resp.StatusCode, string(body), idctrace.RequestID(resp))
+	// Output: 200 {"data":[]} req-1
+}
+
+func ExampleCheckResponse() {
+	srv := fakeAPI()
+	defer srv.Close()
+	client := idctrace.WrapClient(srv.Client(), nil, fixedID)
+
+	resp, err := client.Get(srv.URL + "/api/v1/public/recordings/42")
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	if err := idctrace.CheckResponse(resp); err != nil {
+		var apiErr *idctrace.APIError
+		if errors.As(err, &apiErr) {
+			fmt.Println(apiErr.StatusCode, apiErr.Message, apiErr.RequestID)
+		}
+		fmt.Println(err)
+	}
+	body, _ := io.ReadAll(resp.Body) // still the complete body
+	fmt.Println(string(body))
+	// Output:
+	// 404 Resource not found req-1
+	// identitycall: 404 Not Found: Resource not found (request_id req-1)
+	// {"error":"Resource not found"}
+}
+
+func ExampleAPIError_Is() {
+	srv := fakeAPI()
+	defer srv.Close()
+	client := idctrace.WrapClient(srv.Client(), nil, fixedID)
+
+	resp, err := client.Get(srv.URL + "/api/v1/public/recordings/42")
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	err = idctrace.CheckResponse(resp)
+	switch {
+	case errors.Is(err, idctrace.ErrNotFound):
+		fmt.Println("no such recording")
+	case errors.Is(err, idctrace.ErrRateLimited), errors.Is(err, idctrace.ErrServer):
+		fmt.Println("try again later")
+	}
+	// Output: no such recording
+}
