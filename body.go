@@ -81,7 +81,7 @@ func wrapBody(ctx context.Context, body io.ReadCloser, limit, hint int64, rec *f
 	fb.prefix, fb.err = readPrefix(body, limit, hint)
 	if !stop() && fb.err != io.EOF {
 		// ctx ended while or just after reading: the body is closed.
-		fb.err = context.Cause(ctx)
+		fb.err = ctx.Err()
 	}
 	prefix := fb.prefix
 	if _, ok := body.(io.ReadWriteCloser); ok {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -141,4 +142,31 @@ func ExampleAPIError_Is() {
 		fmt.Println("try again later")
 	}
 	// Output: no such recording
+}
+
+func ExampleWithRetry() {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.WriteHeader(http.StatusTooManyRequests)
+			fmt.Fprint(w, `{"error":"Rate limit exceeded","retry_after":0}`)
+			return
+		}
+		fmt.Fprintf(w, `{"data":[]} for %s`, r.Header.Get("X-Request-ID"))
+	}))
+	defer srv.Close()
+
+	policy := idctrace.DefaultRetryPolicy() // 3 retries, 500 ms base delay, 30 s cap
+	client := idctrace.WrapClient(srv.Client(), zap.NewExample(stableFields), fixedID, idctrace.WithRetry(policy))
+
+	resp, err := client.Get(srv.URL + "/api/v1/public/recordings")
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Println(resp.StatusCode, string(body))
+	// Output:
+	// {"level":"warn","msg":"identitycall request failed","request_id":"req-1","method":"GET","url":"http://127.0.0.1/api/v1/public/recordings","status":429,"attempt":1,"error":"Rate limit exceeded","retry_after":"0s","retry_in":"0s"}
+	// 200 {"data":[]} for req-1
 }

@@ -1,6 +1,7 @@
 package idctrace
 
 import (
+	"context"
 	"net/http"
 	"net/textproto"
 	"time"
@@ -19,8 +20,12 @@ type Transport struct {
 	gen        func() string
 	maxBody    int64
 	fieldFuncs []func(*http.Request) []zap.Field
+	retry      *RetryPolicy // nil: no retries
 
-	now func() time.Time // a seam for tests inside the package
+	// Seams for tests inside the package; New sets the real ones.
+	now    func() time.Time
+	sleep  func(context.Context, time.Duration) error
+	jitter func(time.Duration) time.Duration
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
@@ -39,6 +44,8 @@ func New(base http.RoundTripper, logger *zap.Logger, opts ...Option) *Transport 
 		spelled: DefaultRequestIDHeader,
 		maxBody: DefaultMaxBodyBytes,
 		now:     time.Now,
+		sleep:   sleepContext,
+		jitter:  randomJitter,
 	}
 	for _, opt := range opts {
 		opt.apply(t)
@@ -64,9 +71,13 @@ func WrapClient(c *http.Client, logger *zap.Logger, opts ...Option) *http.Client
 //
 // A response with a status of 400 or more gets one log entry, and its body is
 // replaced by one that yields the same bytes; any other response is returned
-// as the base transport gave it.
+// as the base transport gave it. With [WithRetry], one RoundTrip may make
+// several attempts, all with the same request ID.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	id, inHeader := t.requestID(req)
+	if t.retry != nil {
+		return t.roundTripRetry(req, id, inHeader)
+	}
 	resp, f, err := t.send(req, id, inHeader, 1)
 	if f != nil {
 		t.logFailure(f)

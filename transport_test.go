@@ -439,6 +439,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 	}{
 		{"success/bare", ok},
 		{"success/idctrace", New(ok, discard)},
+		{"success/idctrace-with-retry", New(ok, discard, WithRetry(DefaultRetryPolicy()))},
 		{"failure/bare", notFound},
 		{"failure/idctrace", New(notFound, discard)},
 		{"failure/idctrace-warn-disabled", New(notFound, errorOnly)},

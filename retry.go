@@ -1,0 +1,227 @@
+package idctrace
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"syscall"
+	"time"
+)
+
+// drainLimit bounds what is read from an intermediate response before it is
+// closed: enough to let the connection be reused for a small error body,
+// never an unbounded read.
+const drainLimit = 64 << 10
+
+// RetryPolicy says when and how long a [Transport] retries. See [WithRetry].
+type RetryPolicy struct {
+	MaxRetries         int           // retries after the first attempt; 0 means no retry
+	BaseDelay          time.Duration // first backoff; doubles each retry, with jitter
+	MaxDelay           time.Duration // cap on any single wait, backoff or server-asked
+	RetryNonIdempotent bool          // also retry POST/PATCH on 5xx and transport errors
+}
+
+// DefaultRetryPolicy returns 3 retries, a 500 ms base delay and a 30 s cap.
+func DefaultRetryPolicy() RetryPolicy {
+	return RetryPolicy{MaxRetries: 3, BaseDelay: 500 * time.Millisecond, MaxDelay: 30 * time.Second}
+}
+
+// WithRetry makes the Transport retry, as the IdentityCall docs advise:
+//
+//   - 429: after the larger of the body's retry_after and the Retry-After
+//     header, exactly; a 429 asking for more than MaxDelay is returned at once.
+//   - 500, 502, 503, 504 and transport errors a retry can cure (connection
+//     refused or reset, EOF before the response): after BaseDelay·2^(n-1),
+//     capped at MaxDelay, with jitter, and at least a Retry-After under
+//     MaxDelay. Never TLS or certificate errors, a malformed request, or a
+//     done context.
+//   - 400, 401, 403, 404, 422, 501 and every other status: never.
+//
+// GET, HEAD, OPTIONS, PUT and DELETE are retried on all of these; POST and
+// PATCH only on 429, unless RetryNonIdempotent is set or the request carries
+// an Idempotency-Key header. A request body is replayed through
+// req.GetBody only, never buffered: a request with a body and no GetBody is
+// sent once.
+//
+// Every attempt carries the same request ID and gets its own log entry with
+// its attempt number; an entry followed by a retry adds retry_in. The
+// response of a retried attempt is drained (at most 64 KiB) and closed; the
+// last response is returned intact. A wait ends as soon as the request's
+// context is done, with the context's error, and a deadline that would
+// expire during a wait returns the last response without waiting.
+//
+// Retries are off by default. A MaxRetries of 0 or less keeps them off; a
+// zero BaseDelay or MaxDelay takes the value of [DefaultRetryPolicy].
+func WithRetry(p RetryPolicy) Option {
+	return optionFunc(func(t *Transport) {
+		if p.MaxRetries <= 0 {
+			t.retry = nil
+			return
+		}
+		def := DefaultRetryPolicy()
+		if p.BaseDelay <= 0 {
+			p.BaseDelay = def.BaseDelay
+		}
+		if p.MaxDelay <= 0 {
+			p.MaxDelay = def.MaxDelay
+		}
+		t.retry = &p
+	})
+}
+
+// roundTripRetry runs the attempts of one logical request.
+func (t *Transport) roundTripRetry(req *http.Request, id string, inHeader bool) (*http.Response, error) {
+	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+	ctx := req.Context()
+	for attempt := 1; ; attempt++ {
+		out := req
+		if attempt > 1 && req.Body != nil && req.Body != http.NoBody {
+			body, err := req.GetBody()
+			if err != nil {
+				return nil, err
+			}
+			out = new(http.Request)
+			*out = *req
+			out.Body = body
+		}
+		resp, f, err := t.send(out, id, inHeader, attempt)
+		if f == nil {
+			return resp, err
+		}
+		wait, retry := t.retryWait(req, f, attempt)
+		retry = retry && replayable && ctx.Err() == nil && t.fitsDeadline(ctx, wait)
+		f.retrying, f.retryIn = retry, wait
+		t.logFailure(f)
+		if !retry {
+			return resp, err
+		}
+		if resp != nil {
+			io.CopyN(io.Discard, resp.Body, drainLimit)
+			resp.Body.Close()
+		}
+		if err := t.sleep(ctx, wait); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// retryWait decides whether the failed attempt f of req is retried, and
+// after how long.
+func (t *Transport) retryWait(req *http.Request, f *failure, attempt int) (time.Duration, bool) {
+	p := t.retry
+	if attempt > p.MaxRetries {
+		return 0, false
+	}
+	switch {
+	case f.status == http.StatusTooManyRequests:
+		if !f.hasRetry {
+			return t.backoff(attempt), true
+		}
+		return f.waitHint, f.waitHint <= p.MaxDelay
+	case f.status == 0 && !retryableError(f.err), f.status != 0 && !retryableStatus(f.status):
+		return 0, false
+	case !idempotent(req) && !p.RetryNonIdempotent:
+		return 0, false
+	}
+	wait := t.backoff(attempt)
+	if f.hasRetry && f.waitHint <= p.MaxDelay {
+		wait = max(wait, f.waitHint)
+	}
+	return wait, true
+}
+
+// backoff returns BaseDelay·2^(attempt-1), capped at MaxDelay, with equal
+// jitter: a wait in [d/2, d], so retries spread out and never pass the cap.
+func (t *Transport) backoff(attempt int) time.Duration {
+	p := t.retry
+	d := p.MaxDelay
+	if shift := attempt - 1; shift < 62 && p.BaseDelay <= p.MaxDelay>>shift {
+		d = p.BaseDelay << shift
+	}
+	return d/2 + t.jitter(d-d/2)
+}
+
+// fitsDeadline reports whether waiting d leaves the request's deadline ahead.
+func (t *Transport) fitsDeadline(ctx context.Context, d time.Duration) bool {
+	deadline, ok := ctx.Deadline()
+	return !ok || t.now().Add(d).Before(deadline)
+}
+
+func retryableStatus(status int) bool {
+	switch status {
+	case http.StatusInternalServerError, http.StatusBadGateway,
+		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+// retryableError reports whether a transport error is one a new attempt can
+// cure: the connection was refused, reset or closed before the response.
+// Anything unknown is not retried.
+func retryableError(err error) bool {
+	var (
+		unknownCA  x509.UnknownAuthorityError
+		hostname   x509.HostnameError
+		invalid    x509.CertificateInvalidError
+		verify     *tls.CertificateVerificationError
+		recordHdr  tls.RecordHeaderError
+		opErr      *net.OpError
+		tlsAlert   tls.AlertError
+		dnsErr     *net.DNSError
+		errTimeout interface{ Timeout() bool }
+	)
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
+		errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalid),
+		errors.As(err, &verify), errors.As(err, &recordHdr), errors.As(err, &tlsAlert):
+		return false
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.ECONNABORTED), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return true
+	case errors.As(err, &dnsErr):
+		return dnsErr.IsTemporary
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+		return errors.As(err, &errTimeout) && errTimeout.Timeout()
+	}
+	return false
+}
+
+// idempotent reports whether req may be sent again after a 5xx or a
+// transport error without the caller's say-so.
+func idempotent(req *http.Request) bool {
+	switch req.Method {
+	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete, http.MethodTrace:
+		return true
+	}
+	return req.Header.Get("Idempotency-Key") != ""
+}
+
+// sleepContext waits d, or until ctx is done, and then returns ctx's error.
+func sleepContext(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// randomJitter returns a random duration in [0, d].
+func randomJitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return rand.N(d + 1)
+}

@@ -1,0 +1,534 @@
+package idctrace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+// step answers one attempt.
+type step func(w http.ResponseWriter, r *http.Request)
+
+func reply(status int, body string, header ...string) step {
+	return func(w http.ResponseWriter, r *http.Request) {
+		for i := 0; i+1 < len(header); i += 2 {
+			w.Header().Set(header[i], header[i+1])
+		}
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	}
+}
+
+// dropConn closes the connection without answering.
+func dropConn(w http.ResponseWriter, r *http.Request) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err == nil {
+		conn.Close()
+	}
+}
+
+type hit struct{ id, method, body string }
+
+// sequence is a loopback server that answers the n-th request with the n-th
+// step (the last step repeats) and records what each request carried.
+type sequence struct {
+	*httptest.Server
+	mu    sync.Mutex
+	steps []step
+	hits  []hit
+}
+
+func newSequence(t *testing.T, steps ...step) *sequence {
+	t.Helper()
+	s := &sequence{steps: steps}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		s.mu.Lock()
+		n := len(s.hits)
+		s.hits = append(s.hits, hit{r.Header.Get(DefaultRequestIDHeader), r.Method, string(body)})
+		st := s.steps[min(n, len(s.steps)-1)]
+		s.mu.Unlock()
+		st(w, r)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *sequence) got() []hit {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]hit(nil), s.hits...)
+}
+
+// fakeSleep records the waits asked of it and returns at once, or with the
+// context's error when it is done.
+type fakeSleep struct {
+	mu    sync.Mutex
+	waits []time.Duration
+}
+
+func (f *fakeSleep) sleep(ctx context.Context, d time.Duration) error {
+	f.mu.Lock()
+	f.waits = append(f.waits, d)
+	f.mu.Unlock()
+	return ctx.Err()
+}
+
+func (f *fakeSleep) got() []time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]time.Duration(nil), f.waits...)
+}
+
+var testPolicy = RetryPolicy{MaxRetries: 3, BaseDelay: 100 * time.Millisecond, MaxDelay: 10 * time.Second}
+
+// retrying returns a Transport over base with p, a fake sleep and no jitter
+// (every backoff is its upper bound), logging to an observer.
+func retrying(base http.RoundTripper, p RetryPolicy) (*Transport, *fakeSleep, *observer.ObservedLogs) {
+	log, logs := observed()
+	tr := New(base, log, WithRetry(p))
+	fs := &fakeSleep{}
+	tr.sleep = fs.sleep
+	tr.jitter = func(d time.Duration) time.Duration { return d }
+	return tr, fs, logs
+}
+
+func TestRetryScripts(t *testing.T) {
+	t.Parallel()
+	const ms = time.Millisecond
+	tests := []struct {
+		name     string
+		method   string
+		body     string
+		header   http.Header
+		policy   RetryPolicy
+		steps    []step
+		status   int    // of the response returned
+		respBody string // what the caller reads
+		waits    []time.Duration
+	}{
+		{name: "500 503 200", method: "GET", steps: []step{
+			reply(500, `{"error":"Internal server error"}`), reply(503, "unavailable"), reply(200, `{"data":[]}`)},
+			status: 200, respBody: `{"data":[]}`, waits: []time.Duration{100 * ms, 200 * ms}},
+		{name: "429 500 201 on PUT with a body", method: "PUT", body: `{"name":"call"}`, steps: []step{
+			reply(429, `{"error":"Rate limit exceeded","retry_after":0}`), reply(500, `{"error":"x"}`), reply(201, `{"data":{}}`)},
+			status: 201, respBody: `{"data":{}}`, waits: []time.Duration{0, 200 * ms}},
+		{name: "exhausted returns the last response", method: "GET", steps: []step{
+			reply(503, "one"), reply(503, "two"), reply(502, "three"), reply(504, `{"error":"last"}`)},
+			status: 504, respBody: `{"error":"last"}`, waits: []time.Duration{100 * ms, 200 * ms, 400 * ms}},
+		{name: "POST not retried on 503", method: "POST", body: "x", steps: []step{reply(503, "busy"), reply(200, "ok")},
+			status: 503, respBody: "busy"},
+		{name: "POST retried on 429", method: "POST", body: "x", steps: []step{
+			reply(429, `{"error":"Rate limit exceeded","retry_after":2}`), reply(201, "created")},
+			status: 201, respBody: "created", waits: []time.Duration{2 * time.Second}},
+		{name: "POST with Idempotency-Key retried on 503", method: "POST", body: "x", header: http.Header{"Idempotency-Key": {"k1"}},
+			steps: []step{reply(503, "busy"), reply(201, "created")}, status: 201, respBody: "created", waits: []time.Duration{100 * ms}},
+		{name: "PATCH retried on 502 with RetryNonIdempotent", method: "PATCH", body: "x",
+			policy: RetryPolicy{MaxRetries: 1, BaseDelay: 100 * ms, MaxDelay: time.Second, RetryNonIdempotent: true},
+			steps:  []step{reply(502, "bad gateway"), reply(200, "ok")}, status: 200, respBody: "ok", waits: []time.Duration{100 * ms}},
+		{name: "dropped connection then success", method: "GET", steps: []step{dropConn, reply(200, "ok")},
+			status: 200, respBody: "ok", waits: []time.Duration{100 * ms}},
+		{name: "503 Retry-After beats a shorter backoff", method: "GET", steps: []step{reply(503, "", "Retry-After", "3"), reply(200, "ok")},
+			status: 200, respBody: "ok", waits: []time.Duration{3 * time.Second}},
+		{name: "backoff capped at MaxDelay", method: "GET",
+			policy: RetryPolicy{MaxRetries: 4, BaseDelay: 300 * ms, MaxDelay: time.Second},
+			steps:  []step{reply(500, "")}, status: 500, waits: []time.Duration{300 * ms, 600 * ms, time.Second, time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newSequence(t, tt.steps...)
+			policy := tt.policy
+			if policy.MaxRetries == 0 {
+				policy = testPolicy
+			}
+			tr, fs, logs := retrying(srv.Client().Transport, policy)
+			var body io.Reader
+			if tt.body != "" {
+				body = strings.NewReader(tt.body)
+			}
+			req, err := http.NewRequest(tt.method, srv.URL+"/recordings", body)
+			require.NoError(t, err)
+			for k, v := range tt.header {
+				req.Header[k] = v
+			}
+
+			resp, err := tr.RoundTrip(req)
+			require.NoError(t, err)
+			assert.Equal(t, tt.status, resp.StatusCode)
+			assert.Equal(t, tt.respBody, readAll(t, resp))
+			assert.Equal(t, tt.waits, fs.got())
+
+			hits := srv.got()
+			require.Len(t, hits, len(tt.waits)+1, "one attempt per wait, plus the first")
+			for _, h := range hits {
+				assert.Equal(t, hits[0].id, h.id, "every attempt carries the same request ID")
+				assert.Equal(t, tt.body, h.body, "every attempt sends the same body")
+			}
+			assert.Equal(t, hits[0].id, RequestID(resp))
+
+			entries := logs.FilterMessage(LogMessage).AllUntimed()
+			failures := len(hits)
+			if tt.status < 400 {
+				failures--
+			}
+			require.Len(t, entries, failures, "one entry per failed attempt")
+			for i, e := range entries {
+				f := e.ContextMap()
+				assert.EqualValues(t, i+1, f[FieldAttempt])
+				assert.Equal(t, hits[0].id, f[FieldRequestID])
+				if i < len(tt.waits) {
+					assert.Equal(t, tt.waits[i], f[FieldRetryIn])
+				} else {
+					assert.NotContains(t, f, FieldRetryIn, "no retry follows the last entry")
+				}
+			}
+			if tt.status >= 400 {
+				var apiErr *APIError
+				require.ErrorAs(t, CheckResponse(resp), &apiErr)
+				assert.Equal(t, len(hits), apiErr.Attempt)
+			}
+		})
+	}
+}
+
+func TestRetryNeverOnClientErrors(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{400, 401, 403, 404, 409, 422, 501, 505} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			t.Parallel()
+			srv := newSequence(t, reply(status, `{"error":"no"}`), reply(200, "ok"))
+			tr, fs, _ := retrying(srv.Client().Transport, testPolicy)
+			req, _ := http.NewRequest("GET", srv.URL, nil)
+			resp, err := tr.RoundTrip(req)
+			require.NoError(t, err)
+			assert.Equal(t, status, resp.StatusCode)
+			assert.Equal(t, `{"error":"no"}`, readAll(t, resp))
+			assert.Len(t, srv.got(), 1)
+			assert.Empty(t, fs.got())
+		})
+	}
+}
+
+func TestRetryAfterWaits(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	policy := RetryPolicy{MaxRetries: 1, BaseDelay: 100 * time.Millisecond, MaxDelay: 30 * time.Second}
+	tests := []struct {
+		name         string
+		body, header string
+		waits        []time.Duration // nil: the 429 comes back at once
+	}{
+		{"body seconds", `{"retry_after":5}`, "", []time.Duration{5 * time.Second}},
+		{"header seconds", `{}`, "7", []time.Duration{7 * time.Second}},
+		{"larger of the two", `{"retry_after":3}`, "9", []time.Duration{9 * time.Second}},
+		{"fraction", `{"retry_after":1.5}`, "", []time.Duration{1500 * time.Millisecond}},
+		{"negative", `{"retry_after":-5}`, "-5", []time.Duration{0}},
+		{"huge body", `{"retry_after":99999999999}`, "", nil},
+		{"huge header", `{}`, "99999999999", nil},
+		{"past date", `{}`, now.Add(-time.Hour).Format(http.TimeFormat), []time.Duration{0}},
+		{"near date", `{}`, now.Add(20 * time.Second).Format(http.TimeFormat), []time.Duration{20 * time.Second}},
+		{"far future date", `{}`, "Fri, 31 Dec 9999 23:59:59 GMT", nil},
+		{"over MaxDelay", `{"retry_after":31}`, "", nil},
+		{"empty: backoff", `{"error":"Rate limit exceeded"}`, "", []time.Duration{100 * time.Millisecond}},
+		{"garbage: backoff", `{"retry_after":"soon"}`, "later", []time.Duration{100 * time.Millisecond}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			header := http.Header{}
+			if tt.header != "" {
+				header.Set("Retry-After", tt.header)
+			}
+			calls := 0
+			base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+				calls++
+				return &http.Response{StatusCode: 429, Header: header, Body: io.NopCloser(strings.NewReader(tt.body)), Request: req}, nil
+			})
+			tr, fs, _ := retrying(base, policy)
+			tr.now = func() time.Time { return now }
+			req, _ := http.NewRequest("GET", "http://h/", nil)
+			resp, err := tr.RoundTrip(req)
+			require.NoError(t, err)
+			assert.Equal(t, 429, resp.StatusCode)
+			assert.Equal(t, tt.body, readAll(t, resp))
+			assert.Equal(t, tt.waits, fs.got())
+			assert.Equal(t, len(tt.waits)+1, calls)
+		})
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestRetryBodyWithoutGetBodySentOnce(t *testing.T) {
+	t.Parallel()
+	srv := newSequence(t, reply(503, "busy"), reply(200, "ok"))
+	tr, fs, _ := retrying(srv.Client().Transport, testPolicy)
+	req, err := http.NewRequest("PUT", srv.URL, io.NopCloser(strings.NewReader("payload")))
+	require.NoError(t, err)
+	require.Nil(t, req.GetBody)
+
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err)
+	assert.Equal(t, 503, resp.StatusCode)
+	assert.Equal(t, "busy", readAll(t, resp))
+	assert.Len(t, srv.got(), 1)
+	assert.Empty(t, fs.got())
+}
+
+func TestRetryGetBodyErrorEndsRetries(t *testing.T) {
+	t.Parallel()
+	srv := newSequence(t, reply(503, "busy"), reply(200, "ok"))
+	tr, _, _ := retrying(srv.Client().Transport, testPolicy)
+	req, err := http.NewRequest("PUT", srv.URL, strings.NewReader("payload"))
+	require.NoError(t, err)
+	boom := errors.New("cannot reopen upload")
+	req.GetBody = func() (io.ReadCloser, error) { return nil, boom }
+
+	resp, err := tr.RoundTrip(req)
+	assert.Nil(t, resp)
+	assert.ErrorIs(t, err, boom)
+	assert.Len(t, srv.got(), 1)
+}
+
+type closeCounter struct {
+	io.Reader
+	mu     sync.Mutex
+	closes int
+}
+
+func (c *closeCounter) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closes++
+	return nil
+}
+
+func (c *closeCounter) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closes
+}
+
+func TestRetryClosesEachRequestBodyOnce(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		steps []step
+		ctx   func() (context.Context, context.CancelFunc)
+	}{
+		{"success after retries", []step{reply(500, ""), dropConn, reply(200, "ok")}, nil},
+		{"exhausted", []step{reply(503, "")}, nil},
+		{"not retryable", []step{reply(404, "")}, nil},
+		{"cancelled before the first attempt", []step{reply(200, "")}, func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return ctx, cancel
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newSequence(t, tt.steps...)
+			tr, _, _ := retrying(srv.Client().Transport, testPolicy)
+			ctx := context.Background()
+			if tt.ctx != nil {
+				var cancel context.CancelFunc
+				ctx, cancel = tt.ctx()
+				defer cancel()
+			}
+			var mu sync.Mutex
+			var bodies []*closeCounter
+			newBody := func() (io.ReadCloser, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				b := &closeCounter{Reader: strings.NewReader("payload")}
+				bodies = append(bodies, b)
+				return b, nil
+			}
+			first, _ := newBody()
+			req, err := http.NewRequestWithContext(ctx, "PUT", srv.URL, first)
+			require.NoError(t, err)
+			req.ContentLength, req.GetBody = 7, newBody
+
+			resp, err := tr.RoundTrip(req)
+			if err == nil {
+				readAll(t, resp)
+			}
+			tr.CloseIdleConnections()
+			mu.Lock()
+			defer mu.Unlock()
+			for i, b := range bodies {
+				assert.Equal(t, 1, b.count(), "body of attempt %d", i+1)
+			}
+		})
+	}
+}
+
+func TestRetryDrainsAndClosesIntermediateResponses(t *testing.T) {
+	t.Parallel()
+	var bodies []*countingBody
+	base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		b := &countingBody{r: strings.NewReader(`{"error":"Internal server error"}` + strings.Repeat(" ", 100))}
+		bodies = append(bodies, b)
+		return &http.Response{StatusCode: 500, Header: http.Header{}, Body: b, ContentLength: -1, Request: req}, nil
+	})
+	tr, _, _ := retrying(base, RetryPolicy{MaxRetries: 2, BaseDelay: time.Millisecond, MaxDelay: time.Second})
+	req, _ := http.NewRequest("GET", "http://h/", nil)
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err)
+
+	require.Len(t, bodies, 3)
+	for _, b := range bodies[:2] {
+		assert.True(t, b.closed)
+		assert.EqualValues(t, 133, b.n, "drained to the end")
+	}
+	assert.False(t, bodies[2].closed, "the last response is the caller's to read and close")
+	assert.Equal(t, `{"error":"Internal server error"}`+strings.Repeat(" ", 100), readAll(t, resp))
+}
+
+func TestRetryCancelDuringBackoff(t *testing.T) {
+	t.Parallel()
+	// The real timer path: a 10 s backoff that a cancel must cut short.
+	srv := newSequence(t, reply(503, "busy"), reply(200, "ok"))
+	tr := New(srv.Client().Transport, zap.NewNop(), WithRetry(RetryPolicy{MaxRetries: 3, BaseDelay: 10 * time.Second, MaxDelay: 20 * time.Second}))
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+	time.AfterFunc(50*time.Millisecond, cancel)
+
+	done := make(chan error, 1)
+	go func() {
+		resp, err := tr.RoundTrip(req)
+		if resp != nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		assert.ErrorIs(t, err, context.Canceled)
+	case <-time.After(5 * time.Second):
+		t.Fatal("RoundTrip still waiting 5 s after the cancel")
+	}
+	assert.Len(t, srv.got(), 1)
+}
+
+func TestRetryRealTimerShortWait(t *testing.T) {
+	t.Parallel()
+	srv := newSequence(t, reply(429, `{"error":"Rate limit exceeded","retry_after":0.01}`), reply(200, "ok"))
+	tr := New(srv.Client().Transport, nil, WithRetry(RetryPolicy{MaxRetries: 1, BaseDelay: time.Millisecond, MaxDelay: time.Second}))
+	req, _ := http.NewRequest("GET", srv.URL, nil)
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err)
+	assert.Equal(t, "ok", readAll(t, resp))
+	assert.Len(t, srv.got(), 2)
+}
+
+func TestRetryDeadlineShorterThanWait(t *testing.T) {
+	t.Parallel()
+	srv := newSequence(t, reply(429, `{"error":"Rate limit exceeded","retry_after":5}`), reply(200, "ok"))
+	tr, fs, logs := retrying(srv.Client().Transport, testPolicy)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err)
+	assert.Equal(t, 429, resp.StatusCode, "the 429 comes back instead of a doomed wait")
+	assert.Equal(t, `{"error":"Rate limit exceeded","retry_after":5}`, readAll(t, resp))
+	assert.Empty(t, fs.got())
+	require.Equal(t, 1, logs.Len())
+	assert.NotContains(t, logs.All()[0].ContextMap(), FieldRetryIn)
+}
+
+func TestRetryTransportErrors(t *testing.T) {
+	t.Parallel()
+	refused := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		addr := ln.Addr().String()
+		ln.Close()
+		return "http://" + addr + "/"
+	}
+	tlsSrv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	tlsSrv.Config.ErrorLog = log.New(io.Discard, "", 0) // the handshake failure is the point
+	tlsSrv.StartTLS()
+	t.Cleanup(tlsSrv.Close) // not defer: the subtests run after this returns
+
+	tests := []struct {
+		name     string
+		url      string
+		attempts int
+	}{
+		{"connection refused is retried", refused(), 4},
+		{"unknown certificate authority is not", tlsSrv.URL, 1},
+		{"unsupported scheme is not", "ftp://h/x", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			base := &http.Transport{}
+			defer base.CloseIdleConnections()
+			tr, _, logs := retrying(base, testPolicy)
+			req, err := http.NewRequest("GET", tt.url, nil)
+			require.NoError(t, err)
+			resp, err := tr.RoundTrip(req)
+			assert.Nil(t, resp)
+			require.Error(t, err)
+			assert.Equal(t, tt.attempts, logs.Len(), "one entry per attempt")
+		})
+	}
+}
+
+func TestRetryableError(t *testing.T) {
+	t.Parallel()
+	assert.True(t, retryableError(io.EOF))
+	assert.True(t, retryableError(fmt.Errorf("read: %w", io.ErrUnexpectedEOF)))
+	assert.False(t, retryableError(fmt.Errorf("op: %w", context.Canceled)))
+	assert.False(t, retryableError(context.DeadlineExceeded))
+	assert.False(t, retryableError(errors.New("net/http: invalid header field name")))
+	assert.True(t, retryableError(&net.DNSError{Err: "server misbehaving", IsTemporary: true}))
+	assert.False(t, retryableError(&net.DNSError{Err: "no such host", IsNotFound: true}))
+}
+
+func TestWithRetryDefaults(t *testing.T) {
+	t.Parallel()
+	assert.Nil(t, New(nil, nil).retry, "retries are off by default")
+	assert.Nil(t, New(nil, nil, WithRetry(RetryPolicy{})).retry)
+	tr := New(nil, nil, WithRetry(RetryPolicy{MaxRetries: 2}))
+	require.NotNil(t, tr.retry)
+	assert.Equal(t, RetryPolicy{MaxRetries: 2, BaseDelay: 500 * time.Millisecond, MaxDelay: 30 * time.Second}, *tr.retry)
+	assert.Equal(t, RetryPolicy{MaxRetries: 3, BaseDelay: 500 * time.Millisecond, MaxDelay: 30 * time.Second}, DefaultRetryPolicy())
+}
+
+func TestBackoffJitterStaysInRange(t *testing.T) {
+	t.Parallel()
+	tr := New(nil, nil, WithRetry(RetryPolicy{MaxRetries: 100, BaseDelay: time.Second, MaxDelay: time.Minute}))
+	for attempt := 1; attempt <= 100; attempt++ {
+		want := time.Minute
+		if attempt <= 6 { // 2^6 s is past the cap
+			want = min(time.Second<<(attempt-1), time.Minute)
+		}
+		for range 20 {
+			d := tr.backoff(attempt)
+			assert.GreaterOrEqual(t, d, want/2)
+			assert.LessOrEqual(t, d, want)
+		}
+	}
+}
