@@ -96,7 +96,7 @@ func (t *Transport) roundTripRetry(req *http.Request, id string, inHeader bool) 
 		wait, retry := t.retryWait(req, f, attempt)
 		retry = retry && replayable && ctx.Err() == nil && t.fitsDeadline(ctx, wait)
 		f.retrying, f.retryIn = retry, wait
-		t.logFailure(f)
+		t.report(f)
 		if !retry {
 			return resp, err
 		}

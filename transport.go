@@ -21,6 +21,7 @@ type Transport struct {
 	maxBody    int64
 	fieldFuncs []func(*http.Request) []zap.Field
 	retry      *RetryPolicy // nil: no retries
+	recorder   *Recorder
 
 	// Seams for tests inside the package; New sets the real ones.
 	now    func() time.Time
@@ -80,7 +81,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp, f, err := t.send(req, id, inHeader, 1)
 	if f != nil {
-		t.logFailure(f)
+		t.report(f)
 	}
 	return resp, err
 }
@@ -108,6 +109,14 @@ func (t *Transport) send(req *http.Request, id string, inHeader bool, attempt in
 	}
 	f.duration = t.now().Sub(started)
 	return resp, f, err
+}
+
+// report hands the finished record of a failed attempt to its outputs.
+func (t *Transport) report(f *failure) {
+	if t.recorder != nil {
+		t.recorder.add(f)
+	}
+	t.logFailure(f)
 }
 
 // CloseIdleConnections closes the idle connections of the base transport,
