@@ -1,0 +1,100 @@
+// Command idctrace shows the idctrace middleware at work and calls the
+// IdentityCall API with it.
+//
+// With no arguments it starts an embedded IdentityCall simulator and walks
+// through a session: a successful list, then every documented failure, each
+// with the client's log line, the server's line with the same request ID,
+// and at the end a support ticket.
+//
+//	go run ./cmd/idctrace          # the demo
+//	go run ./cmd/idctrace -json    # the demo, logging JSON
+//
+// With arguments it makes one call to a real API, reading the key from
+// IDENTITYCALL_API_KEY (never from the command line, where shell history
+// would keep it):
+//
+//	idctrace [flags] METHOD PATH [BODY]
+//	IDENTITYCALL_API_KEY=idc_... idctrace GET '/recordings?page=2'
+//
+// The response body goes to stdout. On a failure the log line and a support
+// ticket go to stderr and the exit code is 1; bad usage exits with 2.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"time"
+)
+
+const defaultBaseURL = "https://api.identitycall.ai/api/v1/public"
+
+// config is what the flags and the environment say.
+type config struct {
+	baseURL string
+	apiKey  string
+	retries int
+	email   string
+	json    bool
+	timeout time.Duration
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is main without the process: it returns the exit code.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("idctrace", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { usage(fs, stderr) }
+	cfg := config{apiKey: getenv("IDENTITYCALL_API_KEY")}
+	baseURL := getenv("IDENTITYCALL_BASE_URL")
+	if baseURL == "" {
+		baseURL = defaultBaseURL
+	}
+	fs.StringVar(&cfg.baseURL, "base-url", baseURL, "API base URL (env IDENTITYCALL_BASE_URL)")
+	fs.IntVar(&cfg.retries, "retries", 2, "retries of 429, 5xx and dropped connections; 0 disables")
+	fs.StringVar(&cfg.email, "email", getenv("IDENTITYCALL_EMAIL"), "account email for the support ticket (env IDENTITYCALL_EMAIL)")
+	fs.BoolVar(&cfg.json, "json", false, "log JSON lines instead of the console format")
+	fs.DurationVar(&cfg.timeout, "timeout", 60*time.Second, "timeout of the whole call, retries included")
+	if err := fs.Parse(args); err != nil {
+		return 2 // flag has printed the problem and the usage
+	}
+	if fs.NArg() == 0 {
+		if err := runDemo(ctx, stdout, cfg); err != nil {
+			fmt.Fprintln(stderr, "idctrace: demo:", err)
+			return 1
+		}
+		return 0
+	}
+	c, err := parseCall(fs.Args(), cfg, stdin)
+	if err != nil {
+		fmt.Fprintln(stderr, "idctrace:", err)
+		fmt.Fprintln(stderr, "Run 'idctrace -h' for usage.")
+		return 2
+	}
+	return c.do(ctx, stdout, stderr)
+}
+
+func usage(fs *flag.FlagSet, w io.Writer) {
+	fmt.Fprint(w, `Usage:
+  idctrace                          run the demo against an embedded simulator
+  idctrace [flags] METHOD PATH [BODY]
+                                    call the IdentityCall API
+
+METHOD is GET, POST, PUT, PATCH or DELETE. PATH is relative to the base URL,
+for example /recordings?page=2. BODY is JSON sent as application/json:
+a literal, @FILE, or - for standard input.
+The API key is read from IDENTITYCALL_API_KEY only.
+
+Flags:
+`)
+	fs.PrintDefaults()
+}
