@@ -1,0 +1,46 @@
+// Package idcotel joins idctrace's failure log entries to OpenTelemetry
+// traces.
+//
+// [WithTraceFields] adds the W3C trace and span IDs of the request's span to
+// every failure entry, so a log line found in a central store leads to its
+// trace, and the reverse. Put otelhttp outside the idctrace Transport, so its
+// client span is in the request's context when idctrace logs:
+//
+//	base := idctrace.New(http.DefaultTransport, logger, idcotel.WithTraceFields())
+//	client := &http.Client{Transport: otelhttp.NewTransport(base)}
+//
+// This package is the only part of idctrace that imports OpenTelemetry.
+package idcotel
+
+import (
+	"net/http"
+
+	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/zap"
+
+	"github.com/identitycall/idctrace"
+)
+
+// Field keys of the trace fields.
+const (
+	FieldTraceID = "trace_id"
+	FieldSpanID  = "span_id"
+)
+
+// WithTraceFields returns an [idctrace.Option] that adds trace_id and
+// span_id, as lowercase W3C hex, to every failure entry whose request
+// context holds a valid span context. Entries without one get neither field.
+func WithTraceFields() idctrace.Option {
+	return idctrace.WithLogFields(traceFields)
+}
+
+func traceFields(req *http.Request) []zap.Field {
+	sc := trace.SpanContextFromContext(req.Context())
+	if !sc.IsValid() {
+		return nil
+	}
+	return []zap.Field{
+		zap.Stringer(FieldTraceID, sc.TraceID()),
+		zap.Stringer(FieldSpanID, sc.SpanID()),
+	}
+}
