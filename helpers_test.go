@@ -3,6 +3,7 @@ package idctrace
 import (
 	"bytes"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -57,10 +58,36 @@ type scripted struct {
 	headers []http.Header
 }
 
+// protocols are the wire protocols every behaviour is checked over.
+var protocols = []string{"HTTP/1.1", "HTTP/2.0"} // as resp.Proto spells them
+
+// newServer starts h on loopback: plain HTTP/1.1, or HTTP/2 over TLS.
+// srv.Client() speaks the same protocol.
+func newServer(t testing.TB, proto string, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // aborted handlers are the point of some tests
+	switch proto {
+	case "HTTP/1.1":
+		srv.Start()
+	case "HTTP/2.0":
+		srv.EnableHTTP2 = true
+		srv.StartTLS()
+	default:
+		t.Fatalf("unknown protocol %q", proto)
+	}
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 func newScripted(t *testing.T, status int, header http.Header, body string) *scripted {
+	return newScriptedProto(t, "HTTP/1.1", status, header, body)
+}
+
+func newScriptedProto(t *testing.T, proto string, status int, header http.Header, body string) *scripted {
 	t.Helper()
 	s := &scripted{}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.Server = newServer(t, proto, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.headers = append(s.headers, r.Header.Clone())
 		s.mu.Unlock()
@@ -70,7 +97,6 @@ func newScripted(t *testing.T, status int, header http.Header, body string) *scr
 		w.WriteHeader(status)
 		io.WriteString(w, body)
 	}))
-	t.Cleanup(s.Close)
 	return s
 }
 

@@ -42,6 +42,9 @@ func (t *Transport) logFailure(f *failure) {
 	if ce == nil {
 		return
 	}
+	// A broken sink must not turn a response into a crash: the caller's
+	// result never depends on the log.
+	defer func() { _ = recover() }()
 	fields := make([]zap.Field, 0, 12+len(t.fieldFuncs))
 	fields = append(fields,
 		zap.String(FieldRequestID, f.requestID),

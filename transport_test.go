@@ -64,60 +64,63 @@ func TestTransportDocumentedStatuses(t *testing.T) {
 			level: zapcore.ErrorLevel, logBody: "Service Unavailable", retryAfter: 2 * time.Minute, sentinel: ErrServer},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			srv := newScripted(t, tt.status, tt.header, tt.body)
-			log, logs := observed()
-			client := WrapClient(srv.Client(), log)
+		for _, proto := range protocols {
+			t.Run(tt.name+"/"+proto, func(t *testing.T) {
+				t.Parallel()
+				srv := newScriptedProto(t, proto, tt.status, tt.header, tt.body)
+				log, logs := observed()
+				client := WrapClient(srv.Client(), log)
 
-			resp, err := client.Get(srv.URL + "/api/v1/public/recordings?page=2")
-			require.NoError(t, err)
-			assert.Equal(t, tt.body, readAll(t, resp), "the caller reads the body byte for byte")
+				resp, err := client.Get(srv.URL + "/api/v1/public/recordings?page=2")
+				require.NoError(t, err)
+				assert.Equal(t, proto, resp.Proto)
+				assert.Equal(t, tt.body, readAll(t, resp), "the caller reads the body byte for byte")
 
-			ids := srv.seenIDs()
-			require.Len(t, ids, 1)
-			assert.Equal(t, ids[0], RequestID(resp))
+				ids := srv.seenIDs()
+				require.Len(t, ids, 1)
+				assert.Equal(t, ids[0], RequestID(resp))
 
-			entries := logs.FilterMessage(LogMessage).AllUntimed()
-			require.Len(t, entries, 1, "one entry per failure")
-			assert.Equal(t, tt.level, entries[0].Level)
-			f := entries[0].ContextMap()
-			assert.Equal(t, ids[0], f[FieldRequestID])
-			assert.Equal(t, "GET", f[FieldMethod])
-			assert.Equal(t, srv.URL+"/api/v1/public/recordings?page=2", f[FieldURL])
-			assert.EqualValues(t, tt.status, f[FieldStatus])
-			assert.EqualValues(t, 1, f[FieldAttempt])
-			assert.IsType(t, time.Duration(0), f[FieldDuration])
-			require.IsType(t, time.Time{}, f[FieldStartedAt])
-			assert.Equal(t, time.UTC, f[FieldStartedAt].(time.Time).Location())
-			assertField(t, f, FieldError, tt.message, tt.message != "")
-			assertField(t, f, FieldBody, tt.logBody, tt.logBody != "")
-			assertField(t, f, FieldRetryAfter, tt.retryAfter, tt.retryAfter != 0)
-			if tt.errs != nil {
-				assert.Equal(t, toAny(tt.errs), f[FieldErrors])
-			} else {
-				assert.NotContains(t, f, FieldErrors)
-			}
+				entries := logs.FilterMessage(LogMessage).AllUntimed()
+				require.Len(t, entries, 1, "one entry per failure")
+				assert.Equal(t, tt.level, entries[0].Level)
+				f := entries[0].ContextMap()
+				assert.Equal(t, ids[0], f[FieldRequestID])
+				assert.Equal(t, "GET", f[FieldMethod])
+				assert.Equal(t, srv.URL+"/api/v1/public/recordings?page=2", f[FieldURL])
+				assert.EqualValues(t, tt.status, f[FieldStatus])
+				assert.EqualValues(t, 1, f[FieldAttempt])
+				assert.IsType(t, time.Duration(0), f[FieldDuration])
+				require.IsType(t, time.Time{}, f[FieldStartedAt])
+				assert.Equal(t, time.UTC, f[FieldStartedAt].(time.Time).Location())
+				assertField(t, f, FieldError, tt.message, tt.message != "")
+				assertField(t, f, FieldBody, tt.logBody, tt.logBody != "")
+				assertField(t, f, FieldRetryAfter, tt.retryAfter, tt.retryAfter != 0)
+				if tt.errs != nil {
+					assert.Equal(t, toAny(tt.errs), f[FieldErrors])
+				} else {
+					assert.NotContains(t, f, FieldErrors)
+				}
 
-			err = CheckResponse(resp)
-			var apiErr *APIError
-			require.ErrorAs(t, err, &apiErr)
-			assert.Equal(t, tt.status, apiErr.StatusCode)
-			assert.Equal(t, tt.message, apiErr.Message)
-			assert.Equal(t, tt.errs, apiErr.Errors)
-			assert.Equal(t, tt.retryAfter, apiErr.RetryAfter)
-			assert.Equal(t, tt.logBody, apiErr.Body)
-			assert.Equal(t, ids[0], apiErr.RequestID)
-			assert.Equal(t, "GET", apiErr.Method)
-			assert.Equal(t, f[FieldURL], apiErr.URL)
-			assert.Equal(t, f[FieldStartedAt], apiErr.Time)
-			assert.Equal(t, 1, apiErr.Attempt)
-			assert.Contains(t, err.Error(), fmt.Sprint(tt.status))
-			assert.Contains(t, err.Error(), ids[0])
-			for _, s := range allSentinels {
-				assert.Equal(t, s == tt.sentinel, errors.Is(err, s), "errors.Is(err, %v)", s)
-			}
-		})
+				err = CheckResponse(resp)
+				var apiErr *APIError
+				require.ErrorAs(t, err, &apiErr)
+				assert.Equal(t, tt.status, apiErr.StatusCode)
+				assert.Equal(t, tt.message, apiErr.Message)
+				assert.Equal(t, tt.errs, apiErr.Errors)
+				assert.Equal(t, tt.retryAfter, apiErr.RetryAfter)
+				assert.Equal(t, tt.logBody, apiErr.Body)
+				assert.Equal(t, ids[0], apiErr.RequestID)
+				assert.Equal(t, "GET", apiErr.Method)
+				assert.Equal(t, f[FieldURL], apiErr.URL)
+				assert.Equal(t, f[FieldStartedAt], apiErr.Time)
+				assert.Equal(t, 1, apiErr.Attempt)
+				assert.Contains(t, err.Error(), fmt.Sprint(tt.status))
+				assert.Contains(t, err.Error(), ids[0])
+				for _, s := range allSentinels {
+					assert.Equal(t, s == tt.sentinel, errors.Is(err, s), "errors.Is(err, %v)", s)
+				}
+			})
+		}
 	}
 }
 
