@@ -6,8 +6,9 @@ import (
 	"slices"
 )
 
-// minPrefixBuf is the first buffer size for a body of unknown length.
-const minPrefixBuf = 512
+// minPrefixBuf is the first buffer size for a body of unknown length: the
+// documented error bodies fit.
+const minPrefixBuf = 256
 
 // failureBody replaces the body of a failed response. It yields the prefix
 // the Transport inspected, then the rest of the original body, so the caller
@@ -68,26 +69,27 @@ func (b *failureBody) WriteTo(w io.Writer) (int64, error) {
 	return total + n, err
 }
 
-// wrapBody reads at most limit bytes of body and returns a body yielding the
-// whole stream again, together with the bytes read. hint is the expected
-// length, or -1. The read stops when ctx is done: the original body is
-// closed to unblock it, and reads after the prefix then return ctx's error.
-func wrapBody(ctx context.Context, body io.ReadCloser, limit, hint int64, rec *failure) (io.ReadCloser, []byte) {
-	fb := &failureBody{rest: body, rec: rec}
+// wrap reads at most limit bytes of body and makes b a body yielding the
+// whole stream again; it returns that body and the bytes read. hint is the
+// expected length, or -1. The read stops when ctx is done: the original body
+// is closed to unblock it, and reads after the prefix then return ctx's
+// error.
+func (b *failureBody) wrap(ctx context.Context, body io.ReadCloser, limit, hint int64) (io.ReadCloser, []byte) {
+	b.rest = body
 	stop := func() bool { return true }
 	if ctx.Done() != nil {
 		stop = context.AfterFunc(ctx, func() { body.Close() })
 	}
-	fb.prefix, fb.err = readPrefix(body, limit, hint)
-	if !stop() && fb.err != io.EOF {
+	b.prefix, b.err = readPrefix(body, limit, hint)
+	if !stop() && b.err != io.EOF {
 		// ctx ended while or just after reading: the body is closed.
-		fb.err = ctx.Err()
+		b.err = ctx.Err()
 	}
-	prefix := fb.prefix
+	prefix := b.prefix
 	if _, ok := body.(io.ReadWriteCloser); ok {
-		return rwFailureBody{fb}, prefix
+		return rwFailureBody{b}, prefix
 	}
-	return fb, prefix
+	return b, prefix
 }
 
 // readPrefix reads up to limit bytes from r, starting with a buffer sized

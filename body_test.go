@@ -38,7 +38,7 @@ func TestWrapBodyYieldsTheSameBytes(t *testing.T) {
 				if tt.reader != nil {
 					r = tt.reader(r)
 				}
-				body, prefix := wrapBody(context.Background(), io.NopCloser(r), tt.limit, tt.hint, nil)
+				body, prefix := new(failureBody).wrap(context.Background(), io.NopCloser(r), tt.limit, tt.hint)
 				assert.LessOrEqual(t, int64(len(prefix)), tt.limit)
 				assert.Equal(t, payload[:len(prefix)], string(prefix))
 
@@ -60,7 +60,7 @@ func TestWrapBodyReportsReadErrorsAfterPrefix(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("connection reset by peer")
 	r := io.MultiReader(strings.NewReader("partial"), iotest.ErrReader(boom))
-	body, prefix := wrapBody(context.Background(), io.NopCloser(r), 1024, -1, nil)
+	body, prefix := new(failureBody).wrap(context.Background(), io.NopCloser(r), 1024, -1)
 	assert.Equal(t, "partial", string(prefix))
 
 	got, err := io.ReadAll(body)
@@ -68,7 +68,7 @@ func TestWrapBodyReportsReadErrorsAfterPrefix(t *testing.T) {
 	assert.ErrorIs(t, err, boom, "never a silent short read")
 
 	var buf bytes.Buffer
-	body, _ = wrapBody(context.Background(), io.NopCloser(io.MultiReader(strings.NewReader("p"), iotest.ErrReader(boom))), 1024, -1, nil)
+	body, _ = new(failureBody).wrap(context.Background(), io.NopCloser(io.MultiReader(strings.NewReader("p"), iotest.ErrReader(boom))), 1024, -1)
 	_, err = body.(io.WriterTo).WriteTo(&buf)
 	assert.ErrorIs(t, err, boom)
 	assert.Equal(t, "p", buf.String())
@@ -85,7 +85,7 @@ func (c *rwc) Close() error                { return nil }
 func TestWrapBodyKeepsReadWriteCloser(t *testing.T) {
 	t.Parallel()
 	orig := &rwc{Reader: strings.NewReader("hello")}
-	body, _ := wrapBody(context.Background(), orig, 1024, -1, nil)
+	body, _ := new(failureBody).wrap(context.Background(), orig, 1024, -1)
 	w, ok := body.(io.ReadWriteCloser)
 	require.True(t, ok, "a writable body stays writable")
 	_, err := w.Write([]byte("ping"))

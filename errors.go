@@ -118,7 +118,8 @@ func CheckResponse(resp *http.Response) error {
 		}
 		now := time.Now()
 		f = newFailure(req, RequestID(resp), now, 0)
-		f.inspectResponse(req, resp, DefaultMaxBodyBytes, now)
+		f.inspectResponse(req, resp, DefaultMaxBodyBytes)
+		f.setRetryAfter(headerValue(resp.Header, "Retry-After"), time.Now())
 	}
 	return f.apiError()
 }

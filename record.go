@@ -3,7 +3,6 @@ package idctrace
 import (
 	"bytes"
 	"compress/gzip"
-	"encoding/json"
 	"io"
 	"math"
 	"net/http"
@@ -31,10 +30,15 @@ type failure struct {
 	waitHint   time.Duration // the larger of the body's and the header's value
 	body       string        // set when the body is not the documented JSON
 
-	sent     *http.Request // the request as sent, for field hooks; never logged
-	err      error         // the transport error, unredacted, never logged as is
-	retrying bool          // another attempt follows, after retryIn
-	retryIn  time.Duration
+	sent *http.Request // the request as sent, for field hooks; never logged
+
+	// Storage that saves allocations on the failure path: the body wrapper
+	// and the request's secrets live in the record.
+	fb        failureBody
+	secretBuf [4]string
+	err       error // the transport error, unredacted, never logged as is
+	retrying  bool  // another attempt follows, after retryIn
+	retryIn   time.Duration
 }
 
 // newFailure starts the record of a failed attempt of req.
@@ -49,18 +53,27 @@ func newFailure(req *http.Request, id string, started time.Time, attempt int) *f
 }
 
 // inspectResponse reads at most limit bytes of resp's body, puts back a body
-// that yields all of it, and fills f from the status, headers and prefix.
-func (f *failure) inspectResponse(req *http.Request, resp *http.Response, limit int64, now time.Time) {
+// that yields all of it, and fills f from the status and prefix. The caller
+// adds the Retry-After header with setRetryAfter.
+func (f *failure) inspectResponse(req *http.Request, resp *http.Response, limit int64) {
 	f.status = resp.StatusCode
 	var prefix []byte
 	if resp.Body != nil && resp.Body != http.NoBody {
-		resp.Body, prefix = wrapBody(req.Context(), resp.Body, limit, resp.ContentLength, f)
+		f.fb.rec = f
+		resp.Body, prefix = f.fb.wrap(req.Context(), resp.Body, limit, resp.ContentLength)
 	}
 	if isGzip(resp) {
 		prefix = gunzipPrefix(prefix, limit)
 	}
-	f.decode(prefix, requestSecrets(req))
-	header, hasHeader := parseRetryAfter(resp.Header.Get("Retry-After"), now)
+	f.decode(prefix, requestSecrets(req, f.secretBuf[:0]))
+	clear(f.secretBuf[:]) // no longer needed; don't keep them alive
+}
+
+// setRetryAfter merges a Retry-After header, read at now, with the body's
+// retry_after: the APIError reports the body's value first, a retry waits
+// for the larger.
+func (f *failure) setRetryAfter(v string, now time.Time) {
+	header, hasHeader := parseRetryAfter(v, now)
 	switch {
 	case f.hasRetry:
 		f.waitHint = max(f.retryAfter, header)
@@ -72,15 +85,8 @@ func (f *failure) inspectResponse(req *http.Request, resp *http.Response, limit 
 // inspectError fills f from a transport error.
 func (f *failure) inspectError(req *http.Request, err error) {
 	f.err = err
-	f.message = sanitize(err.Error(), requestSecrets(req))
-}
-
-// wireError is the IdentityCall error body: {"error": "..."} or, for
-// validation errors, {"errors": ["...", "..."]}; a 429 adds "retry_after".
-type wireError struct {
-	Error      string          `json:"error"`
-	Errors     []string        `json:"errors"`
-	RetryAfter json.RawMessage `json:"retry_after"`
+	f.message = sanitize(err.Error(), requestSecrets(req, f.secretBuf[:0]))
+	clear(f.secretBuf[:])
 }
 
 // decode fills f from an error body. Text that is not the documented JSON is
@@ -90,24 +96,32 @@ func (f *failure) decode(body []byte, secrets []string) {
 	if len(body) == 0 {
 		return
 	}
-	var w wireError
-	err := json.Unmarshal(body, &w)
-	if _, typeErr := err.(*json.UnmarshalTypeError); err != nil && !typeErr {
-		w = wireError{} // not JSON, truncated or too deep
-	}
+	w, _ := decodeWire(body) // zero when the body is not a JSON object
 	if w.Error != "" {
 		f.message = sanitize(w.Error, secrets)
 	}
 	for _, e := range w.Errors {
 		f.errs = append(f.errs, sanitize(e, secrets))
 	}
-	if d, ok := parseSeconds(string(bytes.Trim(w.RetryAfter, `"`))); ok {
+	if d, ok := parseSeconds(string(trimQuotes(w.RetryAfter))); ok {
 		f.retryAfter, f.hasRetry = d, true
 	}
 	if f.message == "" && len(f.errs) == 0 {
 		f.body = sanitize(string(body), secrets)
 	}
 }
+
+// headerValue is h.Get(key) for a key already in canonical form, without
+// Get's canonicalization: this is the failure path, measured against peers.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// trimQuotes turns a retry_after of "60" into 60.
+func trimQuotes(b []byte) []byte { return bytes.Trim(b, `"`) }
 
 // parseRetryAfter reads a Retry-After header: delay seconds or an HTTP date.
 func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
@@ -154,7 +168,7 @@ func isRangeErr(err error) bool {
 // isGzip reports whether resp's body is still gzip-encoded, as it is when
 // the caller asked for gzip itself and the transport did not decode it.
 func isGzip(resp *http.Response) bool {
-	return !resp.Uncompressed && strings.EqualFold(strings.TrimSpace(resp.Header.Get("Content-Encoding")), "gzip")
+	return !resp.Uncompressed && strings.EqualFold(strings.TrimSpace(headerValue(resp.Header, "Content-Encoding")), "gzip")
 }
 
 // gunzipPrefix decodes as much of a gzip prefix as it holds, up to limit

@@ -39,11 +39,11 @@ func WithRecorder(r *Recorder) Option {
 	return optionFunc(func(t *Transport) { t.recorder = r })
 }
 
-// add stores a copy of f without the references that would keep a request
-// or an unredacted error alive.
+// add stores a copy of f without the references that would keep a request,
+// a response body or an unredacted error alive.
 func (r *Recorder) add(f *failure) {
 	c := *f
-	c.sent, c.err = nil, nil
+	c.sent, c.err, c.fb = nil, nil, failureBody{}
 	r.mu.Lock()
 	r.ring[r.next] = c
 	r.next = (r.next + 1) % len(r.ring)

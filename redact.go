@@ -1,7 +1,6 @@
 package idctrace
 
 import (
-	"bytes"
 	"net/http"
 	"net/url"
 	"strings"
@@ -55,25 +54,26 @@ func hasKey(s string) bool {
 
 // nextKey finds the first key literal in s[from:]: s[i:start] is its "idc_"
 // prefix and s[start:end] the key characters after it. i is -1 when there is
-// none.
+// none. It looks for the rare separator first and then back for "idc",
+// which is faster on URLs and messages full of i's.
 func nextKey(s string, from int) (i, start, end int) {
-	for i = from; i < len(s); i++ {
-		j := strings.IndexAny(s[i:], "iI")
-		if j < 0 {
+	for j := from + 3; j < len(s); j++ {
+		k := strings.IndexAny(s[j:], `_%\`)
+		if k < 0 {
 			break
 		}
-		i += j
-		sep := keySeparator(s[i:])
+		j += k
+		sep := keySeparator(s[j-3:])
 		if sep == 0 {
 			continue
 		}
-		start = i + sep
+		start = j - 3 + sep
 		end = start
 		for end < len(s) && isKeyChar(s[end]) {
 			end++
 		}
 		if end > start {
-			return i, start, end
+			return j - 3, start, end
 		}
 	}
 	return -1, 0, 0
@@ -105,23 +105,50 @@ func isKeyChar(c byte) bool {
 // holds a secret. Names compare case-insensitively with '-' and '_' ignored,
 // so api_key, API-Key and apikey are one name.
 func isSecretName(name string) bool {
-	var buf [64]byte
-	n := buf[:0]
-	for i := 0; i < len(name); i++ {
-		if c := name[i]; c != '-' && c != '_' {
-			n = append(n, lower(c))
+	// Normalize the name's tail into a stack buffer, from the end: suffixes
+	// need no more, and no exact name is longer.
+	var buf [24]byte
+	n, i := len(buf), len(name)
+	for ; i > 0 && n > 0; i-- {
+		if c := name[i-1]; c != '-' && c != '_' {
+			n--
+			buf[n] = lower(c)
 		}
 	}
-	switch string(n) {
-	case "key", "sig", "auth", "credential", "credentials", "session", "sessionid":
-		return true
+	tail := string(buf[n:]) // does not escape: no allocation
+	if tail == "" {
+		return false
 	}
-	for _, suffix := range [...]string{"apikey", "token", "secret", "password", "passwd", "signature", "authorization"} {
-		if bytes.HasSuffix(n, []byte(suffix)) {
-			return true
-		}
+	exact := onlySeparators(name[:i])
+	// Dispatch on the last letter: at most three comparisons per name.
+	switch tail[len(tail)-1] {
+	case 'y':
+		return strings.HasSuffix(tail, "apikey") || exact && tail == "key"
+	case 'n':
+		return strings.HasSuffix(tail, "token") || strings.HasSuffix(tail, "authorization") || exact && tail == "session"
+	case 't':
+		return strings.HasSuffix(tail, "secret")
+	case 'd':
+		return strings.HasSuffix(tail, "password") || strings.HasSuffix(tail, "passwd") || exact && tail == "sessionid"
+	case 'e':
+		return strings.HasSuffix(tail, "signature")
+	case 'g':
+		return exact && tail == "sig"
+	case 'h':
+		return exact && tail == "auth"
+	case 'l', 's':
+		return exact && (tail == "credential" || tail == "credentials")
 	}
 	return false
+}
+
+func onlySeparators(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c != '-' && c != '_' {
+			return false
+		}
+	}
+	return true
 }
 
 func lower(c byte) byte {
@@ -138,6 +165,11 @@ func redactURL(u *url.URL) string {
 	if u == nil {
 		return ""
 	}
+	if u.User == nil && u.Fragment == "" && u.Opaque == "" && querySafe(u.RawQuery) {
+		// The common case: only a key in the path could need masking, and
+		// maskKeys finds it in the string, escaped or not.
+		return maskKeys(u.String())
+	}
 	c := *u
 	c.User = nil
 	c.Fragment, c.RawFragment = "", ""
@@ -148,6 +180,17 @@ func redactURL(u *url.URL) string {
 	}
 	c.RawQuery = redactQuery(c.RawQuery)
 	return maskKeys(c.String())
+}
+
+// querySafe reports whether a raw query holds no secret parameter.
+func querySafe(raw string) bool {
+	for part := range strings.SplitSeq(raw, "&") {
+		k, v, _ := strings.Cut(part, "=")
+		if isSecretName(unescapeQuery(k)) || hasKey(unescapeQuery(v)) {
+			return false
+		}
+	}
+	return true
 }
 
 // redactQuery replaces the value of every secret parameter in a raw query,
@@ -185,21 +228,19 @@ func unescapeQuery(s string) string {
 	return s
 }
 
-// requestSecrets lists the strings of req that must not appear in a log
-// line: credentials from secret headers, the URL password and the values of
-// secret query parameters.
-func requestSecrets(req *http.Request) []string {
-	var out []string
+// requestSecrets appends to out the strings of req that must not appear in
+// a log line: credentials from the usual credential headers, the URL
+// password and the values of secret query parameters.
+func requestSecrets(req *http.Request, out []string) []string {
 	add := func(s string) {
 		if len(s) >= minSecretLen {
 			out = append(out, s)
 		}
 	}
-	for name, vv := range req.Header {
-		if !isSecretName(name) {
-			continue
-		}
-		for _, v := range vv {
+	// A fixed list of canonical names, looked up directly: iterating the
+	// header map through isSecretName cost more than all the rest here.
+	for _, name := range [...]string{"Authorization", "Proxy-Authorization", "X-Api-Key", "Api-Key", "X-Auth-Token", "X-Access-Token"} {
+		for _, v := range req.Header[name] {
 			// "Bearer idc_..." or "Basic dXNlcjpwYXNz": the credential is
 			// the secret; masking it masks the whole value too.
 			if _, cred, ok := strings.Cut(v, " "); ok {

@@ -105,7 +105,7 @@ func TestRequestSecrets(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer opaque-oauth-token")
 	req.Header.Set("X-Api-Key", "k3y-value")
 	req.Header.Set("Accept", "application/json")
-	got := requestSecrets(req)
+	got := requestSecrets(req, nil)
 	assert.Subset(t, got, []string{"opaque-oauth-token", "k3y-value", "hunter22", "tok123"})
 	assert.NotContains(t, got, "application/json")
 	assert.NotContains(t, got, "2")

@@ -103,11 +103,14 @@ func (t *Transport) send(req *http.Request, id string, inHeader bool, attempt in
 	f.sent = out
 	if err != nil {
 		f.inspectError(out, err)
+		f.duration = t.now().Sub(started)
 	} else {
-		f.inspectResponse(out, resp, t.maxBody, t.now())
+		f.inspectResponse(out, resp, t.maxBody)
+		now := t.now() // after the body prefix: the duration includes it
+		f.duration = now.Sub(started)
+		f.setRetryAfter(headerValue(resp.Header, "Retry-After"), now)
 		ctx.rec = f
 	}
-	f.duration = t.now().Sub(started)
 	return resp, f, err
 }
 
