@@ -2,6 +2,7 @@ package idctrace
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"log"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
@@ -148,3 +150,94 @@ func readAll(t *testing.T, resp *http.Response) string {
 	require.NoError(t, resp.Body.Close())
 	return string(b)
 }
+
+// step answers one attempt.
+type step func(w http.ResponseWriter, r *http.Request)
+
+func reply(status int, body string, header ...string) step {
+	return func(w http.ResponseWriter, r *http.Request) {
+		for i := 0; i+1 < len(header); i += 2 {
+			w.Header().Set(header[i], header[i+1])
+		}
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	}
+}
+
+// dropConn closes the connection without answering.
+func dropConn(w http.ResponseWriter, r *http.Request) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err == nil {
+		conn.Close()
+	}
+}
+
+type hit struct{ id, method, body string }
+
+// sequence is a loopback server that answers the n-th request with the n-th
+// step (the last step repeats) and records what each request carried.
+type sequence struct {
+	*httptest.Server
+	mu    sync.Mutex
+	steps []step
+	hits  []hit
+}
+
+func newSequence(t *testing.T, steps ...step) *sequence {
+	t.Helper()
+	s := &sequence{steps: steps}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		s.mu.Lock()
+		n := len(s.hits)
+		s.hits = append(s.hits, hit{r.Header.Get(DefaultRequestIDHeader), r.Method, string(body)})
+		st := s.steps[min(n, len(s.steps)-1)]
+		s.mu.Unlock()
+		st(w, r)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *sequence) got() []hit {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]hit(nil), s.hits...)
+}
+
+// fakeSleep records the waits asked of it and returns at once, or with the
+// context's error when it is done.
+type fakeSleep struct {
+	mu    sync.Mutex
+	waits []time.Duration
+}
+
+func (f *fakeSleep) sleep(ctx context.Context, d time.Duration) error {
+	f.mu.Lock()
+	f.waits = append(f.waits, d)
+	f.mu.Unlock()
+	return ctx.Err()
+}
+
+func (f *fakeSleep) got() []time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]time.Duration(nil), f.waits...)
+}
+
+var testPolicy = RetryPolicy{MaxRetries: 3, BaseDelay: 100 * time.Millisecond, MaxDelay: 10 * time.Second}
+
+// retrying returns a Transport over base with p, a fake sleep and no jitter
+// (every backoff is its upper bound), logging to an observer.
+func retrying(base http.RoundTripper, p RetryPolicy) (*Transport, *fakeSleep, *observer.ObservedLogs) {
+	log, logs := observed()
+	tr := New(base, log, WithRetry(p))
+	fs := &fakeSleep{}
+	tr.sleep = fs.sleep
+	tr.jitter = func(d time.Duration) time.Duration { return d }
+	return tr, fs, logs
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

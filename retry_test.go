@@ -16,96 +16,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest/observer"
 )
-
-// step answers one attempt.
-type step func(w http.ResponseWriter, r *http.Request)
-
-func reply(status int, body string, header ...string) step {
-	return func(w http.ResponseWriter, r *http.Request) {
-		for i := 0; i+1 < len(header); i += 2 {
-			w.Header().Set(header[i], header[i+1])
-		}
-		w.WriteHeader(status)
-		io.WriteString(w, body)
-	}
-}
-
-// dropConn closes the connection without answering.
-func dropConn(w http.ResponseWriter, r *http.Request) {
-	conn, _, err := http.NewResponseController(w).Hijack()
-	if err == nil {
-		conn.Close()
-	}
-}
-
-type hit struct{ id, method, body string }
-
-// sequence is a loopback server that answers the n-th request with the n-th
-// step (the last step repeats) and records what each request carried.
-type sequence struct {
-	*httptest.Server
-	mu    sync.Mutex
-	steps []step
-	hits  []hit
-}
-
-func newSequence(t *testing.T, steps ...step) *sequence {
-	t.Helper()
-	s := &sequence{steps: steps}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		s.mu.Lock()
-		n := len(s.hits)
-		s.hits = append(s.hits, hit{r.Header.Get(DefaultRequestIDHeader), r.Method, string(body)})
-		st := s.steps[min(n, len(s.steps)-1)]
-		s.mu.Unlock()
-		st(w, r)
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
-
-func (s *sequence) got() []hit {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]hit(nil), s.hits...)
-}
-
-// fakeSleep records the waits asked of it and returns at once, or with the
-// context's error when it is done.
-type fakeSleep struct {
-	mu    sync.Mutex
-	waits []time.Duration
-}
-
-func (f *fakeSleep) sleep(ctx context.Context, d time.Duration) error {
-	f.mu.Lock()
-	f.waits = append(f.waits, d)
-	f.mu.Unlock()
-	return ctx.Err()
-}
-
-func (f *fakeSleep) got() []time.Duration {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]time.Duration(nil), f.waits...)
-}
-
-var testPolicy = RetryPolicy{MaxRetries: 3, BaseDelay: 100 * time.Millisecond, MaxDelay: 10 * time.Second}
-
-// retrying returns a Transport over base with p, a fake sleep and no jitter
-// (every backoff is its upper bound), logging to an observer.
-func retrying(base http.RoundTripper, p RetryPolicy) (*Transport, *fakeSleep, *observer.ObservedLogs) {
-	log, logs := observed()
-	tr := New(base, log, WithRetry(p))
-	fs := &fakeSleep{}
-	tr.sleep = fs.sleep
-	tr.jitter = func(d time.Duration) time.Duration { return d }
-	return tr, fs, logs
-}
 
 func TestRetryScripts(t *testing.T) {
 	t.Parallel()
@@ -223,58 +134,6 @@ func TestRetryNeverOnClientErrors(t *testing.T) {
 		})
 	}
 }
-
-func TestRetryAfterWaits(t *testing.T) {
-	t.Parallel()
-	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	policy := RetryPolicy{MaxRetries: 1, BaseDelay: 100 * time.Millisecond, MaxDelay: 30 * time.Second}
-	tests := []struct {
-		name         string
-		body, header string
-		waits        []time.Duration // nil: the 429 comes back at once
-	}{
-		{"body seconds", `{"retry_after":5}`, "", []time.Duration{5 * time.Second}},
-		{"header seconds", `{}`, "7", []time.Duration{7 * time.Second}},
-		{"larger of the two", `{"retry_after":3}`, "9", []time.Duration{9 * time.Second}},
-		{"fraction", `{"retry_after":1.5}`, "", []time.Duration{1500 * time.Millisecond}},
-		{"negative", `{"retry_after":-5}`, "-5", []time.Duration{0}},
-		{"huge body", `{"retry_after":99999999999}`, "", nil},
-		{"huge header", `{}`, "99999999999", nil},
-		{"past date", `{}`, now.Add(-time.Hour).Format(http.TimeFormat), []time.Duration{0}},
-		{"near date", `{}`, now.Add(20 * time.Second).Format(http.TimeFormat), []time.Duration{20 * time.Second}},
-		{"far future date", `{}`, "Fri, 31 Dec 9999 23:59:59 GMT", nil},
-		{"over MaxDelay", `{"retry_after":31}`, "", nil},
-		{"empty: backoff", `{"error":"Rate limit exceeded"}`, "", []time.Duration{100 * time.Millisecond}},
-		{"garbage: backoff", `{"retry_after":"soon"}`, "later", []time.Duration{100 * time.Millisecond}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			header := http.Header{}
-			if tt.header != "" {
-				header.Set("Retry-After", tt.header)
-			}
-			calls := 0
-			base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
-				calls++
-				return &http.Response{StatusCode: 429, Header: header, Body: io.NopCloser(strings.NewReader(tt.body)), Request: req}, nil
-			})
-			tr, fs, _ := retrying(base, policy)
-			tr.now = func() time.Time { return now }
-			req, _ := http.NewRequest("GET", "http://h/", nil)
-			resp, err := tr.RoundTrip(req)
-			require.NoError(t, err)
-			assert.Equal(t, 429, resp.StatusCode)
-			assert.Equal(t, tt.body, readAll(t, resp))
-			assert.Equal(t, tt.waits, fs.got())
-			assert.Equal(t, len(tt.waits)+1, calls)
-		})
-	}
-}
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func TestRetryBodyWithoutGetBodySentOnce(t *testing.T) {
 	t.Parallel()
@@ -401,60 +260,6 @@ func TestRetryDrainsAndClosesIntermediateResponses(t *testing.T) {
 	}
 	assert.False(t, bodies[2].closed, "the last response is the caller's to read and close")
 	assert.Equal(t, `{"error":"Internal server error"}`+strings.Repeat(" ", 100), readAll(t, resp))
-}
-
-func TestRetryCancelDuringBackoff(t *testing.T) {
-	t.Parallel()
-	// The real timer path: a 10 s backoff that a cancel must cut short.
-	srv := newSequence(t, reply(503, "busy"), reply(200, "ok"))
-	tr := New(srv.Client().Transport, zap.NewNop(), WithRetry(RetryPolicy{MaxRetries: 3, BaseDelay: 10 * time.Second, MaxDelay: 20 * time.Second}))
-	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
-	time.AfterFunc(50*time.Millisecond, cancel)
-
-	done := make(chan error, 1)
-	go func() {
-		resp, err := tr.RoundTrip(req)
-		if resp != nil {
-			resp.Body.Close()
-		}
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		assert.ErrorIs(t, err, context.Canceled)
-	case <-time.After(5 * time.Second):
-		t.Fatal("RoundTrip still waiting 5 s after the cancel")
-	}
-	assert.Len(t, srv.got(), 1)
-}
-
-func TestRetryRealTimerShortWait(t *testing.T) {
-	t.Parallel()
-	srv := newSequence(t, reply(429, `{"error":"Rate limit exceeded","retry_after":0.01}`), reply(200, "ok"))
-	tr := New(srv.Client().Transport, nil, WithRetry(RetryPolicy{MaxRetries: 1, BaseDelay: time.Millisecond, MaxDelay: time.Second}))
-	req, _ := http.NewRequest("GET", srv.URL, nil)
-	resp, err := tr.RoundTrip(req)
-	require.NoError(t, err)
-	assert.Equal(t, "ok", readAll(t, resp))
-	assert.Len(t, srv.got(), 2)
-}
-
-func TestRetryDeadlineShorterThanWait(t *testing.T) {
-	t.Parallel()
-	srv := newSequence(t, reply(429, `{"error":"Rate limit exceeded","retry_after":5}`), reply(200, "ok"))
-	tr, fs, logs := retrying(srv.Client().Transport, testPolicy)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
-
-	resp, err := tr.RoundTrip(req)
-	require.NoError(t, err)
-	assert.Equal(t, 429, resp.StatusCode, "the 429 comes back instead of a doomed wait")
-	assert.Equal(t, `{"error":"Rate limit exceeded","retry_after":5}`, readAll(t, resp))
-	assert.Empty(t, fs.got())
-	require.Equal(t, 1, logs.Len())
-	assert.NotContains(t, logs.All()[0].ContextMap(), FieldRetryIn)
 }
 
 func TestRetryTransportErrors(t *testing.T) {

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -233,124 +232,6 @@ func TestTransportDoesNotModifyRequest(t *testing.T) {
 		assert.Equal(t, ctx, req.Context())
 		assert.NotSame(t, req, resp.Request, "the request sent is a copy")
 	}
-}
-
-func TestTransportRequestIDRules(t *testing.T) {
-	t.Parallel()
-	long := strings.Repeat("x", 129)
-	tests := []struct {
-		name    string
-		header  []string
-		ctxID   string
-		gen     func() string
-		want    string // "" means a fresh UUID
-		wantGen bool
-	}{
-		{name: "header kept", header: []string{"caller-1"}, ctxID: "ctx-1", want: "caller-1"},
-		{name: "first of repeated header", header: []string{"caller-1", "caller-2"}, want: "caller-1"},
-		{name: "context used", ctxID: "ctx-1", want: "ctx-1"},
-		{name: "generated", gen: func() string { return "gen-1" }, want: "gen-1"},
-		{name: "uuid by default"},
-		{name: "header too long replaced", header: []string{long}, ctxID: "ctx-1", want: "ctx-1"},
-		{name: "header with control char replaced", header: []string{"a\tb"}, gen: func() string { return "gen-1" }, want: "gen-1"},
-		{name: "context too long replaced", ctxID: long},
-		{name: "context with newline replaced", ctxID: "a\nb"},
-		{name: "bad generator falls back to uuid", gen: func() string { return "" }},
-		{name: "128 bytes kept", header: []string{long[:128]}, want: long[:128]},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			srv := newScripted(t, 200, nil, "")
-			var opts []Option
-			if tt.gen != nil {
-				opts = append(opts, WithIDGenerator(tt.gen))
-			}
-			tr := New(srv.Client().Transport, nil, opts...)
-			ctx := context.Background()
-			if tt.ctxID != "" {
-				ctx = ContextWithRequestID(ctx, tt.ctxID)
-			}
-			req, err := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
-			require.NoError(t, err)
-			if tt.header != nil {
-				req.Header[DefaultRequestIDHeader] = tt.header
-			}
-
-			resp, err := tr.RoundTrip(req)
-			require.NoError(t, err)
-			readAll(t, resp)
-
-			sent := srv.seenIDs()[0]
-			if tt.want == "" {
-				assert.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`, sent)
-			} else {
-				assert.Equal(t, tt.want, sent)
-			}
-			assert.Equal(t, sent, RequestID(resp))
-			got, ok := RequestIDFromContext(resp.Request.Context())
-			assert.True(t, ok)
-			assert.Equal(t, sent, got)
-			assert.Equal(t, []string{sent}, resp.Request.Header.Values(DefaultRequestIDHeader))
-		})
-	}
-}
-
-func TestTransportCustomHeader(t *testing.T) {
-	t.Parallel()
-	srv := newScripted(t, 200, nil, "")
-	tr := New(srv.Client().Transport, nil, WithRequestIDHeader("x-correlation-id"), WithIDGenerator(func() string { return "corr-1" }))
-	req, err := http.NewRequest("GET", srv.URL, nil)
-	require.NoError(t, err)
-
-	resp, err := tr.RoundTrip(req)
-	require.NoError(t, err)
-	readAll(t, resp)
-	assert.Equal(t, []string{"corr-1"}, srv.seen("X-Correlation-Id"))
-	assert.Equal(t, "corr-1", RequestID(resp), "RequestID finds a custom header's ID through the context")
-	assert.Empty(t, resp.Request.Header.Get(DefaultRequestIDHeader))
-}
-
-func TestWithRequestIDHeaderRejectsInvalidName(t *testing.T) {
-	t.Parallel()
-	assert.PanicsWithValue(t, `idctrace: WithRequestIDHeader: invalid header name "X Request"`, func() {
-		New(nil, nil, WithRequestIDHeader("X Request"))
-	})
-	assert.NotPanics(t, func() { New(nil, nil, WithRequestIDHeader("")) })
-}
-
-func TestTransportUniqueIDsUnderConcurrency(t *testing.T) {
-	t.Parallel()
-	srv := newScripted(t, 200, nil, "ok")
-	base := srv.Client().Transport.(*http.Transport).Clone()
-	base.MaxConnsPerHost = 64
-	defer base.CloseIdleConnections()
-	tr := New(base, zap.NewNop())
-
-	const n = 1000
-	ids := make([]string, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			req, _ := http.NewRequest("GET", srv.URL, nil)
-			resp, err := tr.RoundTrip(req)
-			if !assert.NoError(t, err) {
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			ids[i] = RequestID(resp)
-		})
-	}
-	wg.Wait()
-
-	seen := make(map[string]bool, n)
-	for _, id := range ids {
-		require.NotEmpty(t, id)
-		require.False(t, seen[id], "duplicate ID %s", id)
-		seen[id] = true
-	}
-	assert.ElementsMatch(t, ids, srv.seenIDs())
 }
 
 func TestWrapClient(t *testing.T) {

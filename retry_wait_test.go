@@ -1,0 +1,119 @@
+package idctrace
+
+// Retry tests about time: how long each wait is, and how a context or a
+// deadline ends it.
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+)
+
+func TestRetryAfterWaits(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	policy := RetryPolicy{MaxRetries: 1, BaseDelay: 100 * time.Millisecond, MaxDelay: 30 * time.Second}
+	tests := []struct {
+		name         string
+		body, header string
+		waits        []time.Duration // nil: the 429 comes back at once
+	}{
+		{"body seconds", `{"retry_after":5}`, "", []time.Duration{5 * time.Second}},
+		{"header seconds", `{}`, "7", []time.Duration{7 * time.Second}},
+		{"larger of the two", `{"retry_after":3}`, "9", []time.Duration{9 * time.Second}},
+		{"fraction", `{"retry_after":1.5}`, "", []time.Duration{1500 * time.Millisecond}},
+		{"negative", `{"retry_after":-5}`, "-5", []time.Duration{0}},
+		{"huge body", `{"retry_after":99999999999}`, "", nil},
+		{"huge header", `{}`, "99999999999", nil},
+		{"past date", `{}`, now.Add(-time.Hour).Format(http.TimeFormat), []time.Duration{0}},
+		{"near date", `{}`, now.Add(20 * time.Second).Format(http.TimeFormat), []time.Duration{20 * time.Second}},
+		{"far future date", `{}`, "Fri, 31 Dec 9999 23:59:59 GMT", nil},
+		{"over MaxDelay", `{"retry_after":31}`, "", nil},
+		{"empty: backoff", `{"error":"Rate limit exceeded"}`, "", []time.Duration{100 * time.Millisecond}},
+		{"garbage: backoff", `{"retry_after":"soon"}`, "later", []time.Duration{100 * time.Millisecond}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			header := http.Header{}
+			if tt.header != "" {
+				header.Set("Retry-After", tt.header)
+			}
+			calls := 0
+			base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+				calls++
+				return &http.Response{StatusCode: 429, Header: header, Body: io.NopCloser(strings.NewReader(tt.body)), Request: req}, nil
+			})
+			tr, fs, _ := retrying(base, policy)
+			tr.now = func() time.Time { return now }
+			req, _ := http.NewRequest("GET", "http://h/", nil)
+			resp, err := tr.RoundTrip(req)
+			require.NoError(t, err)
+			assert.Equal(t, 429, resp.StatusCode)
+			assert.Equal(t, tt.body, readAll(t, resp))
+			assert.Equal(t, tt.waits, fs.got())
+			assert.Equal(t, len(tt.waits)+1, calls)
+		})
+	}
+}
+
+func TestRetryCancelDuringBackoff(t *testing.T) {
+	t.Parallel()
+	// The real timer path: a 10 s backoff that a cancel must cut short.
+	srv := newSequence(t, reply(503, "busy"), reply(200, "ok"))
+	tr := New(srv.Client().Transport, zap.NewNop(), WithRetry(RetryPolicy{MaxRetries: 3, BaseDelay: 10 * time.Second, MaxDelay: 20 * time.Second}))
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+	time.AfterFunc(50*time.Millisecond, cancel)
+
+	done := make(chan error, 1)
+	go func() {
+		resp, err := tr.RoundTrip(req)
+		if resp != nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		assert.ErrorIs(t, err, context.Canceled)
+	case <-time.After(5 * time.Second):
+		t.Fatal("RoundTrip still waiting 5 s after the cancel")
+	}
+	assert.Len(t, srv.got(), 1)
+}
+
+func TestRetryRealTimerShortWait(t *testing.T) {
+	t.Parallel()
+	srv := newSequence(t, reply(429, `{"error":"Rate limit exceeded","retry_after":0.01}`), reply(200, "ok"))
+	tr := New(srv.Client().Transport, nil, WithRetry(RetryPolicy{MaxRetries: 1, BaseDelay: time.Millisecond, MaxDelay: time.Second}))
+	req, _ := http.NewRequest("GET", srv.URL, nil)
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err)
+	assert.Equal(t, "ok", readAll(t, resp))
+	assert.Len(t, srv.got(), 2)
+}
+
+func TestRetryDeadlineShorterThanWait(t *testing.T) {
+	t.Parallel()
+	srv := newSequence(t, reply(429, `{"error":"Rate limit exceeded","retry_after":5}`), reply(200, "ok"))
+	tr, fs, logs := retrying(srv.Client().Transport, testPolicy)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err)
+	assert.Equal(t, 429, resp.StatusCode, "the 429 comes back instead of a doomed wait")
+	assert.Equal(t, `{"error":"Rate limit exceeded","retry_after":5}`, readAll(t, resp))
+	assert.Empty(t, fs.got())
+	require.Equal(t, 1, logs.Len())
+	assert.NotContains(t, logs.All()[0].ContextMap(), FieldRetryIn)
+}
