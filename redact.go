@@ -69,7 +69,9 @@ func nextKey(s string, from int) (i, start, end int) {
 		}
 		start = j - 3 + sep
 		end = start
-		for end < len(s) && isKeyChar(s[end]) {
+		// A key ends where another "idc_" begins: otherwise the tail a mask
+		// shows could join the text after it into a new, unmasked key.
+		for end < len(s) && isKeyChar(s[end]) && (end == start || keySeparator(s[end:]) == 0) {
 			end++
 		}
 		if end > start {
