@@ -30,15 +30,15 @@ type failure struct {
 	waitHint   time.Duration // the larger of the body's and the header's value
 	body       string        // set when the body is not the documented JSON
 
-	sent *http.Request // the request as sent, for field hooks; never logged
+	err      error // the transport error, unredacted, never logged as is
+	retrying bool  // another attempt follows, after retryIn
+	retryIn  time.Duration
+	sent     *http.Request // the request as sent, for field hooks; never logged
 
 	// Storage that saves allocations on the failure path: the body wrapper
 	// and the request's secrets live in the record.
 	fb        failureBody
 	secretBuf [4]string
-	err       error // the transport error, unredacted, never logged as is
-	retrying  bool  // another attempt follows, after retryIn
-	retryIn   time.Duration
 }
 
 // newFailure starts the record of a failed attempt of req.
