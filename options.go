@@ -27,8 +27,9 @@ type optionFunc func(*Transport)
 func (f optionFunc) apply(t *Transport) { f(t) }
 
 // WithRequestIDHeader sets the header that carries the request ID. The
-// default is [DefaultRequestIDHeader]; an empty name keeps it. [New] panics
-// on a name that is not a valid HTTP header field name.
+// default is [DefaultRequestIDHeader]; an empty name keeps it. Like
+// [http.Header.Get], the Transport looks the header up under its canonical
+// key. [New] panics on a name that is not a valid HTTP header field name.
 func WithRequestIDHeader(name string) Option {
 	return optionFunc(func(t *Transport) {
 		if name == "" {
@@ -38,10 +39,6 @@ func WithRequestIDHeader(name string) Option {
 			panic(fmt.Sprintf("idctrace: WithRequestIDHeader: invalid header name %q", name))
 		}
 		t.header = textproto.CanonicalMIMEHeaderKey(name)
-		t.spelled = ""
-		if name != t.header {
-			t.spelled = name
-		}
 	})
 }
 

@@ -68,17 +68,11 @@ func RequestID(resp *http.Response) string {
 }
 
 // requestID picks the ID for req: its header, else its context, else a new
-// one. inHeader reports that req already carries exactly that header value
-// under the canonical key, so the header map need not be copied. A header
-// map written by hand may hold the name as configured ("X-Request-ID")
-// rather than canonical ("X-Request-Id"); that spelling counts too.
+// one. inHeader reports that req already carries exactly that header value,
+// so the header map need not be copied.
 func (t *Transport) requestID(req *http.Request) (id string, inHeader bool) {
-	v, canonical := req.Header[t.header], true
-	if len(v) == 0 && t.spelled != "" {
-		v, canonical = req.Header[t.spelled], false
-	}
-	if len(v) > 0 && validID(v[0]) {
-		return v[0], canonical && len(v) == 1
+	if v := req.Header[t.header]; len(v) > 0 && validID(v[0]) {
+		return v[0], len(v) == 1
 	}
 	if id, ok := RequestIDFromContext(req.Context()); ok && validID(id) {
 		return id, false
@@ -116,10 +110,10 @@ func newUUID() string {
 	return u.String()
 }
 
-// cloneHeaderWith returns a copy of h with key set to the single value v and
-// without alt. Like http.Header.Clone it backs every value slice with one
-// array, here one element longer, so the ID costs no allocation of its own.
-func cloneHeaderWith(h http.Header, key, alt, v string) http.Header {
+// cloneHeaderWith returns a copy of h with key set to the single value v.
+// Like http.Header.Clone it backs every value slice with one array, here one
+// element longer, so the ID costs no allocation of its own.
+func cloneHeaderWith(h http.Header, key, v string) http.Header {
 	n := 1
 	for _, vv := range h {
 		n += len(vv)
@@ -127,7 +121,7 @@ func cloneHeaderWith(h http.Header, key, alt, v string) http.Header {
 	sv := make([]string, n)
 	h2 := make(http.Header, len(h)+1)
 	for k, vv := range h {
-		if k == key || k == alt {
+		if k == key {
 			continue
 		}
 		if vv == nil {

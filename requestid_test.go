@@ -52,7 +52,7 @@ func TestTransportRequestIDRules(t *testing.T) {
 			req, err := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
 			require.NoError(t, err)
 			if tt.header != nil {
-				req.Header[DefaultRequestIDHeader] = tt.header
+				req.Header[http.CanonicalHeaderKey(DefaultRequestIDHeader)] = tt.header
 			}
 
 			resp, err := tr.RoundTrip(req)

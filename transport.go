@@ -16,7 +16,6 @@ type Transport struct {
 	base       http.RoundTripper
 	logger     *zap.Logger
 	header     string // the ID header's canonical map key
-	spelled    string // the name as configured, when not canonical
 	gen        func() string
 	maxBody    int64
 	fieldFuncs []func(*http.Request) []zap.Field
@@ -42,7 +41,6 @@ func New(base http.RoundTripper, logger *zap.Logger, opts ...Option) *Transport 
 		base:    base,
 		logger:  logger,
 		header:  textproto.CanonicalMIMEHeaderKey(DefaultRequestIDHeader), // "X-Request-Id"
-		spelled: DefaultRequestIDHeader,
 		maxBody: DefaultMaxBodyBytes,
 		now:     time.Now,
 		sleep:   sleepContext,
@@ -93,7 +91,7 @@ func (t *Transport) send(req *http.Request, id string, inHeader bool, attempt in
 	ctx := &idContext{Context: req.Context(), id: id}
 	out := req.WithContext(ctx)
 	if !inHeader {
-		out.Header = cloneHeaderWith(req.Header, t.header, t.spelled, id)
+		out.Header = cloneHeaderWith(req.Header, t.header, id)
 	}
 	resp, err := t.base.RoundTrip(out)
 	if err == nil && (resp == nil || resp.StatusCode < 400) {

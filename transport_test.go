@@ -210,8 +210,8 @@ func TestTransportDoesNotModifyRequest(t *testing.T) {
 
 	for _, header := range []http.Header{
 		{"Authorization": {"Bearer " + testKey}},
-		{"Authorization": {"Bearer " + testKey}, DefaultRequestIDHeader: {"caller-id"}},
-		{DefaultRequestIDHeader: {"bad\nid"}},
+		{"Authorization": {"Bearer " + testKey}, "X-Request-Id": {"caller-id"}},
+		{"X-Request-Id": {"bad\nid"}},
 		nil,
 	} {
 		req, err := http.NewRequestWithContext(ctx, "PATCH", srv.URL+"/recordings/1", strings.NewReader(`{"a":1}`))
