@@ -114,12 +114,10 @@ func CheckResponse(resp *http.Response) error {
 	if f == nil {
 		req := resp.Request
 		if req == nil {
-			req = &http.Request{Method: "", Header: http.Header{}}
+			req = &http.Request{}
 		}
-		now := time.Now()
-		f = newFailure(req, RequestID(resp), now, 0)
-		f.inspectResponse(req, resp, DefaultMaxBodyBytes)
-		f.setRetryAfter(headerValue(resp.Header, "Retry-After"), time.Now())
+		f = newFailure(req, RequestID(resp), time.Now(), 0)
+		f.inspectResponse(resp, DefaultMaxBodyBytes, time.Now)
 	}
 	return f.apiError()
 }

@@ -1,8 +1,6 @@
 package idctrace
 
 import (
-	"net/http"
-
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -65,7 +63,7 @@ func (t *Transport) logFailure(f *failure) {
 	if len(f.errs) > 0 {
 		fields = append(fields, zap.Strings(FieldErrors, f.errs))
 	}
-	if f.hasRetry || f.status == http.StatusTooManyRequests {
+	if f.showsRetryAfter() {
 		fields = append(fields, zap.Duration(FieldRetryAfter, f.retryAfter))
 	}
 	if f.body != "" {

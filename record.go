@@ -49,44 +49,51 @@ func newFailure(req *http.Request, id string, started time.Time, attempt int) *f
 		url:       redactURL(req.URL),
 		started:   started,
 		attempt:   attempt,
+		sent:      req,
 	}
 }
 
 // inspectResponse reads at most limit bytes of resp's body, puts back a body
-// that yields all of it, and fills f from the status and prefix. The caller
-// adds the Retry-After header with setRetryAfter.
-func (f *failure) inspectResponse(req *http.Request, resp *http.Response, limit int64) {
+// that yields all of it, and fills f from the status, the prefix and the
+// Retry-After header. It reads the clock once, after the prefix, and returns
+// that time: the end of the attempt.
+func (f *failure) inspectResponse(resp *http.Response, limit int64, clock func() time.Time) time.Time {
 	f.status = resp.StatusCode
 	var prefix []byte
 	if resp.Body != nil && resp.Body != http.NoBody {
 		f.fb.rec = f
-		resp.Body, prefix = f.fb.wrap(req.Context(), resp.Body, limit, resp.ContentLength)
+		resp.Body, prefix = f.fb.wrap(f.sent.Context(), resp.Body, limit, resp.ContentLength)
 	}
 	if isGzip(resp) {
 		prefix = gunzipPrefix(prefix, limit)
 	}
-	f.decode(prefix, requestSecrets(req, f.secretBuf[:0]))
+	f.decode(prefix, requestSecrets(f.sent, f.secretBuf[:0]))
 	clear(f.secretBuf[:]) // no longer needed; don't keep them alive
-}
 
-// setRetryAfter merges a Retry-After header, read at now, with the body's
-// retry_after: the APIError reports the body's value first, a retry waits
-// for the larger.
-func (f *failure) setRetryAfter(v string, now time.Time) {
-	header, hasHeader := parseRetryAfter(v, now)
+	now := clock()
+	// The APIError reports the body's retry_after first; a retry waits for
+	// the larger of it and the header.
+	header, hasHeader := parseRetryAfter(headerValue(resp.Header, "Retry-After"), now)
 	switch {
 	case f.hasRetry:
 		f.waitHint = max(f.retryAfter, header)
 	case hasHeader:
 		f.retryAfter, f.waitHint, f.hasRetry = header, header, true
 	}
+	return now
 }
 
 // inspectError fills f from a transport error.
-func (f *failure) inspectError(req *http.Request, err error) {
+func (f *failure) inspectError(err error) {
 	f.err = err
-	f.message = sanitize(err.Error(), requestSecrets(req, f.secretBuf[:0]))
+	f.message = sanitize(err.Error(), requestSecrets(f.sent, f.secretBuf[:0]))
 	clear(f.secretBuf[:])
+}
+
+// showsRetryAfter reports whether the outputs carry retry_after: always for
+// a 429, and whenever the server gave a value.
+func (f *failure) showsRetryAfter() bool {
+	return f.hasRetry || f.status == http.StatusTooManyRequests
 }
 
 // decode fills f from an error body. Text that is not the documented JSON is

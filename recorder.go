@@ -111,20 +111,18 @@ func (r *Recorder) WriteBundle(w io.Writer, accountEmail string) error {
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	err := enc.Encode(bundleHeader{
+	if err := enc.Encode(bundleHeader{
 		Bundle:      "identitycall-failures",
 		Account:     sanitize(accountEmail, nil),
 		GeneratedAt: time.Now().UTC().Truncate(time.Second),
 		Failures:    len(failures),
-	})
+	}); err != nil {
+		return err
+	}
 	for i := range failures {
-		if err != nil {
+		if err := enc.Encode(failures[i].bundleLine()); err != nil {
 			return err
 		}
-		err = enc.Encode(failures[i].bundleLine())
-	}
-	if err != nil {
-		return err
 	}
 	return bw.Flush()
 }
@@ -142,7 +140,7 @@ func (f *failure) bundleLine() bundleLine {
 		Errors:    f.errs,
 		Body:      f.body,
 	}
-	if f.hasRetry || f.status == 429 {
+	if f.showsRetryAfter() {
 		l.RetryAfter = f.retryAfter.String()
 	}
 	if f.retrying {

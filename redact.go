@@ -184,11 +184,16 @@ func redactURL(u *url.URL) string {
 	return maskKeys(c.String())
 }
 
+// isSecretParam reports whether the raw query parameter k=v is secret: its
+// name is, or its decoded value holds a key.
+func isSecretParam(k, v string) bool {
+	return isSecretName(unescapeQuery(k)) || hasKey(unescapeQuery(v))
+}
+
 // querySafe reports whether a raw query holds no secret parameter.
 func querySafe(raw string) bool {
 	for part := range strings.SplitSeq(raw, "&") {
-		k, v, _ := strings.Cut(part, "=")
-		if isSecretName(unescapeQuery(k)) || hasKey(unescapeQuery(v)) {
+		if k, v, _ := strings.Cut(part, "="); isSecretParam(k, v) {
 			return false
 		}
 	}
@@ -196,8 +201,7 @@ func querySafe(raw string) bool {
 }
 
 // redactQuery replaces the value of every secret parameter in a raw query,
-// keeping the order and encoding of the others. A parameter is secret when
-// its name is, or when its decoded value holds a key.
+// keeping the order and encoding of the others.
 func redactQuery(raw string) string {
 	if raw == "" {
 		return ""
@@ -209,7 +213,7 @@ func redactQuery(raw string) string {
 			b.WriteByte('&')
 		}
 		k, v, hasEq := strings.Cut(part, "=")
-		if isSecretName(unescapeQuery(k)) || hasKey(unescapeQuery(v)) {
+		if isSecretParam(k, v) {
 			b.WriteString(maskKeys(k))
 			b.WriteString("=" + redacted)
 			continue

@@ -55,8 +55,8 @@ func RequestID(resp *http.Response) string {
 	if resp == nil {
 		return ""
 	}
-	if fb, ok := resp.Body.(interface{ record() *failure }); ok {
-		return fb.record().requestID
+	if f := recordOf(resp); f != nil {
+		return f.requestID
 	}
 	if resp.Request == nil {
 		return ""

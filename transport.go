@@ -98,17 +98,15 @@ func (t *Transport) send(req *http.Request, id string, inHeader bool, attempt in
 		return resp, nil, nil
 	}
 	f := newFailure(out, id, started, attempt)
-	f.sent = out
+	var end time.Time
 	if err != nil {
-		f.inspectError(out, err)
-		f.duration = t.now().Sub(started)
+		f.inspectError(err)
+		end = t.now()
 	} else {
-		f.inspectResponse(out, resp, t.maxBody)
-		now := t.now() // after the body prefix: the duration includes it
-		f.duration = now.Sub(started)
-		f.setRetryAfter(headerValue(resp.Header, "Retry-After"), now)
+		end = f.inspectResponse(resp, t.maxBody, t.now) // the duration includes the prefix read
 		ctx.rec = f
 	}
+	f.duration = end.Sub(started)
 	return resp, f, err
 }
 
