@@ -73,9 +73,6 @@ func (e *APIError) Error() string {
 // [ErrUnauthorized], [ErrForbidden], [ErrNotFound], [ErrValidation],
 // [ErrRateLimited] or, for any 5xx, [ErrServer].
 func (e *APIError) Is(target error) bool {
-	if e == nil {
-		return false
-	}
 	switch target {
 	case ErrBadRequest:
 		return e.StatusCode == http.StatusBadRequest

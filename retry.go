@@ -2,8 +2,6 @@ package idctrace
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -163,23 +161,16 @@ func retryableStatus(status int) bool {
 
 // retryableError reports whether a transport error is one a new attempt can
 // cure: the connection was refused, reset or closed before the response.
-// Anything unknown is not retried.
+// It is a list of what is retried; anything else, TLS and certificate
+// errors, malformed requests and unsupported schemes among them, is not.
 func retryableError(err error) bool {
 	var (
-		unknownCA  x509.UnknownAuthorityError
-		hostname   x509.HostnameError
-		invalid    x509.CertificateInvalidError
-		verify     *tls.CertificateVerificationError
-		recordHdr  tls.RecordHeaderError
 		opErr      *net.OpError
-		tlsAlert   tls.AlertError
 		dnsErr     *net.DNSError
 		errTimeout interface{ Timeout() bool }
 	)
 	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
-		errors.As(err, &unknownCA), errors.As(err, &hostname), errors.As(err, &invalid),
-		errors.As(err, &verify), errors.As(err, &recordHdr), errors.As(err, &tlsAlert):
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return false
 	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
 		errors.Is(err, syscall.ECONNABORTED), errors.Is(err, syscall.EPIPE),
