@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 )
@@ -31,22 +32,20 @@ func (s *Server) serve(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	account, ok := s.authenticate(r)
-	if !ok {
+	account, wait, allowed, ok := s.admit(r)
+	switch {
+	case !ok:
 		writeError(w, http.StatusUnauthorized, "Invalid or expired API key")
-		return
-	}
-	if wait, limited := s.rateLimited(r); limited {
+	case wait > 0:
 		w.Header().Set("Retry-After", fmt.Sprint(wait))
 		w.msg = "Rate limit exceeded"
 		writeJSON(w, http.StatusTooManyRequests, map[string]any{"error": w.msg, "retry_after": wait})
-		return
+	case !allowed:
+		perm := string(permissionFor(r.Method))
+		writeError(w, http.StatusForbidden, strings.ToUpper(perm[:1])+perm[1:]+" permission required")
+	default:
+		s.route(w, r, account)
 	}
-	if perm := permissionFor(r.Method); !s.allowed(r, perm) {
-		writeError(w, http.StatusForbidden, strings.ToUpper(string(perm[:1]))+string(perm[1:])+" permission required")
-		return
-	}
-	s.route(w, r, account)
 }
 
 // route dispatches on the path below BasePath.
@@ -75,20 +74,24 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, account string) {
 	}
 }
 
-// authenticate returns the account of the request's key, if the key is
-// well-formed, known, not revoked and not expired.
-func (s *Server) authenticate(r *http.Request) (string, bool) {
+// admit checks the request's key, in the documented order: ok reports a
+// well-formed, known, unrevoked and unexpired key, and account is its
+// account; wait is the whole seconds until its rate-limit window ends, when
+// the window is used up, else 0; allowed reports its permission for the
+// method.
+func (s *Server) admit(r *http.Request) (account string, wait int, allowed, ok bool) {
 	key, ok := bearerKey(r)
 	if !ok {
-		return "", false
+		return "", 0, false, false
 	}
+	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k, ok := s.keys[key]
 	if !ok || k.revoked || k.expired {
-		return "", false
+		return "", 0, false, false
 	}
-	return k.account, true
+	return k.account, s.spend(k, now), k.perms[permissionFor(r.Method)], true
 }
 
 // bearerKey returns the key of an "Authorization: Bearer idc_<32
@@ -110,26 +113,22 @@ func bearerKey(r *http.Request) (string, bool) {
 	return key, true
 }
 
-// rateLimited counts the request against its key's window and, when the
-// window is used up, returns the whole seconds until it ends (at least 1).
-func (s *Server) rateLimited(r *http.Request) (int, bool) {
+// spend counts a request against k's window and, when the window is used
+// up, returns the whole seconds until it ends (at least 1). The caller
+// holds s.mu.
+func (s *Server) spend(k *apiKey, now time.Time) int {
 	if s.limit == 0 {
-		return 0, false
+		return 0
 	}
-	key, _ := bearerKey(r)
-	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := s.keys[key]
 	if now.Sub(k.windowStart) >= s.window {
 		k.windowStart, k.used = now, 0
 	}
 	k.used++
 	if k.used <= s.limit {
-		return 0, false
+		return 0
 	}
 	left := k.windowStart.Add(s.window).Sub(now)
-	return max(1, int(math.Ceil(left.Seconds()))), true
+	return max(1, int(math.Ceil(left.Seconds())))
 }
 
 func permissionFor(method string) Permission {
@@ -140,13 +139,6 @@ func permissionFor(method string) Permission {
 		return Delete
 	}
 	return Write
-}
-
-func (s *Server) allowed(r *http.Request, p Permission) bool {
-	key, _ := bearerKey(r)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.keys[key].perms[p]
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

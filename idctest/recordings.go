@@ -257,7 +257,8 @@ func (s *Server) updateRecording(w http.ResponseWriter, r *http.Request, account
 	}
 
 	s.mu.Lock()
-	rec, ok := s.recordings[id]
+	rec, ok := s.recordings[id] // gone if deleted since the lookup
+	var updated recording
 	if ok {
 		if patch.Name != nil {
 			rec.Name = *patch.Name
@@ -265,13 +266,10 @@ func (s *Server) updateRecording(w http.ResponseWriter, r *http.Request, account
 		if patch.Language != nil {
 			rec.Language = *patch.Language
 		}
-	}
-	var updated recording
-	if ok {
 		updated = *rec
 	}
 	s.mu.Unlock()
-	if !ok { // deleted meanwhile
+	if !ok {
 		writeError(w, http.StatusNotFound, "Resource not found")
 		return
 	}

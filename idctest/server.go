@@ -11,8 +11,8 @@
 //	key := srv.NewKey(idctest.Read, idctest.Write)
 //
 // The server checks, in order: the API key (401), the rate limit (429), the
-// key's permission for the method (403), the request's parameters (400,
-// 422) and whether the resource exists in the key's account (404). Every
+// key's permission for the method (403), whether the resource exists in the
+// key's account (404), and then the request's parameters (400, 422). Every
 // error body is the documented JSON.
 package idctest
 
