@@ -80,7 +80,7 @@ func (c *apiCall) do(ctx context.Context, stdout, stderr io.Writer) int {
 	defer cancel()
 	logger := newLogger(stderr, c.cfg.json, zapcore.InfoLevel)
 	defer logger.Sync()
-	opts := []idctrace.Option{}
+	var opts []idctrace.Option
 	if c.cfg.retries > 0 {
 		policy := idctrace.DefaultRetryPolicy()
 		policy.MaxRetries = c.cfg.retries

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -79,7 +80,7 @@ func runDemo(ctx context.Context, out io.Writer, cfg config) error {
 	}
 	var ticketErr *idctrace.APIError
 	for _, s := range steps {
-		apiErr, err := d.call(s.title, s.key, s.method, s.path, nil, "")
+		apiErr, _, err := d.call(s.title, s.key, s.method, s.path, nil, "")
 		if err != nil {
 			return err
 		}
@@ -93,14 +94,14 @@ func runDemo(ctx context.Context, out io.Writer, cfg config) error {
 	if _, err := d.upload("422  invalid fields", ops, "call.mp3", "language", "klingon", "project_id", "abc"); err != nil {
 		return err
 	}
-	if _, err := d.call("422  a transcription that is not ready", ops, "GET", "/recordings/"+first+"/transcription", nil, ""); err != nil {
+	if _, _, err := d.call("422  a transcription that is not ready", ops, "GET", "/recordings/"+first+"/transcription", nil, ""); err != nil {
 		return err
 	}
 	if err := d.rateLimit(); err != nil {
 		return err
 	}
 	srv.FailNext(1)
-	if _, err := d.call("500  a server error, retried with backoff", ops, "GET", "/recordings", nil, ""); err != nil {
+	if _, _, err := d.call("500  a server error, retried with backoff", ops, "GET", "/recordings", nil, ""); err != nil {
 		return err
 	}
 
@@ -117,25 +118,26 @@ func runDemo(ctx context.Context, out io.Writer, cfg config) error {
 	return nil
 }
 
-// call makes one request and prints how it ended.
-func (d *demo) call(title, key, method, path string, body []byte, contentType string) (*idctrace.APIError, error) {
+// call makes one request, prints how it ended and returns the body, with
+// the APIError when it failed.
+func (d *demo) call(title, key, method, path string, body []byte, contentType string) (*idctrace.APIError, []byte, error) {
 	fmt.Fprintf(d.out, "\n-- %s\n", title)
 	resp, err := d.do(key, method, path, body, contentType)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var apiErr *idctrace.APIError
 	if errors.As(idctrace.CheckResponse(resp), &apiErr) {
 		fmt.Fprintf(d.out, "   => %s\n", apiErr)
-		return apiErr, nil
+		return apiErr, b, nil
 	}
 	fmt.Fprintf(d.out, "   => %s  %s\n", resp.Status, summary(b))
-	return nil, nil
+	return nil, b, nil
 }
 
 func (d *demo) do(key, method, path string, body []byte, contentType string) (*http.Response, error) {
@@ -157,7 +159,7 @@ func (d *demo) do(key, method, path string, body []byte, contentType string) (*h
 }
 
 // upload sends a multipart upload; an empty file name sends no file. It
-// returns the new recording's public ID, if any.
+// returns the new recording's public ID, if one was made.
 func (d *demo) upload(title, key, file string, fields ...string) (string, error) {
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
@@ -169,21 +171,16 @@ func (d *demo) upload(title, key, file string, fields ...string) (string, error)
 		mw.WriteField(fields[i], fields[i+1])
 	}
 	mw.Close()
-	fmt.Fprintf(d.out, "\n-- %s\n", title)
-	resp, err := d.do(key, "POST", "/recordings", buf.Bytes(), mw.FormDataContentType())
-	if err != nil {
+	apiErr, body, err := d.call(title, key, "POST", "/recordings", buf.Bytes(), mw.FormDataContentType())
+	if err != nil || apiErr != nil {
 		return "", err
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if err := idctrace.CheckResponse(resp); err != nil {
-		fmt.Fprintf(d.out, "   => %s\n", err)
-		return "", nil
+	var created struct {
+		Data struct {
+			PublicID string `json:"public_id"`
+		} `json:"data"`
 	}
-	fmt.Fprintf(d.out, "   => %s  %s\n", resp.Status, summary(b))
-	_, id, _ := strings.Cut(string(b), `"public_id":"`)
-	id, _, _ = strings.Cut(id, `"`)
-	return id, nil
+	return created.Data.PublicID, json.Unmarshal(body, &created)
 }
 
 // rateLimit spends a fresh key's budget quietly, then makes the call that
@@ -200,7 +197,7 @@ func (d *demo) rateLimit() error {
 		resp.Body.Close()
 	}
 	d.quiet.SetLevel(zapcore.InfoLevel)
-	_, err := d.call(fmt.Sprintf("429  past %d requests a second: waits retry_after, then succeeds", burst), key, "GET", "/recordings", nil, "")
+	_, _, err := d.call(fmt.Sprintf("429  past %d requests a second: waits retry_after, then succeeds", burst), key, "GET", "/recordings", nil, "")
 	return err
 }
 
