@@ -56,7 +56,7 @@ func TestAPIErrorIs(t *testing.T) {
 func TestCheckResponseWithoutTransport(t *testing.T) {
 	t.Parallel()
 	body := `{"error":"Rate limit exceeded","retry_after":30}`
-	srv := newScripted(t, 429, nil, body)
+	srv := newScripted(t, reply(429, body))
 	req, err := http.NewRequest("GET", srv.URL+"/recordings?api_key=abc12345", nil)
 	require.NoError(t, err)
 	req.Header.Set(DefaultRequestIDHeader, "caller-7")
@@ -108,7 +108,7 @@ func (w bodyWrapper) RoundTrip(req *http.Request) (*http.Response, error) {
 func TestCheckResponseUnderWrappingMiddleware(t *testing.T) {
 	t.Parallel()
 	body := `{"error":"Resource not found"}`
-	srv := newScripted(t, 404, nil, body)
+	srv := newScripted(t, reply(404, body))
 	tr := New(srv.Client().Transport, zap.NewNop())
 	client := &http.Client{Transport: bodyWrapper{tr}}
 

@@ -45,7 +45,7 @@ func TestFaultBrokenLoggerNeverChangesTheResult(t *testing.T) {
 		"slow sink":    zap.New(zapcore.NewCore(enc, zapcore.AddSync(failingSink{slow: 200 * time.Millisecond}), zapcore.DebugLevel), quietErrors),
 		"panicking":    zap.New(panickingCore{zapcore.NewNopCore()}),
 	}
-	srv := newScripted(t, 429, nil, `{"error":"Rate limit exceeded","retry_after":1}`)
+	srv := newScripted(t, reply(429, `{"error":"Rate limit exceeded","retry_after":1}`))
 	for name, log := range loggers {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

@@ -52,14 +52,6 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// scripted is a loopback server that answers every request with status,
-// header and body, and records the request IDs it receives.
-type scripted struct {
-	*httptest.Server
-	mu      sync.Mutex
-	headers []http.Header
-}
-
 // protocols are the wire protocols every behaviour is checked over.
 var protocols = []string{"HTTP/1.1", "HTTP/2.0"} // as resp.Proto spells them
 
@@ -81,39 +73,6 @@ func newServer(t testing.TB, proto string, h http.Handler) *httptest.Server {
 	t.Cleanup(srv.Close)
 	return srv
 }
-
-func newScripted(t *testing.T, status int, header http.Header, body string) *scripted {
-	return newScriptedProto(t, "HTTP/1.1", status, header, body)
-}
-
-func newScriptedProto(t *testing.T, proto string, status int, header http.Header, body string) *scripted {
-	t.Helper()
-	s := &scripted{}
-	s.Server = newServer(t, proto, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		s.headers = append(s.headers, r.Header.Clone())
-		s.mu.Unlock()
-		for k, vv := range header {
-			w.Header()[k] = vv
-		}
-		w.WriteHeader(status)
-		io.WriteString(w, body)
-	}))
-	return s
-}
-
-// seen returns the values of the named header in the requests received.
-func (s *scripted) seen(name string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]string, len(s.headers))
-	for i, h := range s.headers {
-		out[i] = h.Get(name)
-	}
-	return out
-}
-
-func (s *scripted) seenIDs() []string { return s.seen(DefaultRequestIDHeader) }
 
 // stubRT answers without a network, for benchmarks and body tests.
 type stubRT struct {
@@ -151,13 +110,22 @@ func readAll(t *testing.T, resp *http.Response) string {
 	return string(b)
 }
 
-// step answers one attempt.
+// step answers one request.
 type step func(w http.ResponseWriter, r *http.Request)
 
+// reply answers with status and body, and header given as name, value pairs.
 func reply(status int, body string, header ...string) step {
+	h := http.Header{}
+	for i := 0; i+1 < len(header); i += 2 {
+		h.Set(header[i], header[i+1])
+	}
+	return replyWith(status, h, body)
+}
+
+func replyWith(status int, header http.Header, body string) step {
 	return func(w http.ResponseWriter, r *http.Request) {
-		for i := 0; i+1 < len(header); i += 2 {
-			w.Header().Set(header[i], header[i+1])
+		for k, vv := range header {
+			w.Header()[k] = vv
 		}
 		w.WriteHeader(status)
 		io.WriteString(w, body)
@@ -172,38 +140,57 @@ func dropConn(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-type hit struct{ id, method, body string }
+// hit is what one request carried.
+type hit struct {
+	id, method, body string
+	header           http.Header
+}
 
-// sequence is a loopback server that answers the n-th request with the n-th
+// scripted is a loopback server that answers the n-th request with the n-th
 // step (the last step repeats) and records what each request carried.
-type sequence struct {
+type scripted struct {
 	*httptest.Server
 	mu    sync.Mutex
 	steps []step
 	hits  []hit
 }
 
-func newSequence(t *testing.T, steps ...step) *sequence {
+func newScripted(t *testing.T, steps ...step) *scripted {
 	t.Helper()
-	s := &sequence{steps: steps}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return newScriptedProto(t, "HTTP/1.1", steps...)
+}
+
+func newScriptedProto(t *testing.T, proto string, steps ...step) *scripted {
+	t.Helper()
+	s := &scripted{steps: steps}
+	s.Server = newServer(t, proto, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		s.mu.Lock()
 		n := len(s.hits)
-		s.hits = append(s.hits, hit{r.Header.Get(DefaultRequestIDHeader), r.Method, string(body)})
+		s.hits = append(s.hits, hit{r.Header.Get(DefaultRequestIDHeader), r.Method, string(body), r.Header.Clone()})
 		st := s.steps[min(n, len(s.steps)-1)]
 		s.mu.Unlock()
 		st(w, r)
 	}))
-	t.Cleanup(s.Close)
 	return s
 }
 
-func (s *sequence) got() []hit {
+func (s *scripted) got() []hit {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]hit(nil), s.hits...)
 }
+
+// seen returns the values of the named header in the requests received.
+func (s *scripted) seen(name string) []string {
+	var out []string
+	for _, h := range s.got() {
+		out = append(out, h.header.Get(name))
+	}
+	return out
+}
+
+func (s *scripted) seenIDs() []string { return s.seen(DefaultRequestIDHeader) }
 
 // fakeSleep records the waits asked of it and returns at once, or with the
 // context's error when it is done.

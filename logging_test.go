@@ -127,7 +127,7 @@ func TestLogLevelsAndDisabledLogger(t *testing.T) {
 
 func TestNilLoggerStillWorks(t *testing.T) {
 	t.Parallel()
-	srv := newScripted(t, 404, nil, `{"error":"Resource not found"}`)
+	srv := newScripted(t, reply(404, `{"error":"Resource not found"}`))
 	client := WrapClient(srv.Client(), nil)
 	resp, err := client.Get(srv.URL)
 	require.NoError(t, err)

@@ -16,7 +16,7 @@ import (
 
 func TestRecorderBundle(t *testing.T) {
 	t.Parallel()
-	srv := newSequence(t,
+	srv := newScripted(t,
 		reply(429, `{"error":"Rate limit exceeded","retry_after":0}`),
 		reply(200, "ok"),
 		reply(422, `{"errors":["Language is not supported"]}`),

@@ -39,7 +39,7 @@ func TestTransportRequestIDRules(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := newScripted(t, 200, nil, "")
+			srv := newScripted(t, reply(200, ""))
 			var opts []Option
 			if tt.gen != nil {
 				opts = append(opts, WithIDGenerator(tt.gen))
@@ -76,7 +76,7 @@ func TestTransportRequestIDRules(t *testing.T) {
 
 func TestTransportCustomHeader(t *testing.T) {
 	t.Parallel()
-	srv := newScripted(t, 200, nil, "")
+	srv := newScripted(t, reply(200, ""))
 	tr := New(srv.Client().Transport, nil, WithRequestIDHeader("x-correlation-id"), WithIDGenerator(func() string { return "corr-1" }))
 	req, err := http.NewRequest("GET", srv.URL, nil)
 	require.NoError(t, err)
@@ -99,7 +99,7 @@ func TestWithRequestIDHeaderRejectsInvalidName(t *testing.T) {
 
 func TestTransportUniqueIDsUnderConcurrency(t *testing.T) {
 	t.Parallel()
-	srv := newScripted(t, 200, nil, "ok")
+	srv := newScripted(t, reply(200, "ok"))
 	base := srv.Client().Transport.(*http.Transport).Clone()
 	base.MaxConnsPerHost = 64
 	defer base.CloseIdleConnections()

@@ -62,7 +62,7 @@ func TestRetryScripts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := newSequence(t, tt.steps...)
+			srv := newScripted(t, tt.steps...)
 			policy := tt.policy
 			if policy.MaxRetries == 0 {
 				policy = testPolicy
@@ -122,7 +122,7 @@ func TestRetryNeverOnClientErrors(t *testing.T) {
 	for _, status := range []int{400, 401, 403, 404, 409, 422, 501, 505} {
 		t.Run(fmt.Sprint(status), func(t *testing.T) {
 			t.Parallel()
-			srv := newSequence(t, reply(status, `{"error":"no"}`), reply(200, "ok"))
+			srv := newScripted(t, reply(status, `{"error":"no"}`), reply(200, "ok"))
 			tr, fs, _ := retrying(srv.Client().Transport, testPolicy)
 			req, _ := http.NewRequest("GET", srv.URL, nil)
 			resp, err := tr.RoundTrip(req)
@@ -137,7 +137,7 @@ func TestRetryNeverOnClientErrors(t *testing.T) {
 
 func TestRetryBodyWithoutGetBodySentOnce(t *testing.T) {
 	t.Parallel()
-	srv := newSequence(t, reply(503, "busy"), reply(200, "ok"))
+	srv := newScripted(t, reply(503, "busy"), reply(200, "ok"))
 	tr, fs, _ := retrying(srv.Client().Transport, testPolicy)
 	req, err := http.NewRequest("PUT", srv.URL, io.NopCloser(strings.NewReader("payload")))
 	require.NoError(t, err)
@@ -153,7 +153,7 @@ func TestRetryBodyWithoutGetBodySentOnce(t *testing.T) {
 
 func TestRetryGetBodyErrorEndsRetries(t *testing.T) {
 	t.Parallel()
-	srv := newSequence(t, reply(503, "busy"), reply(200, "ok"))
+	srv := newScripted(t, reply(503, "busy"), reply(200, "ok"))
 	tr, _, _ := retrying(srv.Client().Transport, testPolicy)
 	req, err := http.NewRequest("PUT", srv.URL, strings.NewReader("payload"))
 	require.NoError(t, err)
@@ -204,7 +204,7 @@ func TestRetryClosesEachRequestBodyOnce(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := newSequence(t, tt.steps...)
+			srv := newScripted(t, tt.steps...)
 			tr, _, _ := retrying(srv.Client().Transport, testPolicy)
 			ctx := context.Background()
 			if tt.ctx != nil {

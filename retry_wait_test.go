@@ -67,7 +67,7 @@ func TestRetryAfterWaits(t *testing.T) {
 func TestRetryCancelDuringBackoff(t *testing.T) {
 	t.Parallel()
 	// The real timer path: a 10 s backoff that a cancel must cut short.
-	srv := newSequence(t, reply(503, "busy"), reply(200, "ok"))
+	srv := newScripted(t, reply(503, "busy"), reply(200, "ok"))
 	tr := New(srv.Client().Transport, zap.NewNop(), WithRetry(RetryPolicy{MaxRetries: 3, BaseDelay: 10 * time.Second, MaxDelay: 20 * time.Second}))
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
@@ -92,7 +92,7 @@ func TestRetryCancelDuringBackoff(t *testing.T) {
 
 func TestRetryRealTimerShortWait(t *testing.T) {
 	t.Parallel()
-	srv := newSequence(t, reply(429, `{"error":"Rate limit exceeded","retry_after":0.01}`), reply(200, "ok"))
+	srv := newScripted(t, reply(429, `{"error":"Rate limit exceeded","retry_after":0.01}`), reply(200, "ok"))
 	tr := New(srv.Client().Transport, nil, WithRetry(RetryPolicy{MaxRetries: 1, BaseDelay: time.Millisecond, MaxDelay: time.Second}))
 	req, _ := http.NewRequest("GET", srv.URL, nil)
 	resp, err := tr.RoundTrip(req)
@@ -103,7 +103,7 @@ func TestRetryRealTimerShortWait(t *testing.T) {
 
 func TestRetryDeadlineShorterThanWait(t *testing.T) {
 	t.Parallel()
-	srv := newSequence(t, reply(429, `{"error":"Rate limit exceeded","retry_after":5}`), reply(200, "ok"))
+	srv := newScripted(t, reply(429, `{"error":"Rate limit exceeded","retry_after":5}`), reply(200, "ok"))
 	tr, fs, logs := retrying(srv.Client().Transport, testPolicy)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()

@@ -71,7 +71,7 @@ Body:        <html>Bad Gateway</html>
 func TestSupportTicketRedacts(t *testing.T) {
 	t.Parallel()
 	// A ticket from a real failure, whose URL, message and body all held keys.
-	srv := newScripted(t, 401, nil, `{"error":"Key `+testKey+` was revoked"}`)
+	srv := newScripted(t, reply(401, `{"error":"Key `+testKey+` was revoked"}`))
 	client := WrapClient(srv.Client(), nil)
 	resp, err := client.Get(srv.URL + "/api/v1/public/recordings/" + testKey + "?token=" + testKey + "&page=3")
 	require.NoError(t, err)

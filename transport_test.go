@@ -66,7 +66,7 @@ func TestTransportDocumentedStatuses(t *testing.T) {
 		for _, proto := range protocols {
 			t.Run(tt.name+"/"+proto, func(t *testing.T) {
 				t.Parallel()
-				srv := newScriptedProto(t, proto, tt.status, tt.header, tt.body)
+				srv := newScriptedProto(t, proto, replyWith(tt.status, tt.header, tt.body))
 				log, logs := observed()
 				client := WrapClient(srv.Client(), log)
 
@@ -204,7 +204,7 @@ func TestTransportErrorPassesThrough(t *testing.T) {
 
 func TestTransportDoesNotModifyRequest(t *testing.T) {
 	t.Parallel()
-	srv := newScripted(t, 404, nil, `{"error":"Resource not found"}`)
+	srv := newScripted(t, reply(404, `{"error":"Resource not found"}`))
 	tr := New(srv.Client().Transport, zap.NewNop())
 	ctx := context.WithValue(context.Background(), struct{ k int }{1}, "v")
 
