@@ -125,6 +125,22 @@ func TestLogLevelsAndDisabledLogger(t *testing.T) {
 	}
 }
 
+func TestEntriesCarryNoCaller(t *testing.T) {
+	t.Parallel()
+	var buf syncBuffer
+	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+	log := zap.New(zapcore.NewCore(enc, zapcore.AddSync(&buf), zapcore.DebugLevel), zap.AddCaller())
+	srv := newScripted(t, reply(404, `{"error":"Resource not found"}`))
+	resp, err := WrapClient(srv.Client(), log).Get(srv.URL)
+	require.NoError(t, err)
+	readAll(t, resp)
+	require.Contains(t, buf.String(), LogMessage)
+	assert.NotContains(t, buf.String(), `"caller"`, "the caller would be logging.go every time")
+
+	log.Info("the caller's own entries keep theirs")
+	assert.Contains(t, buf.String(), `"caller"`)
+}
+
 func TestNilLoggerStillWorks(t *testing.T) {
 	t.Parallel()
 	srv := newScripted(t, reply(404, `{"error":"Resource not found"}`))

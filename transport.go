@@ -31,11 +31,17 @@ type Transport struct {
 var _ http.RoundTripper = (*Transport)(nil)
 
 // New returns a Transport that sends requests through base and logs failures
-// to logger. A nil base means [http.DefaultTransport]; a nil logger means no
-// logging, while IDs, body inspection and [CheckResponse] still work.
+// to logger, without caller annotations. A nil base means
+// [http.DefaultTransport]; a nil logger means no logging, while IDs, body
+// inspection and [CheckResponse] still work.
 func New(base http.RoundTripper, logger *zap.Logger, opts ...Option) *Transport {
 	if base == nil {
 		base = http.DefaultTransport
+	}
+	if logger != nil {
+		// The caller of every entry would be the same line of logging.go,
+		// reached from inside net/http: it tells a reader nothing.
+		logger = logger.WithOptions(zap.WithCaller(false))
 	}
 	t := &Transport{
 		base:    base,
