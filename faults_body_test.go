@@ -115,24 +115,18 @@ func TestFaultDrippingBodyBoundedByDeadline(t *testing.T) {
 					}
 				}
 			}))
-			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			// The deadline leaves the headers ample time on a loaded machine
+			// and cuts the 100 s body short; nothing asserts how long it took.
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 			defer cancel()
 			req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
 
-			done := make(chan struct{})
 			var resp *http.Response
 			var err error
-			go func() {
-				defer close(done)
-				resp, err = WrapClient(srv.Client(), zap.NewNop()).Do(req)
-			}()
-			select {
-			case <-done:
-			case <-time.After(20 * time.Second):
-				t.Fatal("RoundTrip outlived its request's deadline by far")
-			}
+			finishes(t, "RoundTrip", func() { resp, err = WrapClient(srv.Client(), zap.NewNop()).Do(req) })
 			require.NoError(t, err, "the headers arrived in time")
-			b, err := io.ReadAll(resp.Body)
+			var b []byte
+			finishes(t, "the body read", func() { b, err = io.ReadAll(resp.Body) })
 			resp.Body.Close()
 			assert.ErrorIs(t, err, context.DeadlineExceeded)
 			assert.NotEmpty(t, b, "the bytes that dripped in before the deadline")

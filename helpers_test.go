@@ -228,3 +228,20 @@ func retrying(base http.RoundTripper, p RetryPolicy) (*Transport, *fakeSleep, *o
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// finishes runs f and fails the test if f is still running 30 s later: a
+// hang fails the test instead of stalling it. Nothing here measures speed;
+// 30 s is far past any deadline the tests set.
+func finishes(t *testing.T, what string, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s still running after 30 s", what)
+	}
+}

@@ -66,27 +66,28 @@ func TestRetryAfterWaits(t *testing.T) {
 
 func TestRetryCancelDuringBackoff(t *testing.T) {
 	t.Parallel()
-	// The real timer path: a 10 s backoff that a cancel must cut short.
+	// The real timer path: a 10 s backoff that a cancel must cut short. The
+	// cancel is armed when the wait begins, so it lands inside it.
 	srv := newScripted(t, reply(503, "busy"), reply(200, "ok"))
-	tr := New(srv.Client().Transport, zap.NewNop(), WithRetry(RetryPolicy{MaxRetries: 3, BaseDelay: 10 * time.Second, MaxDelay: 20 * time.Second}))
 	ctx, cancel := context.WithCancel(context.Background())
+	tr := New(srv.Client().Transport, zap.NewNop(), WithRetry(RetryPolicy{MaxRetries: 3, BaseDelay: 10 * time.Second, MaxDelay: 20 * time.Second}))
+	var waited time.Duration
+	tr.sleep = func(ctx context.Context, d time.Duration) error {
+		waited = d
+		time.AfterFunc(50*time.Millisecond, cancel)
+		return sleepContext(ctx, d)
+	}
 	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
-	time.AfterFunc(50*time.Millisecond, cancel)
 
-	done := make(chan error, 1)
-	go func() {
-		resp, err := tr.RoundTrip(req)
-		if resp != nil {
+	var err error
+	finishes(t, "RoundTrip after the cancel", func() {
+		var resp *http.Response
+		if resp, err = tr.RoundTrip(req); resp != nil {
 			resp.Body.Close()
 		}
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		assert.ErrorIs(t, err, context.Canceled)
-	case <-time.After(5 * time.Second):
-		t.Fatal("RoundTrip still waiting 5 s after the cancel")
-	}
+	})
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.GreaterOrEqual(t, waited, 5*time.Second, "the wait was the long backoff")
 	assert.Len(t, srv.got(), 1)
 }
 
@@ -103,16 +104,16 @@ func TestRetryRealTimerShortWait(t *testing.T) {
 
 func TestRetryDeadlineShorterThanWait(t *testing.T) {
 	t.Parallel()
-	srv := newScripted(t, reply(429, `{"error":"Rate limit exceeded","retry_after":5}`), reply(200, "ok"))
+	srv := newScripted(t, reply(429, `{"error":"Rate limit exceeded","retry_after":9}`), reply(200, "ok"))
 	tr, fs, logs := retrying(srv.Client().Transport, testPolicy)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // ample for one attempt, short of 9 s
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
 
 	resp, err := tr.RoundTrip(req)
 	require.NoError(t, err)
 	assert.Equal(t, 429, resp.StatusCode, "the 429 comes back instead of a doomed wait")
-	assert.Equal(t, `{"error":"Rate limit exceeded","retry_after":5}`, readAll(t, resp))
+	assert.Equal(t, `{"error":"Rate limit exceeded","retry_after":9}`, readAll(t, resp))
 	assert.Empty(t, fs.got())
 	require.Equal(t, 1, logs.Len())
 	assert.NotContains(t, logs.All()[0].ContextMap(), FieldRetryIn)

@@ -64,6 +64,18 @@ func WithRateLimit(n int, per time.Duration) Option {
 	})
 }
 
+// WithClock makes the server read the time from now instead of
+// [time.Now]: rate-limit windows and created_at times follow it, so a test
+// can move past a window without sleeping. now must be safe for concurrent
+// use; nil keeps the default.
+func WithClock(now func() time.Time) Option {
+	return optionFunc(func(s *Server) {
+		if now != nil {
+			s.now = now
+		}
+	})
+}
+
 // WithLogger makes the server log one Info entry per request, with its
 // request ID, method, path, status and account: the server side of the
 // correlation a support engineer makes. nil, the default, logs nothing.

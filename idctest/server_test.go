@@ -249,15 +249,47 @@ func TestRateLimit(t *testing.T) {
 
 func TestRateLimitWindowEnds(t *testing.T) {
 	t.Parallel()
-	srv := idctest.NewServer(idctest.WithRateLimit(1, 50*time.Millisecond))
+	var clock fakeClock
+	srv := idctest.NewServer(idctest.WithRateLimit(1, time.Minute), idctest.WithClock(clock.now))
 	defer srv.Close()
 	key := srv.NewKey(idctest.Read)
 	assert.Equal(t, 200, call(t, srv, key, "GET", "/recordings", nil, "").status)
+	clock.advance(59*time.Second + time.Millisecond)
 	r := call(t, srv, key, "GET", "/recordings", nil, "")
 	require.Equal(t, 429, r.status)
-	assert.Equal(t, "1", r.header.Get("Retry-After"), "whole seconds, at least one")
-	time.Sleep(60 * time.Millisecond) // let the window pass; no assertion on timing
-	assert.Equal(t, 200, call(t, srv, key, "GET", "/recordings", nil, "").status)
+	assert.Equal(t, "1", r.header.Get("Retry-After"), "whole seconds, rounded up")
+	clock.advance(time.Second)
+	assert.Equal(t, 200, call(t, srv, key, "GET", "/recordings", nil, "").status, "a new window")
+}
+
+func TestClockStampsRecordings(t *testing.T) {
+	t.Parallel()
+	var clock fakeClock
+	clock.advance(90 * time.Minute)
+	srv := idctest.NewServer(idctest.WithClock(clock.now))
+	defer srv.Close()
+	rec := upload(t, srv, srv.NewKey(idctest.Write), "external_id", "x1")
+	assert.Equal(t, "2026-11-25T10:30:00Z", rec["created_at"])
+}
+
+// fakeClock is a clock that moves only when a test advances it.
+type fakeClock struct {
+	mu      sync.Mutex
+	elapsed time.Duration
+}
+
+var epoch = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return epoch.Add(c.elapsed)
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.elapsed += d
 }
 
 func TestFailNextAndRequestIDs(t *testing.T) {
