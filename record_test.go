@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -92,6 +93,31 @@ func TestParseRetryAfter(t *testing.T) {
 		assert.Equal(t, tt.want, got, tt.in)
 		assert.GreaterOrEqual(t, got, time.Duration(0))
 	}
+}
+
+// FuzzParseRetryAfter feeds arbitrary Retry-After values to the parser the
+// retry loop sleeps on: every answer is a usable wait, never negative nor
+// past maxWait, and whole seconds below 2^31 read as themselves.
+func FuzzParseRetryAfter(f *testing.F) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	for _, seed := range []string{
+		"", "60", "1.5", "-5", "2147483647", "99999999999", "1e400", "-1e400", "NaN", "+Inf", "-0",
+		"0x1p4", " 12 ", "null", "Wed, 25 Nov 2026 12:01:30 GMT", "Fri, 31 Dec 9999 23:59:59 GMT",
+		"Mon, 01 Jan 0001 00:00:00 GMT", "Wednesday, 25-Nov-26 12:00:10 GMT", "Wed Nov 25 12:00:05 2026",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		d, ok := parseRetryAfter(v, now)
+		assert.GreaterOrEqual(t, d, time.Duration(0), "%q", v)
+		assert.LessOrEqual(t, d, maxWait, "%q", v)
+		if !ok {
+			assert.Zero(t, d, "%q: no value, no wait", v)
+		}
+		if n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 31); err == nil {
+			assert.Equal(t, time.Duration(n)*time.Second, d, "%q", v)
+		}
+	})
 }
 
 func TestRetryAfterBodyBeatsHeader(t *testing.T) {
