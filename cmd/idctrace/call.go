@@ -24,6 +24,7 @@ type apiCall struct {
 	method string
 	url    string
 	body   []byte // nil: no body
+	form   *form  // nil: no form
 }
 
 func parseCall(args []string, cfg config, stdin io.Reader) (*apiCall, error) {
@@ -52,9 +53,18 @@ func parseCall(args []string, cfg config, stdin io.Reader) (*apiCall, error) {
 	}
 	c := &apiCall{cfg: cfg, method: method, url: strings.TrimSuffix(cfg.baseURL, "/") + path}
 	if len(args) == 3 {
+		if len(cfg.form) > 0 {
+			return nil, errors.New("BODY and -F don't mix: send one or the other")
+		}
 		if c.body, err = readBody(args[2], stdin); err != nil {
 			return nil, err
 		}
+	}
+	if len(cfg.form) > 0 {
+		if method != http.MethodPost && method != http.MethodPut && method != http.MethodPatch {
+			return nil, fmt.Errorf("-F needs POST, PUT or PATCH, not %s", method)
+		}
+		c.form = newForm(cfg.form)
 	}
 	return c, nil
 }
@@ -99,8 +109,14 @@ func (c *apiCall) do(ctx context.Context, stdout, stderr io.Writer) int {
 	}
 	req.Header.Set("Authorization", "Bearer "+c.cfg.apiKey)
 	req.Header.Set("Accept", "application/json")
-	if c.body != nil {
+	switch {
+	case c.body != nil:
 		req.Header.Set("Content-Type", "application/json")
+	case c.form != nil:
+		// Streamed, of unknown length; GetBody writes it again for a retry.
+		req.Body, _ = c.form.open()
+		req.GetBody = c.form.open
+		req.Header.Set("Content-Type", c.form.contentType())
 	}
 	resp, err := client.Do(req)
 	if err != nil {

@@ -15,6 +15,7 @@
 //
 //	idctrace [flags] METHOD PATH [BODY]
 //	IDENTITYCALL_API_KEY=idc_... idctrace GET '/recordings?page=2'
+//	IDENTITYCALL_API_KEY=idc_... idctrace -F file=@call.wav POST /recordings
 //
 // The response body goes to stdout. On a failure the log line and a support
 // ticket go to stderr and the exit code is 1; bad usage exits with 2.
@@ -40,6 +41,7 @@ type config struct {
 	email   string
 	json    bool
 	timeout time.Duration
+	form    formFlags
 }
 
 func main() {
@@ -64,6 +66,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	fs.StringVar(&cfg.email, "email", getenv("IDENTITYCALL_EMAIL"), "account email for the support ticket (env IDENTITYCALL_EMAIL)")
 	fs.BoolVar(&cfg.json, "json", false, "log JSON lines instead of the console format")
 	fs.DurationVar(&cfg.timeout, "timeout", 60*time.Second, "timeout of the whole call, retries included")
+	fs.Var(&cfg.form, "F", "a multipart form part, name=value or name=@file; repeat for more")
 	if err := fs.Parse(args); err != nil {
 		return 2 // flag has printed the problem and the usage
 	}
@@ -91,7 +94,11 @@ func usage(fs *flag.FlagSet, w io.Writer) {
 
 METHOD is GET, POST, PUT, PATCH or DELETE. PATH is relative to the base URL,
 for example /recordings?page=2. BODY is JSON sent as application/json:
-a literal, @FILE, or - for standard input.
+a literal, @FILE, or - for standard input. Uploads send a multipart form
+instead, one -F per part:
+
+  idctrace -F file=@call.wav -F external_id=crm-42 POST /recordings
+
 The API key is read from IDENTITYCALL_API_KEY only.
 
 Flags:
