@@ -86,8 +86,11 @@ func readBody(arg string, stdin io.Reader) ([]byte, error) {
 
 // do sends the call and returns the exit code.
 func (c *apiCall) do(ctx context.Context, stdout, stderr io.Writer) int {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout)
-	defer cancel()
+	if c.cfg.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.timeout)
+		defer cancel()
+	}
 	logger := newLogger(stderr, c.cfg.json, zapcore.InfoLevel)
 	defer logger.Sync()
 	var opts []idctrace.Option

@@ -23,6 +23,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -65,9 +66,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	fs.IntVar(&cfg.retries, "retries", 2, "retries of 429, 5xx and dropped connections; 0 disables")
 	fs.StringVar(&cfg.email, "email", getenv("IDENTITYCALL_EMAIL"), "account email for the support ticket (env IDENTITYCALL_EMAIL)")
 	fs.BoolVar(&cfg.json, "json", false, "log JSON lines instead of the console format")
-	fs.DurationVar(&cfg.timeout, "timeout", 60*time.Second, "timeout of the whole call, retries included")
+	fs.DurationVar(&cfg.timeout, "timeout", 60*time.Second, "timeout of the whole call, retries included; 0 means none")
 	fs.Var(&cfg.form, "F", "a multipart form part, name=value or name=@file; repeat for more")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return 0
+	} else if err != nil {
 		return 2 // flag has printed the problem and the usage
 	}
 	if fs.NArg() == 0 {

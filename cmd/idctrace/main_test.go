@@ -78,6 +78,17 @@ func TestDemoJSON(t *testing.T) {
 	assert.Contains(t, out, "Account:     ops@example.com")
 }
 
+func TestHelp(t *testing.T) {
+	t.Parallel()
+	for _, flag := range []string{"-h", "-help", "--help"} {
+		code, out, stderr := runCLI(t, nil, "", flag)
+		assert.Equal(t, 0, code, flag)
+		assert.Empty(t, out)
+		assert.Contains(t, stderr, "idctrace [flags] METHOD PATH [BODY]")
+		assert.Contains(t, stderr, "-F value")
+	}
+}
+
 func TestUsageErrors(t *testing.T) {
 	t.Parallel()
 	key := map[string]string{"IDENTITYCALL_API_KEY": "idc_" + strings.Repeat("a", 32)}
@@ -133,6 +144,9 @@ func TestCallAgainstSimulator(t *testing.T) {
 	code, _, stderr = runCLI(t, env, `{"name":"x"}`, "PATCH", "/recordings/rec_nope", "-")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "Request:     PATCH "+srv.URL+"/recordings/rec_nope")
+
+	code, _, stderr = runCLI(t, env, "", "-timeout", "0", "GET", "/recordings")
+	assert.Equal(t, 0, code, "-timeout 0 means no timeout, not an expired one: %s", stderr)
 
 	srv.FailNext(1)
 	code, _, stderr = runCLI(t, env, "", "-retries", "1", "GET", "/recordings")
