@@ -28,8 +28,12 @@ func (f *formFlags) Set(s string) error {
 	}
 	p := formPart{name: name, value: value}
 	if path, isFile := strings.CutPrefix(value, "@"); isFile {
-		if _, err := os.Stat(path); err != nil {
+		info, err := os.Stat(path)
+		if err != nil {
 			return err
+		}
+		if info.IsDir() {
+			return fmt.Errorf("%s is a directory", path)
 		}
 		p.value, p.file = path, true
 	}

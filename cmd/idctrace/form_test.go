@@ -103,6 +103,7 @@ func TestFormUsageErrors(t *testing.T) {
 		{"no equals sign", []string{"-F", "file", "POST", "/recordings"}, "want name=value or name=@file"},
 		{"no name", []string{"-F", "=x", "POST", "/recordings"}, "want name=value or name=@file"},
 		{"missing file", []string{"-F", "file=@/nonexistent/call.wav", "POST", "/recordings"}, "no such file"},
+		{"directory", []string{"-F", "file=@" + filepath.Dir(path), "POST", "/recordings"}, "is a directory"},
 		{"with BODY", []string{"-F", "file=@" + path, "POST", "/recordings", "{}"}, "BODY and -F don't mix"},
 		{"with GET", []string{"-F", "file=@" + path, "GET", "/recordings"}, "-F needs POST, PUT or PATCH, not GET"},
 	}
