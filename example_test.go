@@ -1,13 +1,17 @@
 package idctrace_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strings"
 	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -169,4 +173,65 @@ func ExampleWithRetry() {
 	// Output:
 	// {"level":"warn","msg":"identitycall request failed","request_id":"req-1","method":"GET","url":"http://127.0.0.1/api/v1/public/recordings","status":429,"attempt":1,"error":"Rate limit exceeded","retry_after":"0s","retry_in":"0s"}
 	// 200 {"data":[]} for req-1
+}
+
+func ExampleAPIError_SupportTicket() {
+	// An APIError as CheckResponse returns it; its strings are redacted.
+	apiErr := &idctrace.APIError{
+		StatusCode: http.StatusUnprocessableEntity,
+		Errors:     []string{"Project must be a positive integer", "Language is not supported"},
+		RequestID:  "5e89d091-3918-4101-9f1f-c00cb6cf7e57",
+		Method:     "POST",
+		URL:        "https://api.identitycall.ai/api/v1/public/recordings?api_key=REDACTED&project_id=0",
+		Time:       time.Date(2026, 11, 25, 5, 24, 47, 0, time.UTC),
+		Attempt:    1,
+	}
+	fmt.Print(apiErr.SupportTicket("you@example.com"))
+	// Output:
+	// IdentityCall support request
+	// Account:     you@example.com
+	// Time:        2026-11-25T05:24:47Z
+	// Request ID:  5e89d091-3918-4101-9f1f-c00cb6cf7e57
+	// Request:     POST https://api.identitycall.ai/api/v1/public/recordings
+	// Parameters:  api_key=REDACTED, project_id=0
+	// Status:      422 Unprocessable Entity
+	// Errors:
+	//   - Project must be a positive integer
+	//   - Language is not supported
+}
+
+func ExampleRecorder() {
+	srv := fakeAPI()
+	defer srv.Close()
+	recorder := idctrace.NewRecorder(20) // the last 20 failed attempts
+	var n int
+	ids := idctrace.WithIDGenerator(func() string { n++; return fmt.Sprint("req-", n) })
+	client := idctrace.WrapClient(srv.Client(), nil, ids, idctrace.WithRecorder(recorder))
+	for _, path := range []string{"/recordings/41", "/ok", "/recordings/42"} {
+		resp, err := client.Get(srv.URL + "/api/v1/public" + path)
+		if err != nil {
+			panic(err)
+		}
+		resp.Body.Close()
+	}
+
+	var bundle bytes.Buffer // a file to attach to a support ticket
+	if err := recorder.WriteBundle(&bundle, "you@example.com"); err != nil {
+		panic(err)
+	}
+	for line := range strings.Lines(bundle.String()) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			panic(err)
+		}
+		if m["bundle"] != nil {
+			fmt.Println(m["bundle"], m["account"], m["failures"])
+			continue
+		}
+		fmt.Println(m["request_id"], m["method"], m["status"], m["error"], portRE.ReplaceAllString(m["url"].(string), "127.0.0.1/"))
+	}
+	// Output:
+	// identitycall-failures you@example.com 2
+	// req-1 GET 404 Resource not found http://127.0.0.1/api/v1/public/recordings/41
+	// req-3 GET 404 Resource not found http://127.0.0.1/api/v1/public/recordings/42
 }
