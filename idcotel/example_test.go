@@ -1,0 +1,50 @@
+package idcotel_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+
+	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/identitycall/idctrace"
+	"github.com/identitycall/idctrace/idcotel"
+)
+
+func ExampleWithTraceFields() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprint(w, `{"error":"Resource not found"}`)
+	}))
+	defer srv.Close()
+
+	core, logs := observer.New(zapcore.WarnLevel) // stands in for a logger shipping to a central store
+	client := idctrace.WrapClient(srv.Client(), zap.New(core), idcotel.WithTraceFields())
+
+	// In a traced program the span comes from otelhttp or a server
+	// handler; here it is fixed so the output is stable.
+	ctx := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID:    trace.TraceID{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36},
+		SpanID:     trace.SpanID{0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7},
+		TraceFlags: trace.FlagsSampled,
+	}))
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/v1/public/recordings/42", nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		panic(err)
+	}
+	resp.Body.Close()
+
+	entry := logs.All()[0].ContextMap()
+	fmt.Println(entry[idctrace.FieldError])
+	fmt.Println("trace_id", entry[idcotel.FieldTraceID])
+	fmt.Println("span_id ", entry[idcotel.FieldSpanID])
+	// Output:
+	// Resource not found
+	// trace_id 4bf92f3577b34da6a3ce929d0e0e4736
+	// span_id  00f067aa0ba902b7
+}
