@@ -2,6 +2,7 @@ package idctrace_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -234,4 +235,39 @@ func ExampleRecorder() {
 	// identitycall-failures you@example.com 2
 	// req-1 GET 404 Resource not found http://127.0.0.1/api/v1/public/recordings/41
 	// req-3 GET 404 Resource not found http://127.0.0.1/api/v1/public/recordings/42
+}
+
+func ExampleContextWithRequestID() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, r.Header.Get("X-Request-ID")) // what the server saw
+	}))
+	defer srv.Close()
+	client := idctrace.WrapClient(srv.Client(), nil, fixedID)
+	get := func(req *http.Request) {
+		resp, err := client.Do(req)
+		if err != nil {
+			panic(err)
+		}
+		defer resp.Body.Close()
+		seen, _ := io.ReadAll(resp.Body)
+		fmt.Println(string(seen), idctrace.RequestID(resp))
+	}
+
+	// An ID carried in from elsewhere, say an inbound request's, is sent on.
+	ctx := idctrace.ContextWithRequestID(context.Background(), "job-7")
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+	get(req)
+
+	// A header the caller set wins over the context.
+	req, _ = http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+	req.Header.Set("X-Request-ID", "caller-1")
+	get(req)
+
+	// Without either, the generator makes one.
+	req, _ = http.NewRequest("GET", srv.URL, nil)
+	get(req)
+	// Output:
+	// job-7 job-7
+	// caller-1 caller-1
+	// req-1 req-1
 }
