@@ -64,7 +64,9 @@ func parseCall(args []string, cfg config, stdin io.Reader) (*apiCall, error) {
 		if method != http.MethodPost && method != http.MethodPut && method != http.MethodPatch {
 			return nil, fmt.Errorf("-F needs POST, PUT or PATCH, not %s", method)
 		}
-		c.form = newForm(cfg.form)
+		if c.form, err = newForm(cfg.form); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }
@@ -116,9 +118,10 @@ func (c *apiCall) do(ctx context.Context, stdout, stderr io.Writer) int {
 	case c.body != nil:
 		req.Header.Set("Content-Type", "application/json")
 	case c.form != nil:
-		// Streamed, of unknown length; GetBody writes it again for a retry.
+		// Streamed; GetBody writes it again for a retry.
 		req.Body, _ = c.form.open()
 		req.GetBody = c.form.open
+		req.ContentLength = c.form.length
 		req.Header.Set("Content-Type", c.form.contentType())
 	}
 	resp, err := client.Do(req)

@@ -58,7 +58,11 @@ func TestUploadReplayedAfter429(t *testing.T) {
 	path, content := audioFile(t)
 	var mu sync.Mutex
 	var files, ids []string
+	var lengths []int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		lengths = append(lengths, r.ContentLength)
+		mu.Unlock()
 		file, _, err := r.FormFile("file")
 		if err != nil {
 			http.Error(w, `{"error":"file is required"}`, http.StatusUnprocessableEntity)
@@ -89,6 +93,9 @@ func TestUploadReplayedAfter429(t *testing.T) {
 	require.Len(t, files, 2, "the 429 was retried")
 	assert.Equal(t, []string{content, content}, files, "both attempts sent the whole file")
 	assert.Equal(t, []string{"crm-42", "crm-42"}, ids)
+	require.Len(t, lengths, 2)
+	assert.Equal(t, lengths[0], lengths[1])
+	assert.Greater(t, lengths[0], int64(len(content)), "a Content-Length, not a chunked body; the form's parts and the file")
 }
 
 func TestFormUsageErrors(t *testing.T) {
