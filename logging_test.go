@@ -125,20 +125,22 @@ func TestLogLevelsAndDisabledLogger(t *testing.T) {
 	}
 }
 
-func TestEntriesCarryNoCaller(t *testing.T) {
+func TestEntriesCarryNoCallerNorStack(t *testing.T) {
 	t.Parallel()
 	var buf syncBuffer
 	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
-	log := zap.New(zapcore.NewCore(enc, zapcore.AddSync(&buf), zapcore.DebugLevel), zap.AddCaller())
-	srv := newScripted(t, reply(404, `{"error":"Resource not found"}`))
+	log := zap.New(zapcore.NewCore(enc, zapcore.AddSync(&buf), zapcore.DebugLevel), zap.AddCaller(), zap.AddStacktrace(zap.ErrorLevel))
+	srv := newScripted(t, reply(500, `{"error":"Internal server error"}`))
 	resp, err := WrapClient(srv.Client(), log).Get(srv.URL)
 	require.NoError(t, err)
 	readAll(t, resp)
-	require.Contains(t, buf.String(), LogMessage)
+	require.Contains(t, buf.String(), `"level":"error"`)
 	assert.NotContains(t, buf.String(), `"caller"`, "the caller would be logging.go every time")
+	assert.NotContains(t, buf.String(), `"stacktrace"`, "the stack would open with the same frames every time")
 
-	log.Info("the caller's own entries keep theirs")
+	log.Error("the caller's own entries keep theirs")
 	assert.Contains(t, buf.String(), `"caller"`)
+	assert.Contains(t, buf.String(), `"stacktrace"`)
 }
 
 func TestNilLoggerStillWorks(t *testing.T) {

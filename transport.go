@@ -31,7 +31,7 @@ type Transport struct {
 var _ http.RoundTripper = (*Transport)(nil)
 
 // New returns a Transport that sends requests through base and logs failures
-// to logger, without caller annotations. A nil base means
+// to logger, without caller annotations or stack traces. A nil base means
 // [http.DefaultTransport]; a nil logger means no logging, while IDs, body
 // inspection and [CheckResponse] still work.
 func New(base http.RoundTripper, logger *zap.Logger, opts ...Option) *Transport {
@@ -40,8 +40,11 @@ func New(base http.RoundTripper, logger *zap.Logger, opts ...Option) *Transport 
 	}
 	if logger != nil {
 		// The caller of every entry would be the same line of logging.go,
-		// reached from inside net/http: it tells a reader nothing.
-		logger = logger.WithOptions(zap.WithCaller(false))
+		// reached from inside net/http: it tells a reader nothing. A stack
+		// trace (zap.NewProduction adds one at Error) would open with the
+		// same frames on every 5xx and every retried attempt, and cost
+		// microseconds each; the request ID already identifies the call.
+		logger = logger.WithOptions(zap.WithCaller(false), zap.AddStacktrace(never))
 	}
 	t := &Transport{
 		base:    base,
