@@ -271,3 +271,22 @@ func ExampleContextWithRequestID() {
 	// caller-1 caller-1
 	// req-1 req-1
 }
+
+func ExampleWithLogFields() {
+	srv := fakeAPI()
+	defer srv.Close()
+
+	// The project a call was made for, from the request's query: a field of
+	// your own on every failure entry. Never return a secret from here.
+	project := idctrace.WithLogFields(func(req *http.Request) []zap.Field {
+		return []zap.Field{zap.String("project_id", req.URL.Query().Get("project_id"))}
+	})
+	client := idctrace.WrapClient(srv.Client(), zap.NewExample(stableFields), fixedID, project)
+	resp, err := client.Get(srv.URL + "/api/v1/public/recordings?project_id=7")
+	if err != nil {
+		panic(err)
+	}
+	resp.Body.Close()
+	// Output:
+	// {"level":"warn","msg":"identitycall request failed","request_id":"req-1","method":"GET","url":"http://127.0.0.1/api/v1/public/recordings?project_id=7","status":404,"attempt":1,"error":"Resource not found","project_id":"7"}
+}
