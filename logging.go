@@ -25,9 +25,6 @@ const (
 	FieldRetryIn    = "retry_in"
 )
 
-// never is a level enabler that enables no level.
-var never = zap.LevelEnablerFunc(func(zapcore.Level) bool { return false })
-
 // logFailure writes the entry for one failed attempt: at Warn for a 4xx, at
 // Error for a 5xx or a transport error. Fields are built only when the
 // logger will write the entry.

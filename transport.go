@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // Transport is an [http.RoundTripper] that tags every request with a request
@@ -44,7 +45,8 @@ func New(base http.RoundTripper, logger *zap.Logger, opts ...Option) *Transport 
 		// trace (zap.NewProduction adds one at Error) would open with the
 		// same frames on every 5xx and every retried attempt, and cost
 		// microseconds each; the request ID already identifies the call.
-		logger = logger.WithOptions(zap.WithCaller(false), zap.AddStacktrace(never))
+		// FatalLevel+1, above every level, is zap's own default.
+		logger = logger.WithOptions(zap.WithCaller(false), zap.AddStacktrace(zapcore.FatalLevel+1))
 	}
 	t := &Transport{
 		base:    base,
