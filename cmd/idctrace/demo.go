@@ -122,7 +122,7 @@ func runDemo(ctx context.Context, out io.Writer, cfg config) error {
 // the APIError when it failed.
 func (d *demo) call(title, key, method, path string, body []byte, contentType string) (*idctrace.APIError, []byte, error) {
 	fmt.Fprintf(d.out, "\n-- %s\n", title)
-	resp, err := d.do(key, method, path, body, contentType)
+	resp, err := d.do(d.client, key, method, path, body, contentType)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -140,7 +140,8 @@ func (d *demo) call(title, key, method, path string, body []byte, contentType st
 	return nil, b, nil
 }
 
-func (d *demo) do(key, method, path string, body []byte, contentType string) (*http.Response, error) {
+// do sends one request to the simulator through client.
+func (d *demo) do(client *http.Client, key, method, path string, body []byte, contentType string) (*http.Response, error) {
 	var r io.Reader
 	if body != nil {
 		r = bytes.NewReader(body)
@@ -155,7 +156,7 @@ func (d *demo) do(key, method, path string, body []byte, contentType string) (*h
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	return d.client.Do(req)
+	return client.Do(req)
 }
 
 // upload sends a multipart upload; an empty file name sends no file. It
@@ -201,12 +202,7 @@ func (d *demo) spend(key string) error {
 	d.quiet.SetLevel(zapcore.WarnLevel)
 	defer d.quiet.SetLevel(zapcore.InfoLevel)
 	for range 100 * burst {
-		req, err := http.NewRequestWithContext(d.ctx, "GET", d.srv.URL+"/recordings", nil)
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Authorization", "Bearer "+key)
-		resp, err := d.srv.Client().Do(req)
+		resp, err := d.do(d.srv.Client(), key, "GET", "/recordings", nil, "")
 		if err != nil {
 			return err
 		}
