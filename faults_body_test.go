@@ -138,8 +138,7 @@ func TestFaultDrippingBodyBoundedByDeadline(t *testing.T) {
 // rawServer answers every connection with raw, once, then closes it.
 func rawServer(t *testing.T, raw string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
+	ln := listen(t)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for {

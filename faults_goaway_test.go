@@ -66,13 +66,6 @@ func TestFaultGracefulGOAWAYMidBody(t *testing.T) {
 	assert.NoError(t, err)
 }
 
-func listen(t *testing.T) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	return ln
-}
-
 // h2cOnly is the protocol set of HTTP/2 without TLS, with prior knowledge:
 // frames go over the connection in the clear, where a test can watch them.
 func h2cOnly() *http.Protocols {

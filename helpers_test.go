@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -244,4 +245,12 @@ func finishes(t *testing.T, what string, f func()) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("%s still running after 30 s", what)
 	}
+}
+
+// listen returns a TCP listener on a free loopback port.
+func listen(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	return ln
 }

@@ -265,8 +265,7 @@ func TestRetryDrainsAndClosesIntermediateResponses(t *testing.T) {
 func TestRetryTransportErrors(t *testing.T) {
 	t.Parallel()
 	refused := func() string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
+		ln := listen(t)
 		addr := ln.Addr().String()
 		ln.Close()
 		return "http://" + addr + "/"
