@@ -64,7 +64,7 @@ func (f *failure) inspectResponse(resp *http.Response, limit int64, clock func()
 		f.fb.rec = f
 		resp.Body, prefix = f.fb.wrap(f.sent.Context(), resp.Body, limit, resp.ContentLength)
 	}
-	if isGzip(resp) {
+	if isGzip(resp, prefix) {
 		prefix = gunzipPrefix(prefix, limit)
 	}
 	f.decode(prefix, requestSecrets(f.sent, f.secretBuf[:0]))
@@ -172,10 +172,13 @@ func isRangeErr(err error) bool {
 	return ok && ne.Err == strconv.ErrRange
 }
 
-// isGzip reports whether resp's body is still gzip-encoded, as it is when
-// the caller asked for gzip itself and the transport did not decode it.
-func isGzip(resp *http.Response) bool {
-	return !resp.Uncompressed && strings.EqualFold(strings.TrimSpace(headerValue(resp.Header, "Content-Encoding")), "gzip")
+// isGzip reports whether resp's body, which starts with prefix, is still
+// gzip-encoded, as it is when the caller asked for gzip itself and the
+// transport did not decode it. The magic bytes are checked first: a JSON or
+// text body never starts with them, so the header is rarely looked up.
+func isGzip(resp *http.Response, prefix []byte) bool {
+	return len(prefix) >= 2 && prefix[0] == 0x1f && prefix[1] == 0x8b && !resp.Uncompressed &&
+		strings.EqualFold(strings.TrimSpace(headerValue(resp.Header, "Content-Encoding")), "gzip")
 }
 
 // gunzipPrefix decodes as much of a gzip prefix as it holds, up to limit

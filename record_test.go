@@ -157,17 +157,20 @@ func TestGzipErrorBody(t *testing.T) {
 	bomb := gzipped(t, bytes.Repeat([]byte("A"), 8<<20)) // 8 MiB from ~8 KiB
 
 	for _, tt := range []struct {
-		name    string
-		body    []byte
-		message string
-		logBody string
+		name     string
+		encoding string
+		body     []byte
+		message  string
+		logBody  string
 	}{
-		{"message", zbuf.Bytes(), "Resource not found", ""},
-		{"bomb capped", bomb, "", strings.Repeat("A", 1024)},
+		{"message", "gzip", zbuf.Bytes(), "Resource not found", ""},
+		{"bomb capped", "gzip", bomb, "", strings.Repeat("A", 1024)},
+		{"mislabelled plain JSON", "gzip", []byte(`{"error":"Resource not found"}`), "Resource not found", ""},
+		{"gzip bytes without the header", "", zbuf.Bytes(), "", sanitize(zbuf.String(), nil)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			resp := &http.Response{StatusCode: 404, Header: http.Header{"Content-Encoding": {"gzip"}},
+			resp := &http.Response{StatusCode: 404, Header: http.Header{"Content-Encoding": {tt.encoding}},
 				Body: io.NopCloser(bytes.NewReader(tt.body)), ContentLength: int64(len(tt.body))}
 			req, _ := http.NewRequest("GET", "http://h/", nil)
 			f := newFailure(req, "id", time.Now(), 1)
