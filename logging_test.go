@@ -153,3 +153,35 @@ func TestNilLoggerStillWorks(t *testing.T) {
 	assert.Equal(t, srv.seenIDs()[0], RequestID(resp))
 	assert.Equal(t, `{"error":"Resource not found"}`, readAll(t, resp))
 }
+
+// TestOptionalFieldsCountsWhatIsLogged keeps the size logFailure allocates
+// for its fields in step with the fields it writes.
+func TestOptionalFieldsCountsWhatIsLogged(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		f    failure
+		want int
+	}{
+		{"transport error", failure{message: "dial tcp: refused"}, 1},
+		{"404", failure{status: 404, message: "Resource not found"}, 2},
+		{"422", failure{status: 422, errs: []string{"file is required"}}, 2},
+		{"429", failure{status: 429, message: "Rate limit exceeded"}, 3},
+		{"502 page, retried", failure{status: 502, body: "<html>", retrying: true, hasRetry: true}, 4},
+		{"everything", failure{status: 429, message: "m", errs: []string{"e"}, body: "b", retrying: true}, 6},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			logger, logs := observed()
+			req, err := http.NewRequest("GET", "http://h/", nil)
+			require.NoError(t, err)
+			tt.f.sent = req
+			New(nil, logger).logFailure(&tt.f)
+
+			require.Equal(t, 1, logs.Len())
+			assert.Equal(t, tt.want, tt.f.optionalFields())
+			assert.Len(t, logs.All()[0].Context, 6+tt.want, "the entry has the six fixed fields and the counted ones")
+		})
+	}
+}
