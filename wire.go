@@ -26,6 +26,13 @@ func decodeWire(body []byte) (w wireError, ok bool) {
 	if w, ok := scanWire(body); ok {
 		return w, true
 	}
+	return unmarshalWire(body)
+}
+
+// unmarshalWire is decodeWire's encoding/json path. It is a function of its
+// own because Unmarshal moves its target to the heap: here that costs an
+// allocation only when the scanner gave up.
+func unmarshalWire(body []byte) (w wireError, ok bool) {
 	err := json.Unmarshal(body, &w)
 	if _, typeErr := err.(*json.UnmarshalTypeError); err != nil && !typeErr {
 		return wireError{}, false // not JSON, truncated or too deep
