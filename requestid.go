@@ -111,22 +111,22 @@ func newUUID() string {
 }
 
 // cloneHeaderWith returns a copy of h with key set to the single value v.
-// Like http.Header.Clone it backs every value slice with one array, here one
-// element longer, so the ID costs no allocation of its own.
+// Like http.Header.Clone it backs the value slices with one shared array,
+// but in a single pass over h: the array is sized for one value per header
+// plus the ID, the rule for API requests, and a header with more values
+// than are left starts a new one.
 func cloneHeaderWith(h http.Header, key, v string) http.Header {
-	n := 1
-	for _, vv := range h {
-		n += len(vv)
-	}
-	sv := make([]string, n)
+	sv := make([]string, len(h)+1)
 	h2 := make(http.Header, len(h)+1)
 	for k, vv := range h {
-		if k == key {
+		switch {
+		case k == key:
 			continue
-		}
-		if vv == nil {
+		case vv == nil:
 			h2[k] = nil
 			continue
+		case len(vv) >= len(sv): // one slot stays free for the ID
+			sv = make([]string, len(vv)+len(h)+1)
 		}
 		m := copy(sv, vv)
 		h2[k] = sv[:m:m]

@@ -130,3 +130,40 @@ func TestTransportUniqueIDsUnderConcurrency(t *testing.T) {
 	}
 	assert.ElementsMatch(t, ids, srv.seenIDs())
 }
+
+func TestCloneHeaderWith(t *testing.T) {
+	t.Parallel()
+	many := []string{"a", "b", "c", "d", "e"}
+	tests := []struct {
+		name string
+		h    http.Header
+	}{
+		{"nil", nil},
+		{"one value each", http.Header{"Authorization": {"Bearer x"}, "Accept": {"application/json"}}},
+		{"more values than headers", http.Header{"Accept": many, "Cookie": {"a=1", "b=2"}, "X-A": {"1"}}},
+		{"every header multi-valued", http.Header{"A": many, "B": many, "C": many}},
+		{"nil and empty values", http.Header{"A": nil, "B": {}, "C": {"1"}}},
+		{"the key already set", http.Header{"X-Request-Id": {"old", "older"}, "A": {"1"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			before := tt.h.Clone()
+			want := tt.h.Clone()
+			if want == nil {
+				want = http.Header{}
+			}
+			want["X-Request-Id"] = []string{"id"}
+
+			got := cloneHeaderWith(tt.h, "X-Request-Id", "id")
+			assert.Equal(t, want, got)
+			for k, vv := range got {
+				assert.Equal(t, len(vv), cap(vv), "%s: an append must not write into a shared array", k)
+				for i := range vv {
+					vv[i] = "changed"
+				}
+			}
+			assert.Equal(t, before, tt.h, "the original shares no array with the copy")
+		})
+	}
+}
