@@ -154,6 +154,64 @@ func TestNilLoggerStillWorks(t *testing.T) {
 	assert.Equal(t, `{"error":"Resource not found"}`, readAll(t, resp))
 }
 
+// TestFailureFieldsAllocatedAtFinalSize checks that logFailure hands the
+// cores a slice of exactly the fields it writes, with and without hooks:
+// growing it would allocate twice.
+func TestFailureFieldsAllocatedAtFinalSize(t *testing.T) {
+	t.Parallel()
+	hook := func(n int) func(*http.Request) []zap.Field {
+		return func(*http.Request) []zap.Field {
+			fs := make([]zap.Field, n)
+			for i := range fs {
+				fs[i] = zap.Int(fmt.Sprint("hook_", n, "_", i), i)
+			}
+			return fs
+		}
+	}
+	tests := []struct {
+		name  string
+		hooks []int // the number of fields each hook adds
+	}{
+		{"no hook", nil},
+		{"a hook adding nothing", []int{0}},
+		{"one field", []int{1}},
+		{"two fields, as idcotel adds", []int{2}},
+		{"more hooks than the stack holds", []int{1, 2, 3, 0, 2, 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var opts []Option
+			want := 8 // the 404 below: six fixed fields, status and error
+			for _, n := range tt.hooks {
+				opts = append(opts, WithLogFields(hook(n)))
+				want += n
+			}
+			core := &fieldsCore{}
+			req, err := http.NewRequest("GET", "http://h/", nil)
+			require.NoError(t, err)
+			New(nil, zap.New(core), opts...).logFailure(&failure{status: 404, message: "Resource not found", sent: req})
+
+			require.Len(t, core.got, want)
+			assert.Equal(t, len(core.got), cap(core.got), "the slice was never grown")
+		})
+	}
+}
+
+// fieldsCore keeps the slice of fields its last Write received.
+type fieldsCore struct{ got []zap.Field }
+
+func (c *fieldsCore) Enabled(zapcore.Level) bool        { return true }
+func (c *fieldsCore) With([]zapcore.Field) zapcore.Core { return c }
+func (c *fieldsCore) Sync() error                       { return nil }
+func (c *fieldsCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	return ce.AddCore(e, c)
+}
+func (c *fieldsCore) Write(_ zapcore.Entry, fs []zapcore.Field) error {
+	c.got = fs
+	return nil
+}
+
 // TestOptionalFieldsCountsWhatIsLogged keeps the size logFailure allocates
 // for its fields in step with the fields it writes.
 func TestOptionalFieldsCountsWhatIsLogged(t *testing.T) {
