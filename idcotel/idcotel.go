@@ -13,6 +13,7 @@
 package idcotel
 
 import (
+	"encoding/hex"
 	"net/http"
 
 	"go.opentelemetry.io/otel/trace"
@@ -39,8 +40,15 @@ func traceFields(req *http.Request) []zap.Field {
 	if !sc.IsValid() {
 		return nil
 	}
+	// Both IDs are encoded into one string and cut in two: one allocation,
+	// where zap.Stringer would box each ID and then allocate its hex text.
+	tid, sid := sc.TraceID(), sc.SpanID()
+	var buf [2*len(tid) + 2*len(sid)]byte
+	hex.Encode(buf[:], tid[:])
+	hex.Encode(buf[2*len(tid):], sid[:])
+	ids := string(buf[:])
 	return []zap.Field{
-		zap.Stringer(FieldTraceID, sc.TraceID()),
-		zap.Stringer(FieldSpanID, sc.SpanID()),
+		zap.String(FieldTraceID, ids[:2*len(tid)]),
+		zap.String(FieldSpanID, ids[2*len(tid):]),
 	}
 }
