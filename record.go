@@ -35,10 +35,7 @@ type failure struct {
 	retryIn  time.Duration
 	sent     *http.Request // the request as sent, for field hooks; never logged
 
-	// Storage that saves allocations on the failure path: the body wrapper
-	// and the request's secrets live in the record.
-	fb        failureBody
-	secretBuf [4]string
+	fb failureBody // the body wrapper lives in the record: one allocation less
 }
 
 // newFailure starts the record of a failed attempt of req.
@@ -67,8 +64,8 @@ func (f *failure) inspectResponse(resp *http.Response, limit int64, clock func()
 	if isGzip(resp, prefix) {
 		prefix = gunzipPrefix(prefix, limit)
 	}
-	f.decode(prefix, requestSecrets(f.sent, f.secretBuf[:0]))
-	clear(f.secretBuf[:]) // no longer needed; don't keep them alive
+	var secrets [4]string // the usual count fits on the stack
+	f.decode(prefix, requestSecrets(f.sent, secrets[:0]))
 
 	now := clock()
 	// The APIError reports the body's retry_after first; a retry waits for
@@ -86,8 +83,8 @@ func (f *failure) inspectResponse(resp *http.Response, limit int64, clock func()
 // inspectError fills f from a transport error.
 func (f *failure) inspectError(err error) {
 	f.err = err
-	f.message = sanitize(err.Error(), requestSecrets(f.sent, f.secretBuf[:0]))
-	clear(f.secretBuf[:])
+	var secrets [4]string
+	f.message = sanitize(err.Error(), requestSecrets(f.sent, secrets[:0]))
 }
 
 // showsRetryAfter reports whether the outputs carry retry_after: always for
