@@ -155,8 +155,8 @@ func TestNilLoggerStillWorks(t *testing.T) {
 }
 
 // TestFailureFieldsAllocatedAtFinalSize checks that logFailure hands the
-// cores a slice of exactly the fields it writes, with and without hooks:
-// growing it would allocate twice.
+// cores a slice of exactly the fields it writes, for every shape of failure
+// and with hooks: growing it would allocate twice.
 func TestFailureFieldsAllocatedAtFinalSize(t *testing.T) {
 	t.Parallel()
 	hook := func(n int) func(*http.Request) []zap.Field {
@@ -168,32 +168,39 @@ func TestFailureFieldsAllocatedAtFinalSize(t *testing.T) {
 			return fs
 		}
 	}
+	notFound := failure{status: 404, message: "Resource not found"}
 	tests := []struct {
 		name  string
+		f     failure
 		hooks []int // the number of fields each hook adds
+		want  int
 	}{
-		{"no hook", nil},
-		{"a hook adding nothing", []int{0}},
-		{"one field", []int{1}},
-		{"two fields, as idcotel adds", []int{2}},
-		{"more hooks than the stack holds", []int{1, 2, 3, 0, 2, 1}},
+		{"transport error", failure{message: "dial tcp: refused"}, nil, 7},
+		{"404", notFound, nil, 8},
+		{"422", failure{status: 422, errs: []string{"file is required"}}, nil, 8},
+		{"429", failure{status: 429, message: "Rate limit exceeded"}, nil, 9},
+		{"502 page, retried", failure{status: 502, body: "<html>", retrying: true, hasRetry: true}, nil, 10},
+		{"every optional field", failure{status: 429, message: "m", errs: []string{"e"}, body: "b", retrying: true}, nil, 12},
+		{"a hook adding nothing", notFound, []int{0}, 8},
+		{"a hook adding one", notFound, []int{1}, 9},
+		{"a hook adding two, as idcotel does", notFound, []int{2}, 10},
+		{"more hooks than the stack array holds", notFound, []int{1, 2, 3, 0, 2, 1}, 17},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var opts []Option
-			want := 8 // the 404 below: six fixed fields, status and error
 			for _, n := range tt.hooks {
 				opts = append(opts, WithLogFields(hook(n)))
-				want += n
 			}
-			core := &fieldsCore{}
 			req, err := http.NewRequest("GET", "http://h/", nil)
 			require.NoError(t, err)
-			New(nil, zap.New(core), opts...).logFailure(&failure{status: 404, message: "Resource not found", sent: req})
+			tt.f.sent = req
+			core := &fieldsCore{}
+			New(nil, zap.New(core), opts...).logFailure(&tt.f)
 
-			require.Len(t, core.got, want)
-			assert.Equal(t, len(core.got), cap(core.got), "the slice was never grown")
+			assert.Len(t, core.got, tt.want)
+			assert.Equal(t, len(core.got), cap(core.got), "the slice was made at its final size")
 		})
 	}
 }
@@ -210,36 +217,4 @@ func (c *fieldsCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.C
 func (c *fieldsCore) Write(_ zapcore.Entry, fs []zapcore.Field) error {
 	c.got = fs
 	return nil
-}
-
-// TestOptionalFieldsCountsWhatIsLogged keeps the size logFailure allocates
-// for its fields in step with the fields it writes.
-func TestOptionalFieldsCountsWhatIsLogged(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
-		f    failure
-		want int
-	}{
-		{"transport error", failure{message: "dial tcp: refused"}, 1},
-		{"404", failure{status: 404, message: "Resource not found"}, 2},
-		{"422", failure{status: 422, errs: []string{"file is required"}}, 2},
-		{"429", failure{status: 429, message: "Rate limit exceeded"}, 3},
-		{"502 page, retried", failure{status: 502, body: "<html>", retrying: true, hasRetry: true}, 4},
-		{"everything", failure{status: 429, message: "m", errs: []string{"e"}, body: "b", retrying: true}, 6},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			logger, logs := observed()
-			req, err := http.NewRequest("GET", "http://h/", nil)
-			require.NoError(t, err)
-			tt.f.sent = req
-			New(nil, logger).logFailure(&tt.f)
-
-			require.Equal(t, 1, logs.Len())
-			assert.Equal(t, tt.want, tt.f.optionalFields())
-			assert.Len(t, logs.All()[0].Context, 6+tt.want, "the entry has the six fixed fields and the counted ones")
-		})
-	}
 }
