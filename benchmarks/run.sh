@@ -2,7 +2,7 @@
 # Runs the peer benchmarks and prints benchstat tables, one column per
 # implementation, each compared with the bare transport of the same run.
 #
-#   ./run.sh                   # 8 rounds of every benchmark, about 15 minutes
+#   ./run.sh                   # 8 rounds of every benchmark, about 10 minutes
 #   COUNT=3 ./run.sh           # quicker, noisier
 #   BENCH='base=stub' ./run.sh # a subset
 #
