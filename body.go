@@ -1,23 +1,29 @@
 package idctrace
 
 import (
+	"bytes"
 	"context"
 	"io"
-	"slices"
+	"sync"
+	"time"
 )
 
-// minPrefixBuf is the first buffer size for a body of unknown length: the
-// documented error bodies fit.
-const minPrefixBuf = 256
-
-// failureBody replaces the body of a failed response. It yields the prefix
-// the Transport inspected, then the rest of the original body, so the caller
-// reads the same bytes as if nothing had been read. Close closes the original.
+// failureBody replaces the body of a failed response. A goroutine reads up
+// to limit bytes of the original body into prefix, for decoding and
+// logging; the caller reads those bytes as they arrive, then the rest of the
+// original body, so it sees the same bytes as if nothing had been read.
+// Close closes the original body, which also ends the prefix read.
 type failureBody struct {
+	rest  io.ReadCloser
+	rec   *failure
+	ended chan struct{} // closed when the prefix read ends
+
+	mu     sync.Mutex
+	more   sync.Cond // signalled when prefix grows or the read ends
 	prefix []byte
-	rest   io.ReadCloser
-	err    error // returned once the prefix is consumed; io.EOF when rest is done
-	rec    *failure
+	off    int   // bytes of prefix the caller has read
+	done   bool  // the prefix read has ended
+	err    error // and why: nil (limit reached), io.EOF or the read error
 }
 
 // rwFailureBody keeps an io.ReadWriteCloser body writable.
@@ -31,14 +37,68 @@ func (b rwFailureBody) Write(p []byte) (int, error) {
 
 func (b *failureBody) record() *failure { return b.rec }
 
+// readFailureBody starts reading at most limit bytes of body and returns
+// the body that replaces it, with the bytes that arrived within wait or
+// before ctx ended. cut reports that those bytes may not be the whole body.
+func readFailureBody(ctx context.Context, body io.ReadCloser, limit int64, wait time.Duration) (b *failureBody, prefix []byte, cut bool) {
+	b = &failureBody{rest: body, ended: make(chan struct{})}
+	b.more.L = &b.mu
+	go b.fill(limit)
+
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-b.ended:
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	// A copy: the goroutine may still be appending.
+	return b, bytes.Clone(b.prefix), !b.done || b.err != io.EOF
+}
+
+// fill reads the prefix. It runs in its own goroutine, so that a body that
+// stalls after the headers cannot hold RoundTrip back.
+func (b *failureBody) fill(limit int64) {
+	defer close(b.ended)
+	chunk := make([]byte, min(limit, 4<<10))
+	for {
+		n, err := b.rest.Read(chunk[:min(int64(len(chunk)), limit-int64(len(b.prefix)))])
+		b.mu.Lock()
+		b.prefix = append(b.prefix, chunk[:n]...)
+		if err == nil && int64(len(b.prefix)) == limit {
+			b.done = true
+		} else if err != nil {
+			b.done, b.err = true, err
+		}
+		done := b.done
+		b.mu.Unlock()
+		b.more.Broadcast()
+		if done {
+			return
+		}
+	}
+}
+
+// Read returns the prefix as it arrives, then the rest of the original
+// body. A read error inside the prefix is returned once the bytes before it
+// are consumed: never a silent short read.
 func (b *failureBody) Read(p []byte) (int, error) {
-	if len(b.prefix) > 0 {
-		n := copy(p, b.prefix)
-		b.prefix = b.prefix[n:]
+	b.mu.Lock()
+	for b.off == len(b.prefix) && !b.done {
+		b.more.Wait()
+	}
+	if b.off < len(b.prefix) {
+		n := copy(p, b.prefix[b.off:])
+		b.off += n
+		b.mu.Unlock()
 		return n, nil
 	}
-	if b.err != nil {
-		return 0, b.err
+	err := b.err
+	b.mu.Unlock()
+	if err != nil {
+		return 0, err
 	}
 	return b.rest.Read(p)
 }
@@ -47,73 +107,10 @@ func (b *failureBody) Close() error {
 	return b.rest.Close()
 }
 
-// WriteTo lets io.Copy hand the prefix over in one write and the rest
-// through the original body's own fast paths.
-func (b *failureBody) WriteTo(w io.Writer) (int64, error) {
-	var total int64
-	if len(b.prefix) > 0 {
-		n, err := w.Write(b.prefix)
-		total += int64(n)
-		b.prefix = b.prefix[n:]
-		if err != nil {
-			return total, err
-		}
+// asBody returns b as the response body: writable when the original was.
+func (b *failureBody) asBody() io.ReadCloser {
+	if _, ok := b.rest.(io.ReadWriteCloser); ok {
+		return rwFailureBody{b}
 	}
-	if b.err != nil {
-		if b.err == io.EOF {
-			return total, nil
-		}
-		return total, b.err
-	}
-	n, err := io.Copy(w, b.rest)
-	return total + n, err
-}
-
-// wrap reads at most limit bytes of body and makes b a body yielding the
-// whole stream again; it returns that body and the bytes read. hint is the
-// expected length, or -1. The read stops when ctx is done: the original body
-// is closed to unblock it, and reads after the prefix then return ctx's
-// error.
-func (b *failureBody) wrap(ctx context.Context, body io.ReadCloser, limit, hint int64) (io.ReadCloser, []byte) {
-	b.rest = body
-	stop := func() bool { return true }
-	if ctx.Done() != nil {
-		stop = context.AfterFunc(ctx, func() { body.Close() })
-	}
-	b.prefix, b.err = readPrefix(body, limit, hint)
-	if !stop() && b.err != io.EOF {
-		// ctx ended while or just after reading: the body is closed.
-		b.err = ctx.Err()
-	}
-	prefix := b.prefix
-	if _, ok := body.(io.ReadWriteCloser); ok {
-		return rwFailureBody{b}, prefix
-	}
-	return b, prefix
-}
-
-// readPrefix reads up to limit bytes from r, starting with a buffer sized
-// for hint bytes (or a small one when hint is -1) and doubling it. err is
-// nil when limit bytes were read (more may follow), io.EOF when r ended, or
-// the read error.
-func readPrefix(r io.Reader, limit, hint int64) ([]byte, error) {
-	size := int64(minPrefixBuf)
-	if hint >= 0 {
-		size = hint + 1 // room to see io.EOF in the same buffer
-	}
-	buf := make([]byte, 0, min(size, limit))
-	for {
-		end := int(min(int64(cap(buf)), limit))
-		n, err := r.Read(buf[len(buf):end])
-		buf = buf[:len(buf)+n]
-		if err != nil {
-			return buf, err
-		}
-		if int64(len(buf)) == limit {
-			return buf, nil
-		}
-		if len(buf) == cap(buf) {
-			buf = slices.Grow(buf, len(buf))
-		}
-	}
+	return b
 }

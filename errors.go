@@ -114,7 +114,7 @@ func CheckResponse(resp *http.Response) error {
 			req = &http.Request{}
 		}
 		f = newFailure(req, RequestID(resp), time.Now(), 0)
-		f.inspectResponse(resp, DefaultMaxBodyBytes, time.Now)
+		f.inspectResponse(resp, DefaultMaxBodyBytes, DefaultBodyReadTimeout, time.Now)
 	}
 	return f.apiError()
 }

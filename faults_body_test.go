@@ -7,7 +7,9 @@ package idctrace
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -19,7 +21,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap"
 )
 
 // halfBody is a 500 body that the server breaks off in the middle.
@@ -96,41 +97,90 @@ func assertBrokenOff(t *testing.T, c *http.Client, url string) {
 	assert.Equal(t, 500, CheckResponse(resp).(*APIError).StatusCode)
 }
 
-func TestFaultDrippingBodyBoundedByDeadline(t *testing.T) {
+// TestFaultStalledBodyDoesNotHoldTheResponse: a failure body that stalls
+// after its first bytes holds RoundTrip back for the body-read bound only,
+// with no deadline set. The entry logs what arrived; the caller still reads
+// every byte, the late ones included, in order.
+func TestFaultStalledBodyDoesNotHoldTheResponse(t *testing.T) {
 	t.Parallel()
 	for _, proto := range protocols {
 		t.Run(proto, func(t *testing.T) {
 			t.Parallel()
+			release := make(chan struct{})
 			srv := newServer(t, proto, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.WriteHeader(503)
-				for range 1000 { // 100 s of body at one byte per 100 ms
-					if _, err := w.Write([]byte("x")); err != nil {
-						return
-					}
-					http.NewResponseController(w).Flush()
-					select {
-					case <-time.After(100 * time.Millisecond):
-					case <-r.Context().Done():
-						return
-					}
+				io.WriteString(w, halfBody)
+				http.NewResponseController(w).Flush()
+				select {
+				case <-release:
+					io.WriteString(w, `late"}`)
+				case <-r.Context().Done():
 				}
 			}))
-			// The deadline leaves the headers ample time on a loaded machine
-			// and cuts the 100 s body short; nothing asserts how long it took.
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-			defer cancel()
-			req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+			log, logs := observed()
+			client := WrapClient(srv.Client(), log, WithBodyReadTimeout(50*time.Millisecond))
 
 			var resp *http.Response
 			var err error
-			finishes(t, "RoundTrip", func() { resp, err = WrapClient(srv.Client(), zap.NewNop()).Do(req) })
-			require.NoError(t, err, "the headers arrived in time")
+			finishes(t, "RoundTrip", func() { resp, err = client.Get(srv.URL) })
+			require.NoError(t, err)
+			require.Equal(t, 1, logs.Len(), "logged before the body ended")
+			f := logs.All()[0].ContextMap()
+			assert.True(t, strings.HasPrefix(halfBody, f[FieldBody].(string)), "the entry holds what arrived: %q", f[FieldBody])
+
+			close(release)
 			var b []byte
 			finishes(t, "the body read", func() { b, err = io.ReadAll(resp.Body) })
 			resp.Body.Close()
-			assert.ErrorIs(t, err, context.DeadlineExceeded)
-			assert.NotEmpty(t, b, "the bytes that dripped in before the deadline")
-			assert.Equal(t, strings.Repeat("x", len(b)), string(b))
+			require.NoError(t, err)
+			assert.Equal(t, halfBody+`late"}`, string(b))
+		})
+	}
+}
+
+// TestFaultHugeContentLength: no Content-Length, however large or odd,
+// changes how much the Transport reads or lets it panic.
+func TestFaultHugeContentLength(t *testing.T) {
+	t.Parallel()
+	const body = `{"error":"Resource not found"}`
+	for _, proto := range protocols {
+		t.Run(proto, func(t *testing.T) {
+			t.Parallel()
+			srv := newServer(t, proto, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Length", "9223372036854775807")
+				w.WriteHeader(404)
+				io.WriteString(w, body)
+				http.NewResponseController(w).Flush()
+				panic(http.ErrAbortHandler) // the rest never comes
+			}))
+			log, logs := observed()
+			resp, err := WrapClient(srv.Client(), log).Get(srv.URL)
+			require.NoError(t, err)
+			assert.EqualValues(t, math.MaxInt64, resp.ContentLength)
+			got, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			assert.Equal(t, body, string(got))
+			assert.Error(t, err, "the body broke off")
+			assert.Equal(t, 1, logs.Len())
+			assert.ErrorIs(t, CheckResponse(resp), ErrNotFound)
+		})
+	}
+	for _, length := range []int64{math.MaxInt64, math.MaxInt64 - 1, -1, -5, 0, 3} {
+		t.Run(fmt.Sprint("stub/", length), func(t *testing.T) {
+			t.Parallel()
+			base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+				return &http.Response{StatusCode: 404, Header: http.Header{}, ContentLength: length,
+					Body: io.NopCloser(strings.NewReader(body)), Request: req}, nil
+			})
+			resp, err := New(base, nil).RoundTrip(httptest.NewRequest("GET", "http://h/", nil))
+			require.NoError(t, err)
+			assert.Equal(t, body, readAll(t, resp))
+			assert.ErrorIs(t, CheckResponse(resp), ErrNotFound)
+
+			// A response that never went through a Transport.
+			resp = &http.Response{StatusCode: 404, ContentLength: length, Body: io.NopCloser(strings.NewReader(body))}
+			assert.ErrorIs(t, CheckResponse(resp), ErrNotFound)
+			assert.Equal(t, body, readAll(t, resp))
 		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 )
@@ -16,6 +17,11 @@ const DefaultRequestIDHeader = "X-Request-ID"
 // DefaultMaxBodyBytes is the number of error-body bytes read for decoding and
 // logging unless [WithMaxBodyBytes] sets another cap.
 const DefaultMaxBodyBytes = 16 << 10
+
+// DefaultBodyReadTimeout is how long the Transport waits for the error-body
+// prefix of a failed response unless [WithBodyReadTimeout] sets another
+// bound.
+const DefaultBodyReadTimeout = time.Second
 
 // An Option configures a [Transport].
 type Option interface {
@@ -62,6 +68,19 @@ func WithMaxBodyBytes(n int64) Option {
 	return optionFunc(func(t *Transport) {
 		if n > 0 {
 			t.maxBody = n
+		}
+	})
+}
+
+// WithBodyReadTimeout bounds how long RoundTrip waits for the prefix of a
+// failed response's body (see [WithMaxBodyBytes]) before it returns the
+// response with what arrived decoded and logged. The default is
+// [DefaultBodyReadTimeout]; zero or less keeps it. The bound never shortens
+// what the caller reads: late bytes follow in order.
+func WithBodyReadTimeout(d time.Duration) Option {
+	return optionFunc(func(t *Transport) {
+		if d > 0 {
+			t.bodyWait = d
 		}
 	})
 }

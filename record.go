@@ -34,8 +34,6 @@ type failure struct {
 	retrying bool  // another attempt follows, after retryIn
 	retryIn  time.Duration
 	sent     *http.Request // the request as sent, for field hooks; never logged
-
-	fb failureBody // the body wrapper lives in the record: one allocation less
 }
 
 // newFailure starts the record of a failed attempt of req.
@@ -50,16 +48,18 @@ func newFailure(req *http.Request, id string, started time.Time, attempt int) *f
 	}
 }
 
-// inspectResponse reads at most limit bytes of resp's body, puts back a body
-// that yields all of it, and fills f from the status, the prefix and the
-// Retry-After header. It reads the clock once, after the prefix, and returns
-// that time: the end of the attempt.
-func (f *failure) inspectResponse(resp *http.Response, limit int64, clock func() time.Time) time.Time {
+// inspectResponse reads at most limit bytes of resp's body, waiting at most
+// wait for them, puts back a body that yields all of it, and fills f from
+// the status, the prefix and the Retry-After header. It reads the clock
+// once, after the prefix, and returns that time: the end of the attempt.
+func (f *failure) inspectResponse(resp *http.Response, limit int64, wait time.Duration, clock func() time.Time) time.Time {
 	f.status = resp.StatusCode
 	var prefix []byte
 	if resp.Body != nil && resp.Body != http.NoBody {
-		f.fb.rec = f
-		resp.Body, prefix = f.fb.wrap(f.sent.Context(), resp.Body, limit, resp.ContentLength)
+		var b *failureBody
+		b, prefix, _ = readFailureBody(f.sent.Context(), resp.Body, limit, wait)
+		b.rec = f
+		resp.Body = b.asBody()
 	}
 	if isGzip(resp, prefix) {
 		prefix = gunzipPrefix(prefix, limit)

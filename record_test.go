@@ -141,7 +141,7 @@ func TestRetryAfterBodyBeatsHeader(t *testing.T) {
 			}
 			req, _ := http.NewRequest("GET", "http://h/", nil)
 			f := newFailure(req, "id", time.Now(), 1)
-			f.inspectResponse(resp, DefaultMaxBodyBytes, time.Now)
+			f.inspectResponse(resp, DefaultMaxBodyBytes, time.Minute, time.Now)
 			assert.Equal(t, tt.want, f.retryAfter, "APIError.RetryAfter prefers the body")
 			assert.Equal(t, tt.waitFor, f.waitHint, "a retry waits for the larger")
 		})
@@ -174,7 +174,7 @@ func TestGzipErrorBody(t *testing.T) {
 				Body: io.NopCloser(bytes.NewReader(tt.body)), ContentLength: int64(len(tt.body))}
 			req, _ := http.NewRequest("GET", "http://h/", nil)
 			f := newFailure(req, "id", time.Now(), 1)
-			f.inspectResponse(resp, 1024, time.Now)
+			f.inspectResponse(resp, 1024, time.Minute, time.Now)
 			assert.Equal(t, tt.message, f.message)
 			assert.Equal(t, tt.logBody, f.body)
 			got, err := io.ReadAll(resp.Body)

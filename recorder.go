@@ -43,7 +43,7 @@ func WithRecorder(r *Recorder) Option {
 // a response body or an unredacted error alive.
 func (r *Recorder) add(f *failure) {
 	c := *f
-	c.sent, c.err, c.fb = nil, nil, failureBody{}
+	c.sent, c.err = nil, nil
 	r.mu.Lock()
 	r.ring[r.next] = c
 	r.next = (r.next + 1) % len(r.ring)

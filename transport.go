@@ -19,6 +19,7 @@ type Transport struct {
 	header     string // the ID header's canonical map key
 	gen        func() string
 	maxBody    int64
+	bodyWait   time.Duration
 	fieldFuncs []func(*http.Request) []zap.Field
 	retry      *RetryPolicy // nil: no retries
 	recorder   *Recorder
@@ -49,13 +50,14 @@ func New(base http.RoundTripper, logger *zap.Logger, opts ...Option) *Transport 
 		logger = logger.WithOptions(zap.WithCaller(false), zap.AddStacktrace(zapcore.FatalLevel+1))
 	}
 	t := &Transport{
-		base:    base,
-		logger:  logger,
-		header:  textproto.CanonicalMIMEHeaderKey(DefaultRequestIDHeader), // "X-Request-Id"
-		maxBody: DefaultMaxBodyBytes,
-		now:     time.Now,
-		sleep:   sleepContext,
-		jitter:  randomJitter,
+		base:     base,
+		logger:   logger,
+		header:   textproto.CanonicalMIMEHeaderKey(DefaultRequestIDHeader), // "X-Request-Id"
+		maxBody:  DefaultMaxBodyBytes,
+		bodyWait: DefaultBodyReadTimeout,
+		now:      time.Now,
+		sleep:    sleepContext,
+		jitter:   randomJitter,
 	}
 	for _, opt := range opts {
 		opt.apply(t)
@@ -114,7 +116,7 @@ func (t *Transport) send(req *http.Request, id string, inHeader bool, attempt in
 		f.inspectError(err)
 		end = t.now()
 	} else {
-		end = f.inspectResponse(resp, t.maxBody, t.now) // the duration includes the prefix read
+		end = f.inspectResponse(resp, t.maxBody, t.bodyWait, t.now) // the duration includes the prefix read
 		ctx.rec = f
 	}
 	f.duration = end.Sub(started)

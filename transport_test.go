@@ -283,26 +283,6 @@ func (zeros) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func TestTransportPrefixReadEndsWithContext(t *testing.T) {
-	t.Parallel()
-	pr, pw := io.Pipe()
-	defer pw.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		pw.Write([]byte(`{"error":`)) // returns once read; then the server stalls
-		cancel()
-	}()
-	tr := New(stubRT{status: 500, body: func() io.ReadCloser { return pr }}, zap.NewNop())
-	req, err := http.NewRequestWithContext(ctx, "GET", "http://example.invalid/", nil)
-	require.NoError(t, err)
-
-	resp, err := tr.RoundTrip(req)
-	require.NoError(t, err, "the response itself arrived")
-	b, err := io.ReadAll(resp.Body)
-	assert.Equal(t, `{"error":`, string(b), "the bytes that arrived come first")
-	assert.ErrorIs(t, err, context.Canceled, "then the context's error, never a silent short read")
-}
-
 // BenchmarkRoundTrip measures the cost the Transport adds to a stub base
 // transport (no network), against the bare stub in the same run:
 //
