@@ -17,7 +17,8 @@ func TestRootImportsOnlyZapAndUUID(t *testing.T) {
 	require.NoError(t, err)
 	for _, imp := range pkg.Imports {
 		std := !strings.Contains(strings.Split(imp, "/")[0], ".")
-		allowed := std || strings.HasPrefix(imp, "go.uber.org/zap") || imp == "github.com/google/uuid"
+		allowed := std || strings.HasPrefix(imp, "go.uber.org/zap") || imp == "github.com/google/uuid" ||
+			strings.HasPrefix(imp, "github.com/identitycall/idctrace/internal/")
 		assert.True(t, allowed, "the root package imports %s", imp)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/identitycall/idctrace/internal/redact"
 )
 
 // Sentinel errors for the documented IdentityCall statuses. An [*APIError]
@@ -66,7 +68,7 @@ func (e *APIError) Error() string {
 	}
 	// The fields are redacted when the Transport fills them; this covers an
 	// APIError built by hand.
-	return maskKeys(b.String())
+	return redact.MaskKeys(b.String())
 }
 
 // Is reports whether target is the sentinel for e's status: [ErrBadRequest],

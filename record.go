@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/identitycall/idctrace/internal/redact"
 )
 
 // failure is what the Transport learns from one failed attempt. It is built
@@ -34,17 +36,20 @@ type failure struct {
 	retrying bool  // another attempt follows, after retryIn
 	retryIn  time.Duration
 	sent     *http.Request // the request as sent, for field hooks; never logged
+	secrets  []string      // the request's own secrets, never logged
 }
 
 // newFailure starts the record of a failed attempt of req.
 func newFailure(req *http.Request, id string, started time.Time, attempt int) *failure {
+	secrets := redact.AppendSecrets(nil, req)
 	return &failure{
 		requestID: id,
 		method:    req.Method,
-		url:       redactURL(req.URL),
+		url:       redact.URL(req.URL, logAllParams, secrets),
 		started:   started,
 		attempt:   attempt,
 		sent:      req,
+		secrets:   secrets,
 	}
 }
 
@@ -55,17 +60,17 @@ func newFailure(req *http.Request, id string, started time.Time, attempt int) *f
 func (f *failure) inspectResponse(resp *http.Response, limit int64, wait time.Duration, clock func() time.Time) time.Time {
 	f.status = resp.StatusCode
 	var prefix []byte
+	var cut bool
 	if resp.Body != nil && resp.Body != http.NoBody {
 		var b *failureBody
-		b, prefix, _ = readFailureBody(f.sent.Context(), resp.Body, limit, wait)
+		b, prefix, cut = readFailureBody(f.sent.Context(), resp.Body, limit, wait)
 		b.rec = f
 		resp.Body = b.asBody()
 	}
 	if isGzip(resp, prefix) {
-		prefix = gunzipPrefix(prefix, limit)
+		prefix, cut = gunzipPrefix(prefix, limit)
 	}
-	var secrets [4]string // the usual count fits on the stack
-	f.decode(prefix, requestSecrets(f.sent, secrets[:0]))
+	f.decode(prefix, cut)
 
 	now := clock()
 	// The APIError reports the body's retry_after first; a retry waits for
@@ -83,8 +88,7 @@ func (f *failure) inspectResponse(resp *http.Response, limit int64, wait time.Du
 // inspectError fills f from a transport error.
 func (f *failure) inspectError(err error) {
 	f.err = err
-	var secrets [4]string
-	f.message = sanitize(err.Error(), requestSecrets(f.sent, secrets[:0]))
+	f.message = redact.Text(err.Error(), f.secrets, false)
 }
 
 // showsRetryAfter reports whether the outputs carry retry_after: always for
@@ -93,25 +97,26 @@ func (f *failure) showsRetryAfter() bool {
 	return f.hasRetry || f.status == http.StatusTooManyRequests
 }
 
-// decode fills f from an error body. Text that is not the documented JSON is
-// kept, sanitized, in f.body. Fields of the wrong type are skipped.
-func (f *failure) decode(body []byte, secrets []string) {
+// decode fills f from an error body, which is cut when it may be the start
+// of a longer one. Text that is not the documented JSON is kept, redacted,
+// in f.body. Fields of the wrong type are skipped.
+func (f *failure) decode(body []byte, cut bool) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
 		return
 	}
 	w, _ := decodeWire(body) // zero when the body is not a JSON object
 	if w.Error != "" {
-		f.message = sanitize(w.Error, secrets)
+		f.message = redact.Text(w.Error, f.secrets, false)
 	}
 	for _, e := range w.Errors {
-		f.errs = append(f.errs, sanitize(e, secrets))
+		f.errs = append(f.errs, redact.Text(e, f.secrets, false))
 	}
 	if d, ok := parseSeconds(string(trimQuotes(w.RetryAfter))); ok {
 		f.retryAfter, f.hasRetry = d, true
 	}
 	if f.message == "" && len(f.errs) == 0 {
-		f.body = sanitize(string(body), secrets)
+		f.body = redact.Text(string(body), f.secrets, cut)
 	}
 }
 
@@ -179,12 +184,16 @@ func isGzip(resp *http.Response, prefix []byte) bool {
 }
 
 // gunzipPrefix decodes as much of a gzip prefix as it holds, up to limit
-// decoded bytes, so that a small bomb cannot grow past the cap.
-func gunzipPrefix(p []byte, limit int64) []byte {
+// decoded bytes, so that a small bomb cannot grow past the cap. cut reports
+// that the text may go on.
+func gunzipPrefix(p []byte, limit int64) (text []byte, cut bool) {
 	zr, err := gzip.NewReader(bytes.NewReader(p))
 	if err != nil {
-		return p
+		return p, true
 	}
-	out, _ := io.ReadAll(io.LimitReader(zr, limit)) // a truncated stream still yields its start
-	return out
+	text, err = io.ReadAll(io.LimitReader(zr, limit)) // a truncated stream still yields its start
+	return text, err != nil || int64(len(text)) == limit
 }
+
+// logAllParams logs the value of every query parameter that is not secret.
+func logAllParams(string) bool { return true }

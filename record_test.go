@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/identitycall/idctrace/internal/redact"
 )
 
 func TestDecode(t *testing.T) {
@@ -56,7 +58,7 @@ func TestDecode(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var f failure
-			f.decode([]byte(tt.body), nil)
+			f.decode([]byte(tt.body), false)
 			assert.Equal(t, tt.message, f.message)
 			assert.Equal(t, tt.errs, f.errs)
 			assert.Equal(t, tt.retryAfter, f.retryAfter)
@@ -166,7 +168,7 @@ func TestGzipErrorBody(t *testing.T) {
 		{"message", "gzip", zbuf.Bytes(), "Resource not found", ""},
 		{"bomb capped", "gzip", bomb, "", strings.Repeat("A", 1024)},
 		{"mislabelled plain JSON", "gzip", []byte(`{"error":"Resource not found"}`), "Resource not found", ""},
-		{"gzip bytes without the header", "", zbuf.Bytes(), "", sanitize(zbuf.String(), nil)},
+		{"gzip bytes without the header", "", zbuf.Bytes(), "", redact.Text(zbuf.String(), nil, false)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -211,7 +213,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var fl failure
-		fl.decode(body, nil)
+		fl.decode(body, false)
 		assertNoKey(t, fl.message)
 		assertNoKey(t, fl.body)
 		for _, e := range fl.errs {

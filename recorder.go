@@ -6,6 +6,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/identitycall/idctrace/internal/redact"
 )
 
 // DefaultRecorderSize is the number of failures a [Recorder] keeps when
@@ -43,7 +45,7 @@ func WithRecorder(r *Recorder) Option {
 // a response body or an unredacted error alive.
 func (r *Recorder) add(f *failure) {
 	c := *f
-	c.sent, c.err = nil, nil
+	c.sent, c.err, c.secrets = nil, nil, nil
 	r.mu.Lock()
 	r.ring[r.next] = c
 	r.next = (r.next + 1) % len(r.ring)
@@ -113,7 +115,7 @@ func (r *Recorder) WriteBundle(w io.Writer, accountEmail string) error {
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(bundleHeader{
 		Bundle:      "identitycall-failures",
-		Account:     sanitize(accountEmail, nil),
+		Account:     redact.Text(accountEmail, nil, false),
 		GeneratedAt: time.Now().UTC().Truncate(time.Second),
 		Failures:    len(failures),
 	}); err != nil {

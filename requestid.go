@@ -6,6 +6,8 @@ import (
 	"net/http"
 
 	"github.com/google/uuid"
+
+	"github.com/identitycall/idctrace/internal/redact"
 )
 
 // maxIDLen is the longest request ID the Transport forwards as given.
@@ -86,9 +88,9 @@ func (t *Transport) requestID(req *http.Request) (id string, inHeader bool) {
 }
 
 // validID reports whether id may be sent as given: 1 to 128 bytes, none of
-// them a control character.
+// them a control character, and no IdentityCall key in them.
 func validID(id string) bool {
-	if id == "" || len(id) > maxIDLen {
+	if id == "" || len(id) > maxIDLen || redact.HasKey(id) {
 		return false
 	}
 	for i := 0; i < len(id); i++ {

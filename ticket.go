@@ -3,8 +3,11 @@ package idctrace
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
+
+	"github.com/identitycall/idctrace/internal/redact"
 )
 
 // SupportTicket returns a plain-text block to paste into an IdentityCall
@@ -17,7 +20,7 @@ func (e *APIError) SupportTicket(accountEmail string) string {
 	var b strings.Builder
 	line := func(label, value string) {
 		if value != "" {
-			fmt.Fprintf(&b, "%-12s %s\n", label+":", sanitize(value, nil))
+			fmt.Fprintf(&b, "%-12s %s\n", label+":", redact.Text(value, nil, false))
 		}
 	}
 	b.WriteString("IdentityCall support request\n")
@@ -38,7 +41,7 @@ func (e *APIError) SupportTicket(accountEmail string) string {
 	if len(e.Errors) > 0 {
 		b.WriteString("Errors:\n")
 		for _, msg := range e.Errors {
-			fmt.Fprintf(&b, "  - %s\n", sanitize(msg, nil))
+			fmt.Fprintf(&b, "  - %s\n", redact.Text(msg, nil, false))
 		}
 	}
 	if e.RetryAfter > 0 || e.StatusCode == http.StatusTooManyRequests {
@@ -48,7 +51,7 @@ func (e *APIError) SupportTicket(accountEmail string) string {
 		line("Attempts", fmt.Sprint(e.Attempt))
 	}
 	line("Body", e.Body)
-	return maskKeys(b.String())
+	return redact.MaskKeys(b.String())
 }
 
 // splitURL splits a (redacted) URL into its endpoint and its decoded query
@@ -63,4 +66,11 @@ func splitURL(raw string) (endpoint, params string) {
 		}
 	}
 	return endpoint, strings.Join(parts, ", ")
+}
+
+func unescapeQuery(s string) string {
+	if u, err := url.QueryUnescape(s); err == nil {
+		return u
+	}
+	return s
 }

@@ -1,0 +1,83 @@
+package redact
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// Text makes untrusted text safe to print: each of secrets becomes
+// REDACTED, keys are masked (see [MaskKeys]; a secret that is a key is
+// masked as one, so that its last four characters tell which key it was),
+// line breaks and tabs become spaces and other control characters and
+// invalid UTF-8 become U+FFFD.
+//
+// cut reports that s may be the start of a longer text, cut off at its
+// end. Then a trailing start of a secret, of [MinSecretLen] characters or
+// more, becomes REDACTED too, and a key at the very end shows none of its
+// characters, since either may be a longer secret cut short.
+func Text(s string, secrets []string, cut bool) string {
+	if len(secrets) > 1 {
+		// Longest first, so that a secret holding another goes whole.
+		secrets = slices.SortedFunc(slices.Values(secrets), func(a, b string) int { return cmp.Compare(len(b), len(a)) })
+	}
+	if cut {
+		s = redactTrailingPart(s, secrets)
+	}
+	s = replaceSecrets(s, secrets)
+	s = maskKeys(s, cut)
+	if needsCleaning(s) {
+		s = strings.Map(func(r rune) rune {
+			switch {
+			case r == '\n' || r == '\r' || r == '\t':
+				return ' '
+			case r < 0x20 || r == 0x7f || 0x80 <= r && r < 0xa0:
+				return utf8.RuneError
+			}
+			return r
+		}, strings.ToValidUTF8(s, "\uFFFD"))
+		// A secret may only now show, as when it holds a space the text
+		// had as a tab.
+		s = replaceSecrets(s, secrets)
+	}
+	return s
+}
+
+// replaceSecrets replaces every secret in s by REDACTED, but for keys,
+// which MaskKeys masks.
+func replaceSecrets(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if len(sec) >= MinSecretLen && !IsKey(sec) && strings.Contains(s, sec) {
+			s = strings.ReplaceAll(s, sec, Redacted)
+		}
+	}
+	return s
+}
+
+// redactTrailingPart replaces the longest trailing start of a secret, of
+// MinSecretLen bytes or more, by REDACTED.
+func redactTrailingPart(s string, secrets []string) string {
+	longest := 0
+	for _, sec := range secrets {
+		for n := len(sec) - 1; n >= max(MinSecretLen, longest+1); n-- {
+			if strings.HasSuffix(s, sec[:n]) {
+				longest = n
+				break
+			}
+		}
+	}
+	if longest == 0 {
+		return s
+	}
+	return s[:len(s)-longest] + Redacted
+}
+
+func needsCleaning(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f {
+			return true
+		}
+	}
+	return false
+}
