@@ -127,8 +127,11 @@ func TestRedactionOfEveryOutput(t *testing.T) {
 			step:    reply(404, `{"error":"Resource not found"}`),
 			secrets: []string{"s3cret-pass", "alice:"}},
 		{name: "URL password with a control character, echoed",
-			url:     func(srv string) string { return strings.Replace(srv, "://", "://bob:pw%09secret!@", 1) + "/x" },
-			step:    func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(401); io.WriteString(w, "bad password pw\tsecret!") },
+			url: func(srv string) string { return strings.Replace(srv, "://", "://bob:pw%09secret!@", 1) + "/x" },
+			step: func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(401)
+				io.WriteString(w, "bad password pw\tsecret!")
+			},
 			secrets: []string{"pw\tsecret!", "pw secret!"}},
 	}
 	for _, tt := range tests {
