@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"net/http"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -69,12 +70,13 @@ func RequestID(resp *http.Response) string {
 	return resp.Request.Header.Get(DefaultRequestIDHeader)
 }
 
-// requestID picks the ID for req: its header, else its context, else a new
-// one. inHeader reports that req already carries exactly that header value,
-// so the header map need not be copied.
+// requestID picks the ID for req: its header, under any spelling of the
+// name, else its context, else a new one. inHeader reports that req carries
+// that ID as the header's one value under its one, canonical key, so that
+// its header can be sent as is.
 func (t *Transport) requestID(req *http.Request) (id string, inHeader bool) {
-	if v := req.Header[t.header]; len(v) > 0 && validID(v[0]) {
-		return v[0], len(v) == 1
+	if values, exact := headerValues(req.Header, t.header); len(values) > 0 && validID(values[0]) {
+		return values[0], exact
 	}
 	if id, ok := RequestIDFromContext(req.Context()); ok && validID(id) {
 		return id, false
@@ -85,6 +87,22 @@ func (t *Transport) requestID(req *http.Request) (id string, inHeader bool) {
 		}
 	}
 	return newUUID(), false
+}
+
+// headerValues returns the values of the header whose canonical key is
+// key, found under any spelling, the canonical one first. exact reports one
+// value under the canonical key and under no other spelling.
+func headerValues(h http.Header, key string) (values []string, exact bool) {
+	n := 0
+	for k, vv := range h {
+		if len(k) == len(key) && strings.EqualFold(k, key) {
+			n++
+			if k == key || values == nil {
+				values = vv
+			}
+		}
+	}
+	return values, n == 1 && len(values) == 1 && h[key] != nil
 }
 
 // validID reports whether id may be sent as given: 1 to 128 bytes, none of
@@ -112,27 +130,27 @@ func newUUID() string {
 	return u.String()
 }
 
-// cloneHeaderWith returns a copy of h with key set to the single value v.
-// Like http.Header.Clone it backs the value slices with one shared array,
-// but in a single pass over h: the array is sized for one value per header
-// plus the ID, the rule for API requests, and a header with more values
-// than are left starts a new one.
+// cloneHeaderWith returns a copy of h with key set to the single value v,
+// and no other spelling of key. Like [http.Header.Clone], it backs the
+// values with one shared array, with a slot more for v.
 func cloneHeaderWith(h http.Header, key, v string) http.Header {
-	sv := make([]string, len(h)+1)
+	n := 1
+	for _, vv := range h {
+		n += len(vv)
+	}
+	sv := make([]string, n)
 	h2 := make(http.Header, len(h)+1)
 	for k, vv := range h {
 		switch {
-		case k == key:
+		case len(k) == len(key) && strings.EqualFold(k, key):
 			continue
 		case vv == nil:
-			h2[k] = nil
+			h2[k] = nil // as Clone, which keeps nil apart from empty
 			continue
-		case len(vv) >= len(sv): // one slot stays free for the ID
-			sv = make([]string, len(vv)+len(h)+1)
 		}
-		m := copy(sv, vv)
-		h2[k] = sv[:m:m]
-		sv = sv[m:]
+		n := copy(sv, vv)
+		h2[k] = sv[:n:n]
+		sv = sv[n:]
 	}
 	sv[0] = v
 	h2[key] = sv[:1:1]

@@ -1,9 +1,11 @@
 package idctrace
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +21,7 @@ func TestTransportRequestIDRules(t *testing.T) {
 	tests := []struct {
 		name    string
 		header  []string
+		spell   string // the header's map key; "" for the canonical one
 		ctxID   string
 		gen     func() string
 		want    string // "" means a fresh UUID
@@ -35,6 +38,12 @@ func TestTransportRequestIDRules(t *testing.T) {
 		{name: "context with newline replaced", ctxID: "a\nb"},
 		{name: "bad generator falls back to uuid", gen: func() string { return "" }},
 		{name: "128 bytes kept", header: []string{long[:128]}, want: long[:128]},
+		{name: "header under the constant's spelling", header: []string{"caller-1"}, spell: DefaultRequestIDHeader, want: "caller-1"},
+		{name: "header in lower case", header: []string{"caller-1"}, spell: "x-request-id", want: "caller-1"},
+		{name: "header holding a key replaced", header: []string{"id-" + testKey}, ctxID: "ctx-1", want: "ctx-1"},
+		{name: "escaped key replaced", header: []string{"idc%5F" + testKey[4:]}, gen: func() string { return "gen-1" }, want: "gen-1"},
+		{name: "context holding a key replaced", ctxID: testKey},
+		{name: "generated key replaced", gen: func() string { return testKey }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,7 +61,8 @@ func TestTransportRequestIDRules(t *testing.T) {
 			req, err := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
 			require.NoError(t, err)
 			if tt.header != nil {
-				req.Header[http.CanonicalHeaderKey(DefaultRequestIDHeader)] = tt.header
+				spell := cmp.Or(tt.spell, http.CanonicalHeaderKey(DefaultRequestIDHeader))
+				req.Header[spell] = tt.header
 			}
 
 			resp, err := tr.RoundTrip(req)
@@ -60,6 +70,7 @@ func TestTransportRequestIDRules(t *testing.T) {
 			readAll(t, resp)
 
 			sent := srv.seenIDs()[0]
+			assert.Len(t, srv.got()[0].header.Values(DefaultRequestIDHeader), 1, "the server receives exactly one ID")
 			if tt.want == "" {
 				assert.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`, sent)
 			} else {
@@ -144,14 +155,17 @@ func TestCloneHeaderWith(t *testing.T) {
 		{"every header multi-valued", http.Header{"A": many, "B": many, "C": many}},
 		{"nil and empty values", http.Header{"A": nil, "B": {}, "C": {"1"}}},
 		{"the key already set", http.Header{"X-Request-Id": {"old", "older"}, "A": {"1"}}},
+		{"the key under other spellings", http.Header{"X-Request-ID": {"old"}, "x-request-id": {"older"}, "A": {"1"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			before := tt.h.Clone()
-			want := tt.h.Clone()
-			if want == nil {
-				want = http.Header{}
+			want := http.Header{}
+			for k, v := range tt.h {
+				if !strings.EqualFold(k, "X-Request-Id") {
+					want[k] = slices.Clone(v)
+				}
 			}
 			want["X-Request-Id"] = []string{"id"}
 
