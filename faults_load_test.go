@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"sync"
@@ -29,21 +30,40 @@ func (s failingSink) Write(p []byte) (int, error) {
 	return 0, errors.New("disk full")
 }
 
-type panickingCore struct{ zapcore.Core }
+// panickingCore panics in the one method named by in.
+type panickingCore struct {
+	zapcore.Core
+	in string
+}
+
+func (c panickingCore) Enabled(lvl zapcore.Level) bool {
+	if c.in == "Enabled" {
+		panic("Enabled exploded")
+	}
+	return true
+}
 
 func (c panickingCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if c.in == "Check" {
+		panic("Check exploded")
+	}
 	return ce.AddCore(e, c)
 }
-func (panickingCore) Write(zapcore.Entry, []zapcore.Field) error { panic("sink exploded") }
+
+func (c panickingCore) Write(zapcore.Entry, []zapcore.Field) error {
+	panic("Write exploded")
+}
 
 func TestFaultBrokenLoggerNeverChangesTheResult(t *testing.T) {
 	t.Parallel()
 	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
 	quietErrors := zap.ErrorOutput(zapcore.AddSync(io.Discard))
 	loggers := map[string]*zap.Logger{
-		"failing sink": zap.New(zapcore.NewCore(enc, zapcore.AddSync(failingSink{}), zapcore.DebugLevel), quietErrors),
-		"slow sink":    zap.New(zapcore.NewCore(enc, zapcore.AddSync(failingSink{slow: 200 * time.Millisecond}), zapcore.DebugLevel), quietErrors),
-		"panicking":    zap.New(panickingCore{zapcore.NewNopCore()}),
+		"failing sink":   zap.New(zapcore.NewCore(enc, zapcore.AddSync(failingSink{}), zapcore.DebugLevel), quietErrors),
+		"slow sink":      zap.New(zapcore.NewCore(enc, zapcore.AddSync(failingSink{slow: 200 * time.Millisecond}), zapcore.DebugLevel), quietErrors),
+		"Enabled panics": zap.New(panickingCore{zapcore.NewNopCore(), "Enabled"}),
+		"Check panics":   zap.New(panickingCore{zapcore.NewNopCore(), "Check"}),
+		"Write panics":   zap.New(panickingCore{zapcore.NewNopCore(), "Write"}),
 	}
 	srv := newScripted(t, reply(429, `{"error":"Rate limit exceeded","retry_after":1}`))
 	for name, log := range loggers {
@@ -57,6 +77,62 @@ func TestFaultBrokenLoggerNeverChangesTheResult(t *testing.T) {
 			require.ErrorAs(t, CheckResponse(resp), &apiErr)
 			assert.Equal(t, time.Second, apiErr.RetryAfter)
 		})
+	}
+	t.Run("a panicking field hook is the caller's bug, and shows", func(t *testing.T) {
+		t.Parallel()
+		hook := WithLogFields(func(*http.Request) []zap.Field { panic("hook exploded") })
+		log, _ := observed()
+		assert.PanicsWithValue(t, "hook exploded", func() {
+			New(stubRT{status: 404, body: stringBody("{}")}, log, hook).RoundTrip(httptest.NewRequest("GET", "http://h/", nil))
+		})
+	})
+}
+
+// TestFaultMisbehavingBase: a base transport that breaks the RoundTripper
+// contract gets net/http's answer, with and without retries, never a panic.
+func TestFaultMisbehavingBase(t *testing.T) {
+	t.Parallel()
+	boom := errors.New("boom")
+	tests := []struct {
+		name    string
+		base    roundTripFunc
+		status  int   // of the response returned; 0 for an error
+		err     error // errors.Is target
+		errText string
+	}{
+		{name: "5xx with a nil Body", status: 503, base: func(req *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: 503, Header: http.Header{}, Request: req}, nil
+		}},
+		{name: "a response and an error", err: boom, base: func(req *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: 503, Header: http.Header{}, Request: req}, boom
+		}},
+		{name: "a response and a retryable error", err: io.ErrUnexpectedEOF, base: func(req *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: 500, Body: http.NoBody, Request: req}, io.ErrUnexpectedEOF
+		}},
+		{name: "no response and no error", errText: "roundTripFunc returned a nil *http.Response with a nil error",
+			base: func(req *http.Request) (*http.Response, error) { return nil, nil }},
+	}
+	for _, tt := range tests {
+		for _, policy := range []RetryPolicy{{}, testPolicy} {
+			t.Run(fmt.Sprint(tt.name, "/retries=", policy.MaxRetries), func(t *testing.T) {
+				t.Parallel()
+				tr, _, logs := retrying(tt.base, policy)
+				resp, err := tr.RoundTrip(httptest.NewRequest("GET", "http://h/", nil))
+				if tt.status != 0 {
+					require.NoError(t, err)
+					assert.Equal(t, tt.status, resp.StatusCode)
+					assert.ErrorIs(t, CheckResponse(resp), ErrServer)
+				} else {
+					assert.Nil(t, resp)
+					require.Error(t, err)
+					if tt.err != nil {
+						assert.ErrorIs(t, err, tt.err)
+					}
+					assert.Contains(t, err.Error(), tt.errText)
+				}
+				assert.Positive(t, logs.Len())
+			})
+		}
 	}
 }
 

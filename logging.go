@@ -36,29 +36,15 @@ func (t *Transport) logFailure(f *failure) {
 	if f.status == 0 || f.status >= 500 {
 		lvl = zapcore.ErrorLevel
 	}
-	ce := t.logger.Check(lvl, LogMessage)
+	ce := check(t.logger, lvl)
 	if ce == nil {
 		return
 	}
-	// A broken sink must not turn a response into a crash: the caller's
-	// result never depends on the log.
-	defer func() { _ = recover() }()
-	// The slice escapes to the cores, so it is allocated once, at its final
-	// size: a 404 entry needs 8 fields, not 12. The hooks run first, since
-	// only they know how many fields they add.
-	var hookArr [4][]zap.Field
-	hooked, n := hookArr[:0], 6+f.optionalFields()
-	for _, fn := range t.fieldFuncs {
-		fs := fn(f.sent)
-		hooked = append(hooked, fs)
-		n += len(fs)
-	}
-	fields := make([]zap.Field, 0, n)
-	fields = append(fields,
+	fields := []zap.Field{
 		zap.String(FieldRequestID, f.requestID),
 		zap.String(FieldMethod, f.method),
 		zap.String(FieldURL, f.url),
-	)
+	}
 	if f.status != 0 {
 		fields = append(fields, zap.Int(FieldStatus, f.status))
 	}
@@ -82,20 +68,26 @@ func (t *Transport) logFailure(f *failure) {
 	if f.retrying {
 		fields = append(fields, zap.Duration(FieldRetryIn, f.retryIn))
 	}
-	for _, fs := range hooked {
-		fields = append(fields, fs...)
+	for _, fn := range t.fieldFuncs {
+		fields = append(fields, fn(f.sent)...)
 	}
-	ce.Write(fields...)
+	write(ce, fields)
 }
 
-// optionalFields counts the fields logFailure writes for f beyond the six
-// every entry has.
-func (f *failure) optionalFields() int {
-	n := 0
-	for _, present := range [...]bool{f.status != 0, f.message != "", len(f.errs) > 0, f.showsRetryAfter(), f.body != "", f.retrying} {
-		if present {
-			n++
+// check and write call the logger's cores, which are the caller's code: a
+// core that panics must not turn a response into a crash, since the HTTP
+// result never depends on the log. The recover covers those calls only, so
+// that a bug of idctrace's own still shows.
+func check(l *zap.Logger, lvl zapcore.Level) (ce *zapcore.CheckedEntry) {
+	defer func() {
+		if recover() != nil {
+			ce = nil
 		}
-	}
-	return n
+	}()
+	return l.Check(lvl, LogMessage)
+}
+
+func write(ce *zapcore.CheckedEntry, fields []zap.Field) {
+	defer func() { _ = recover() }()
+	ce.Write(fields...)
 }

@@ -33,7 +33,7 @@ func TestRecorderBundle(t *testing.T) {
 	}
 	get("/recordings?api_key=" + testKey)         // 429, retried to 200
 	get("/recordings/rec_1")                      // 422, not retried
-	tr.retry = nil                                // (the 502 once, no retries)
+	tr.retry = RetryPolicy{}                      // (the 502 once, no retries)
 	get("/recordings/rec_2/transcription?page=1") // 502
 	require.Equal(t, 3, rec.Len())
 

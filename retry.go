@@ -11,11 +11,6 @@ import (
 	"time"
 )
 
-// drainLimit bounds what is read from an intermediate response before it is
-// closed: enough to let the connection be reused for a small error body,
-// never an unbounded read.
-const drainLimit = 64 << 10
-
 // RetryPolicy says when and how long a [Transport] retries. See [WithRetry].
 type RetryPolicy struct {
 	MaxRetries         int           // retries after the first attempt; 0 means no retry
@@ -58,7 +53,7 @@ func DefaultRetryPolicy() RetryPolicy {
 func WithRetry(p RetryPolicy) Option {
 	return optionFunc(func(t *Transport) {
 		if p.MaxRetries <= 0 {
-			t.retry = nil
+			t.retry = RetryPolicy{}
 			return
 		}
 		def := DefaultRetryPolicy()
@@ -68,57 +63,33 @@ func WithRetry(p RetryPolicy) Option {
 		if p.MaxDelay <= 0 {
 			p.MaxDelay = def.MaxDelay
 		}
-		t.retry = &p
+		t.retry = p
 	})
 }
 
-// roundTripRetry runs the attempts of one logical request.
-func (t *Transport) roundTripRetry(req *http.Request, id string, inHeader bool) (*http.Response, error) {
-	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+// retryWait decides whether the failed attempt f of req is retried, and
+// after how long. The zero policy never retries, and no retry follows once
+// the request's context is done or when its deadline would pass during the
+// wait.
+func (t *Transport) retryWait(req *http.Request, f *failure) (time.Duration, bool) {
+	wait, ok := t.policyWait(req, f)
 	ctx := req.Context()
-	for attempt := 1; ; attempt++ {
-		out := req
-		if attempt > 1 && req.Body != nil && req.Body != http.NoBody {
-			body, err := req.GetBody()
-			if err != nil {
-				return nil, err
-			}
-			out = new(http.Request)
-			*out = *req
-			out.Body = body
-		}
-		resp, f, err := t.send(out, id, inHeader, attempt)
-		if f == nil {
-			return resp, err
-		}
-		wait, retry := t.retryWait(req, f, attempt)
-		retry = retry && replayable && ctx.Err() == nil && t.fitsDeadline(ctx, wait)
-		f.retrying, f.retryIn = retry, wait
-		t.report(f)
-		if !retry {
-			return resp, err
-		}
-		if resp != nil {
-			io.CopyN(io.Discard, resp.Body, drainLimit)
-			resp.Body.Close()
-		}
-		if err := t.sleep(ctx, wait); err != nil {
-			return nil, err
-		}
+	if deadline, has := ctx.Deadline(); has && !t.now().Add(wait).Before(deadline) {
+		return wait, false
 	}
+	return wait, ok && ctx.Err() == nil
 }
 
-// retryWait decides whether the failed attempt f of req is retried, and
-// after how long.
-func (t *Transport) retryWait(req *http.Request, f *failure, attempt int) (time.Duration, bool) {
+// policyWait is retryWait by the policy alone.
+func (t *Transport) policyWait(req *http.Request, f *failure) (time.Duration, bool) {
 	p := t.retry
-	if attempt > p.MaxRetries {
-		return 0, false
+	if f.attempt > p.MaxRetries || req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+		return 0, false // a body that cannot be sent again is sent once
 	}
 	switch {
 	case f.status == http.StatusTooManyRequests:
 		if !f.hasRetry {
-			return t.backoff(attempt), true
+			return t.backoff(f.attempt), true
 		}
 		return f.waitHint, f.waitHint <= p.MaxDelay
 	case f.status == 0 && !retryableError(f.err), f.status != 0 && !retryableStatus(f.status):
@@ -126,7 +97,7 @@ func (t *Transport) retryWait(req *http.Request, f *failure, attempt int) (time.
 	case !idempotent(req) && !p.RetryNonIdempotent:
 		return 0, false
 	}
-	wait := t.backoff(attempt)
+	wait := t.backoff(f.attempt)
 	if f.hasRetry && f.waitHint <= p.MaxDelay {
 		wait = max(wait, f.waitHint)
 	}
@@ -142,12 +113,6 @@ func (t *Transport) backoff(attempt int) time.Duration {
 		d = p.BaseDelay << shift
 	}
 	return d/2 + t.jitter(d-d/2)
-}
-
-// fitsDeadline reports whether waiting d leaves the request's deadline ahead.
-func (t *Transport) fitsDeadline(ctx context.Context, d time.Duration) bool {
-	deadline, ok := ctx.Deadline()
-	return !ok || t.now().Add(d).Before(deadline)
 }
 
 func retryableStatus(status int) bool {

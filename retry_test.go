@@ -313,11 +313,10 @@ func TestRetryableError(t *testing.T) {
 
 func TestWithRetryDefaults(t *testing.T) {
 	t.Parallel()
-	assert.Nil(t, New(nil, nil).retry, "retries are off by default")
-	assert.Nil(t, New(nil, nil, WithRetry(RetryPolicy{})).retry)
+	assert.Zero(t, New(nil, nil).retry, "retries are off by default")
+	assert.Zero(t, New(nil, nil, WithRetry(RetryPolicy{BaseDelay: time.Second})).retry)
 	tr := New(nil, nil, WithRetry(RetryPolicy{MaxRetries: 2}))
-	require.NotNil(t, tr.retry)
-	assert.Equal(t, RetryPolicy{MaxRetries: 2, BaseDelay: 500 * time.Millisecond, MaxDelay: 30 * time.Second}, *tr.retry)
+	assert.Equal(t, RetryPolicy{MaxRetries: 2, BaseDelay: 500 * time.Millisecond, MaxDelay: 30 * time.Second}, tr.retry)
 	assert.Equal(t, RetryPolicy{MaxRetries: 3, BaseDelay: 500 * time.Millisecond, MaxDelay: 30 * time.Second}, DefaultRetryPolicy())
 }
 

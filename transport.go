@@ -2,6 +2,7 @@ package idctrace
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/textproto"
 	"time"
@@ -21,7 +22,7 @@ type Transport struct {
 	maxBody    int64
 	bodyWait   time.Duration
 	fieldFuncs []func(*http.Request) []zap.Field
-	retry      *RetryPolicy // nil: no retries
+	retry      RetryPolicy // the zero policy never retries
 	recorder   *Recorder
 
 	// Seams for tests inside the package; New sets the real ones.
@@ -44,9 +45,8 @@ func New(base http.RoundTripper, logger *zap.Logger, opts ...Option) *Transport 
 		// The caller of every entry would be the same line of logging.go,
 		// reached from inside net/http: it tells a reader nothing. A stack
 		// trace (zap.NewProduction adds one at Error) would open with the
-		// same frames on every 5xx and every retried attempt, and cost
-		// microseconds each; the request ID already identifies the call.
-		// FatalLevel+1, above every level, is zap's own default.
+		// same frames on every 5xx and every retried attempt; the request
+		// ID identifies the call instead. FatalLevel+1 is zap's own "never".
 		logger = logger.WithOptions(zap.WithCaller(false), zap.AddStacktrace(zapcore.FatalLevel+1))
 	}
 	t := &Transport{
@@ -78,27 +78,51 @@ func WrapClient(c *http.Client, logger *zap.Logger, opts ...Option) *http.Client
 }
 
 // RoundTrip sends req with a request ID and returns the base transport's
-// response, or its error unchanged. It never modifies req: the request sent
-// is a copy carrying the ID in its header and context.
+// response, or its error. It never modifies req: the request sent is a copy
+// carrying the ID in its header and context.
 //
 // A response with a status of 400 or more gets one log entry, and its body is
 // replaced by one that yields the same bytes; any other response is returned
 // as the base transport gave it. With [WithRetry], one RoundTrip may make
-// several attempts, all with the same request ID.
+// several attempts, all with the same request ID; without it, one.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	id, inHeader := t.requestID(req)
-	if t.retry != nil {
-		return t.roundTripRetry(req, id, inHeader)
-	}
-	resp, f, err := t.send(req, id, inHeader, 1)
-	if f != nil {
+	for attempt := 1; ; attempt++ {
+		out := req
+		if attempt > 1 && req.Body != nil && req.Body != http.NoBody {
+			body, err := req.GetBody()
+			if err != nil {
+				return nil, err
+			}
+			out = new(http.Request)
+			*out = *req
+			out.Body = body
+		}
+		resp, f, err := t.send(out, id, inHeader, attempt)
+		if f == nil {
+			return resp, nil
+		}
+		wait, again := t.retryWait(req, f)
+		f.retrying, f.retryIn = again, wait
 		t.report(f)
+		if !again {
+			return resp, err
+		}
+		if resp != nil && resp.Body != nil {
+			// The prefix read has reached the end of a small body, which
+			// frees the connection; a larger one is not read any further.
+			resp.Body.Close()
+		}
+		if err := t.sleep(req.Context(), wait); err != nil {
+			return nil, err
+		}
 	}
-	return resp, err
 }
 
 // send makes one attempt. The failure record is nil when the attempt
-// succeeded.
+// succeeded. A base transport that breaks the RoundTripper contract gets
+// net/http's answer: a response with an error counts as the error, and no
+// response without an error is an error.
 func (t *Transport) send(req *http.Request, id string, inHeader bool, attempt int) (*http.Response, *failure, error) {
 	started := t.now()
 	ctx := &idContext{Context: req.Context(), id: id}
@@ -107,7 +131,12 @@ func (t *Transport) send(req *http.Request, id string, inHeader bool, attempt in
 		out.Header = cloneHeaderWith(req.Header, t.header, id)
 	}
 	resp, err := t.base.RoundTrip(out)
-	if err == nil && (resp == nil || resp.StatusCode < 400) {
+	switch {
+	case err != nil:
+		resp = nil
+	case resp == nil:
+		err = fmt.Errorf("idctrace: %T returned a nil *http.Response with a nil error", t.base)
+	case resp.StatusCode < 400:
 		return resp, nil, nil
 	}
 	f := newFailure(out, id, started, attempt)

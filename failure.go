@@ -3,6 +3,7 @@ package idctrace
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"io"
 	"math"
 	"net/http"
@@ -15,7 +16,7 @@ import (
 
 // failure is what the Transport learns from one failed attempt. It is built
 // once, already redacted, and feeds every output: the log entry, the
-// APIError and the support ticket.
+// APIError or TransportError, the support ticket and the Recorder's bundle.
 type failure struct {
 	requestID string
 	method    string
@@ -53,6 +54,9 @@ func newFailure(req *http.Request, id string, started time.Time, attempt int) *f
 	}
 }
 
+// logAllParams logs the value of every query parameter that is not secret.
+func logAllParams(string) bool { return true }
+
 // inspectResponse reads at most limit bytes of resp's body, waiting at most
 // wait for them, puts back a body that yields all of it, and fills f from
 // the status, the prefix and the Retry-After header. It reads the clock
@@ -73,9 +77,9 @@ func (f *failure) inspectResponse(resp *http.Response, limit int64, wait time.Du
 	f.decode(prefix, cut)
 
 	now := clock()
-	// The APIError reports the body's retry_after first; a retry waits for
-	// the larger of it and the header.
-	header, hasHeader := parseRetryAfter(headerValue(resp.Header, "Retry-After"), now)
+	// The error reports the body's retry_after first; a retry waits for the
+	// larger of it and the header.
+	header, hasHeader := parseRetryAfter(resp.Header.Get("Retry-After"), now)
 	switch {
 	case f.hasRetry:
 		f.waitHint = max(f.retryAfter, header)
@@ -97,6 +101,15 @@ func (f *failure) showsRetryAfter() bool {
 	return f.hasRetry || f.status == http.StatusTooManyRequests
 }
 
+// errorBody is the IdentityCall error body: {"error": "..."} or, for
+// validation errors, {"errors": ["...", "..."]}; a 429 adds "retry_after",
+// in seconds.
+type errorBody struct {
+	Error      string          `json:"error"`
+	Errors     []string        `json:"errors"`
+	RetryAfter json.RawMessage `json:"retry_after"`
+}
+
 // decode fills f from an error body, which is cut when it may be the start
 // of a longer one. Text that is not the documented JSON is kept, redacted,
 // in f.body. Fields of the wrong type are skipped.
@@ -105,32 +118,25 @@ func (f *failure) decode(body []byte, cut bool) {
 	if len(body) == 0 {
 		return
 	}
-	w, _ := decodeWire(body) // zero when the body is not a JSON object
+	var w errorBody
+	if err := json.Unmarshal(body, &w); err != nil {
+		if _, wrongType := err.(*json.UnmarshalTypeError); !wrongType {
+			w = errorBody{} // not JSON, cut short or too deep
+		}
+	}
 	if w.Error != "" {
 		f.message = redact.Text(w.Error, f.secrets, false)
 	}
 	for _, e := range w.Errors {
 		f.errs = append(f.errs, redact.Text(e, f.secrets, false))
 	}
-	if d, ok := parseSeconds(string(trimQuotes(w.RetryAfter))); ok {
+	if d, ok := parseSeconds(string(bytes.Trim(w.RetryAfter, `"`))); ok {
 		f.retryAfter, f.hasRetry = d, true
 	}
 	if f.message == "" && len(f.errs) == 0 {
 		f.body = redact.Text(string(body), f.secrets, cut)
 	}
 }
-
-// headerValue is h.Get(key) for a key already in canonical form, without
-// Get's canonicalization: this is the failure path, measured against peers.
-func headerValue(h http.Header, key string) string {
-	if v := h[key]; len(v) > 0 {
-		return v[0]
-	}
-	return ""
-}
-
-// trimQuotes turns a retry_after of "60" into 60.
-func trimQuotes(b []byte) []byte { return bytes.Trim(b, `"`) }
 
 // parseRetryAfter reads a Retry-After header: delay seconds or an HTTP date.
 func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
@@ -176,11 +182,10 @@ func isRangeErr(err error) bool {
 
 // isGzip reports whether resp's body, which starts with prefix, is still
 // gzip-encoded, as it is when the caller asked for gzip itself and the
-// transport did not decode it. The magic bytes are checked first: a JSON or
-// text body never starts with them, so the header is rarely looked up.
+// transport did not decode it.
 func isGzip(resp *http.Response, prefix []byte) bool {
-	return len(prefix) >= 2 && prefix[0] == 0x1f && prefix[1] == 0x8b && !resp.Uncompressed &&
-		strings.EqualFold(strings.TrimSpace(headerValue(resp.Header, "Content-Encoding")), "gzip")
+	return !resp.Uncompressed && bytes.HasPrefix(prefix, []byte{0x1f, 0x8b}) &&
+		strings.EqualFold(strings.TrimSpace(resp.Header.Get("Content-Encoding")), "gzip")
 }
 
 // gunzipPrefix decodes as much of a gzip prefix as it holds, up to limit
@@ -194,6 +199,3 @@ func gunzipPrefix(p []byte, limit int64) (text []byte, cut bool) {
 	text, err = io.ReadAll(io.LimitReader(zr, limit)) // a truncated stream still yields its start
 	return text, err != nil || int64(len(text)) == limit
 }
-
-// logAllParams logs the value of every query parameter that is not secret.
-func logAllParams(string) bool { return true }
