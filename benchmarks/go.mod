@@ -21,6 +21,7 @@ require (
 	github.com/go-logr/stdr v1.2.2 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/hashicorp/go-cleanhttp v0.5.2 // indirect
+	github.com/identitycall/idctrace/idcotel v0.0.0
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
 	go.opentelemetry.io/otel/log v1.47.0 // indirect
 	go.uber.org/multierr v1.10.0 // indirect
@@ -32,3 +33,5 @@ require (
 replace github.com/identitycall/idctrace => ../
 
 tool golang.org/x/perf/cmd/benchstat
+
+replace github.com/identitycall/idctrace/idcotel => ../idcotel

@@ -9,7 +9,9 @@
 //	base := idctrace.New(http.DefaultTransport, logger, idcotel.WithTraceFields())
 //	client := &http.Client{Transport: otelhttp.NewTransport(base)}
 //
-// This package is the only part of idctrace that imports OpenTelemetry.
+// It is a module of its own (github.com/identitycall/idctrace/idcotel), so
+// that importers of idctrace alone never get OpenTelemetry in their module
+// graph.
 package idcotel
 
 import (
