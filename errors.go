@@ -1,9 +1,9 @@
 package idctrace
 
 import (
+	"context"
 	"errors"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,9 +25,6 @@ var (
 	ErrServer       = errors.New("identitycall: server error")        // 5xx
 )
 
-// errNilResponse is returned by CheckResponse for a nil response.
-var errNilResponse = errors.New("idctrace: CheckResponse: nil response")
-
 // APIError describes a response with a status of 400 or more. Every string
 // in it is redacted, as in the log entry.
 type APIError struct {
@@ -38,8 +35,10 @@ type APIError struct {
 	RequestID  string
 	Method     string
 	URL        string    // redacted, as logged
+	Route      string    // the documented endpoint, as [Route]; "" for any other path
 	Time       time.Time // when the request started, UTC
 	Body       string    // the capped, sanitized body when it is not the documented JSON
+	Hint       string    // what to check when the cause is most likely local; "" when none applies
 
 	// Attempt is the attempt that got this response: 1, or more when
 	// [WithRetry] retried the request. 0 when unknown.
@@ -50,25 +49,26 @@ type APIError struct {
 // "identitycall: 404 Not Found: Resource not found (request_id 5f0c...)".
 func (e *APIError) Error() string {
 	var b strings.Builder
-	b.WriteString("identitycall: ")
-	b.WriteString(strconv.Itoa(e.StatusCode))
-	if text := http.StatusText(e.StatusCode); text != "" {
-		b.WriteString(" " + text)
-	}
+	b.WriteString("identitycall: " + statusText(e.StatusCode))
 	msgs := e.Errors
 	if e.Message != "" {
 		msgs = append([]string{e.Message}, e.Errors...)
 	}
 	if len(msgs) > 0 {
-		b.WriteString(": ")
-		b.WriteString(strings.Join(msgs, "; "))
+		b.WriteString(": " + strings.Join(msgs, "; "))
 	}
-	if e.RequestID != "" {
-		b.WriteString(" (request_id " + e.RequestID + ")")
-	}
+	writeRequestID(&b, e.RequestID)
 	// The fields are redacted when the Transport fills them; this covers an
-	// APIError built by hand.
+	// error built by hand.
 	return redact.MaskKeys(b.String())
+}
+
+// statusText is "404 Not Found", or the bare code when it has no name.
+func statusText(code int) string {
+	if text := http.StatusText(code); text != "" {
+		return strconv.Itoa(code) + " " + text
+	}
+	return strconv.Itoa(code)
 }
 
 // Is reports whether target is the sentinel for e's status: [ErrBadRequest],
@@ -94,61 +94,89 @@ func (e *APIError) Is(target error) bool {
 	return false
 }
 
-// CheckResponse returns nil when resp's status is below 400 and an
-// [*APIError] otherwise. The body stays fully readable, byte for byte.
-//
-// For a response that came through a [Transport], CheckResponse reuses what
-// the Transport already decoded. For any other response it reads a prefix of
-// at most [DefaultMaxBodyBytes] itself and replaces resp.Body with a body
-// that yields the prefix and then the rest; the read stops when the
-// request's context is done.
-func CheckResponse(resp *http.Response) error {
-	if resp == nil {
-		return errNilResponse
-	}
-	if resp.StatusCode < 400 {
-		return nil
-	}
-	f := recordOf(resp)
-	if f == nil {
-		req := resp.Request
-		if req == nil {
-			req = &http.Request{}
-		}
-		f = newFailure(req, RequestID(resp), time.Now(), 0)
-		f.inspectResponse(resp, DefaultMaxBodyBytes, DefaultBodyReadTimeout, time.Now)
-	}
-	return f.apiError()
+// TransportError is returned by RoundTrip when the base transport fails (no
+// response): a refused connection, a DNS failure, a timeout. Every error a
+// [Transport] returns is one; with retries, the last attempt's. Its strings
+// are redacted, as in the log entry.
+type TransportError struct {
+	RequestID string
+	Method    string
+	URL       string // redacted
+	Route     string // the documented endpoint, as [Route]; "" for any other path
+	Time      time.Time
+	Duration  time.Duration
+	Attempt   int
+	Hint      string // what to check when the cause is most likely local; "" when none applies
+	Err       error  // the base transport's error
+
+	cause string // Err's text, redacted
 }
 
-// recordOf finds the failure record a Transport attached to resp: on its
-// body, or, when a middleware above the Transport wrapped the body, on the
-// context of the request behind it.
-func recordOf(resp *http.Response) *failure {
-	if fb, ok := resp.Body.(interface{ record() *failure }); ok {
-		return fb.record()
+// Error returns the method, the URL, the cause and the request ID, for
+// example "identitycall: GET https://api.identitycall.ai/api/v1/public/recordings:
+// dial tcp: connection refused (request_id 5f0c...)". Everything in it is
+// redacted. [RequestIDFromError] reads the ID back from this text, as it
+// must when [http.Client] replaced the error by its text.
+func (e *TransportError) Error() string {
+	cause := e.cause
+	if cause == "" && e.Err != nil {
+		cause = redact.Text(e.Err.Error(), nil, false)
 	}
-	if resp.Request != nil {
-		if c, ok := resp.Request.Context().Value(ctxKey{}).(*idContext); ok &&
-			c.rec != nil && c.rec.status == resp.StatusCode {
-			return c.rec
-		}
-	}
-	return nil
+	var b strings.Builder
+	b.WriteString("identitycall: " + e.Method + " " + e.URL + ": " + cause)
+	writeRequestID(&b, e.RequestID)
+	return redact.MaskKeys(b.String())
 }
 
-// apiError returns a new APIError from the record of an HTTP failure.
-func (f *failure) apiError() *APIError {
-	return &APIError{
-		StatusCode: f.status,
-		Message:    f.message,
-		Errors:     slices.Clone(f.errs),
-		RetryAfter: f.retryAfter,
-		RequestID:  f.requestID,
-		Method:     f.method,
-		URL:        f.url,
-		Time:       f.started.UTC(),
-		Body:       f.body,
-		Attempt:    f.attempt,
+// Unwrap returns the base transport's error, so that [errors.Is] and
+// [errors.As] reach context.DeadlineExceeded, *net.OpError and the like.
+func (e *TransportError) Unwrap() error { return e.Err }
+
+// Timeout reports whether the cause is a timeout, so that
+// (*url.Error).Timeout and [os.IsTimeout] keep working.
+func (e *TransportError) Timeout() bool { return isTimeout(e.Err) }
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &t) && t.Timeout()
+}
+
+// requestIDMark opens the request ID in the text of both error types.
+const requestIDMark = "(request_id "
+
+func writeRequestID(b *strings.Builder, id string) {
+	if id != "" {
+		b.WriteString(" " + requestIDMark + id + ")")
+	}
+}
+
+// RequestIDFromError returns the request ID of the call behind err: an
+// [*APIError] or a [*TransportError] anywhere in err's chain (through
+// *url.Error), or, when [http.Client] replaced the error by its text (as it
+// does when Client.Timeout fires), the ID that text holds. "" when there is
+// none. An ID with spaces or parentheses cannot be read back from text.
+func RequestIDFromError(err error) string {
+	if err == nil {
+		return ""
+	}
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.RequestID
+	}
+	var te *TransportError
+	if errors.As(err, &te) {
+		return te.RequestID
+	}
+	s := err.Error()
+	for {
+		i := strings.LastIndex(s, requestIDMark)
+		if i < 0 {
+			return ""
+		}
+		id, _, ok := strings.Cut(s[i+len(requestIDMark):], ")")
+		if ok && id != "" && !strings.ContainsAny(id, " (") {
+			return id
+		}
+		s = s[:i]
 	}
 }

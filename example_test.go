@@ -85,7 +85,7 @@ func ExampleNew() {
 	body, _ := io.ReadAll(resp.Body)
 	fmt.Printf("%d %s\n", resp.StatusCode, body)
 	// Output:
-	// {"level":"warn","msg":"identitycall request failed","request_id":"req-1","method":"GET","url":"http://127.0.0.1/api/v1/public/recordings/42?page=2&api_key=REDACTED","status":404,"attempt":1,"error":"Resource not found"}
+	// {"level":"warn","msg":"identitycall request failed","request_id":"req-1","method":"GET","url":"http://127.0.0.1/api/v1/public/recordings/42?page=2&api_key=REDACTED","route":"/recordings/{id}","status":404,"attempt":1,"error":"Resource not found"}
 	// 404 {"error":"Resource not found"}
 }
 
@@ -161,7 +161,7 @@ func ExampleWithRetry() {
 	}))
 	defer srv.Close()
 
-	policy := idctrace.DefaultRetryPolicy() // 3 retries, 500 ms base delay, 30 s cap
+	policy := idctrace.DefaultRetryPolicy() // 3 retries, 500 ms base delay, 60 s cap
 	client := idctrace.WrapClient(srv.Client(), zap.NewExample(stableFields), fixedID, idctrace.WithRetry(policy))
 
 	resp, err := client.Get(srv.URL + "/api/v1/public/recordings")
@@ -172,7 +172,7 @@ func ExampleWithRetry() {
 	body, _ := io.ReadAll(resp.Body)
 	fmt.Println(resp.StatusCode, string(body))
 	// Output:
-	// {"level":"warn","msg":"identitycall request failed","request_id":"req-1","method":"GET","url":"http://127.0.0.1/api/v1/public/recordings","status":429,"attempt":1,"error":"Rate limit exceeded","retry_after":"0s","retry_in":"0s"}
+	// {"level":"warn","msg":"identitycall request failed","request_id":"req-1","method":"GET","url":"http://127.0.0.1/api/v1/public/recordings","route":"/recordings","status":429,"attempt":1,"error":"Rate limit exceeded","retry_after":"0s","retry_in":"0s"}
 	// 200 {"data":[]} for req-1
 }
 
@@ -277,7 +277,8 @@ func ExampleWithLogFields() {
 	defer srv.Close()
 
 	// The project a call was made for, from the request's query: a field of
-	// your own on every failure entry. Never return a secret from here.
+	// your own on every failure entry, while the URL logs no undocumented
+	// query value. Never return a secret from here.
 	project := idctrace.WithLogFields(func(req *http.Request) []zap.Field {
 		return []zap.Field{zap.String("project_id", req.URL.Query().Get("project_id"))}
 	})
@@ -288,5 +289,5 @@ func ExampleWithLogFields() {
 	}
 	resp.Body.Close()
 	// Output:
-	// {"level":"warn","msg":"identitycall request failed","request_id":"req-1","method":"GET","url":"http://127.0.0.1/api/v1/public/recordings?project_id=7","status":404,"attempt":1,"error":"Resource not found","project_id":"7"}
+	// {"level":"warn","msg":"identitycall request failed","request_id":"req-1","method":"GET","url":"http://127.0.0.1/api/v1/public/recordings?project_id=REDACTED","route":"/recordings","status":404,"attempt":1,"error":"Resource not found","project_id":"7"}
 }

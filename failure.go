@@ -7,10 +7,12 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/identitycall/idctrace/internal/api"
 	"github.com/identitycall/idctrace/internal/redact"
 )
 
@@ -21,6 +23,7 @@ type failure struct {
 	requestID string
 	method    string
 	url       string // redacted
+	route     string // as Route; "" for an undocumented path
 	status    int    // 0 for a transport error
 	started   time.Time
 	duration  time.Duration
@@ -32,30 +35,77 @@ type failure struct {
 	hasRetry   bool          // retryAfter came from the body or the header
 	waitHint   time.Duration // the larger of the body's and the header's value
 	body       string        // set when the body is not the documented JSON
+	hint       string
 
-	err      error // the transport error, unredacted, never logged as is
-	retrying bool  // another attempt follows, after retryIn
-	retryIn  time.Duration
-	sent     *http.Request // the request as sent, for field hooks; never logged
-	secrets  []string      // the request's own secrets, never logged
+	endpoint   api.Endpoint // the documented endpoint, when documented
+	documented bool
+	err        error // the transport error, unredacted, never logged as is
+	retrying   bool  // another attempt follows, after retryIn
+	retryIn    time.Duration
+	sent       *http.Request // the request as sent, for field hooks; never logged
+	secrets    []string      // the request's own secrets, never logged
 }
 
-// newFailure starts the record of a failed attempt of req.
-func newFailure(req *http.Request, id string, started time.Time, attempt int) *failure {
+// newFailure starts the record of a failed attempt of req. The values of
+// its endpoint's documented query parameters and of those named in logged
+// are logged; others are not.
+func newFailure(req *http.Request, id string, started time.Time, attempt int, logged []string) *failure {
+	e, documented := endpointOf(req)
 	secrets := redact.AppendSecrets(nil, req)
+	loggedParam := func(name string) bool { return e.LoggedParam(name) || slices.Contains(logged, name) }
 	return &failure{
-		requestID: id,
-		method:    req.Method,
-		url:       redact.URL(req.URL, logAllParams, secrets),
-		started:   started,
-		attempt:   attempt,
-		sent:      req,
-		secrets:   secrets,
+		requestID:  id,
+		method:     req.Method,
+		url:        redact.URL(req.URL, loggedParam, secrets),
+		route:      e.Path,
+		started:    started,
+		attempt:    attempt,
+		endpoint:   e,
+		documented: documented,
+		sent:       req,
+		secrets:    secrets,
 	}
 }
 
-// logAllParams logs the value of every query parameter that is not secret.
-func logAllParams(string) bool { return true }
+// finish completes f once its duration is known.
+func (f *failure) finish() {
+	f.hint = f.findHint(f.endpoint, f.documented)
+}
+
+// apiError returns a new APIError from the record of an HTTP failure.
+func (f *failure) apiError() *APIError {
+	return &APIError{
+		StatusCode: f.status,
+		Message:    f.message,
+		Errors:     slices.Clone(f.errs),
+		RetryAfter: f.retryAfter,
+		RequestID:  f.requestID,
+		Method:     f.method,
+		URL:        f.url,
+		Route:      f.route,
+		Time:       f.started.UTC(),
+		Body:       f.body,
+		Hint:       f.hint,
+		Attempt:    f.attempt,
+	}
+}
+
+// transportError returns a new TransportError from the record of a
+// transport failure.
+func (f *failure) transportError() *TransportError {
+	return &TransportError{
+		RequestID: f.requestID,
+		Method:    f.method,
+		URL:       f.url,
+		Route:     f.route,
+		Time:      f.started.UTC(),
+		Duration:  f.duration,
+		Attempt:   f.attempt,
+		Hint:      f.hint,
+		Err:       f.err,
+		cause:     f.message,
+	}
+}
 
 // inspectResponse reads at most limit bytes of resp's body, waiting at most
 // wait for them, puts back a body that yields all of it, and fills f from

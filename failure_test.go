@@ -142,7 +142,7 @@ func TestRetryAfterBodyBeatsHeader(t *testing.T) {
 				resp.Header.Set("Retry-After", tt.header)
 			}
 			req, _ := http.NewRequest("GET", "http://h/", nil)
-			f := newFailure(req, "id", time.Now(), 1)
+			f := newFailure(req, "id", time.Now(), 1, nil)
 			f.inspectResponse(resp, DefaultMaxBodyBytes, time.Minute, time.Now)
 			assert.Equal(t, tt.want, f.retryAfter, "APIError.RetryAfter prefers the body")
 			assert.Equal(t, tt.waitFor, f.waitHint, "a retry waits for the larger")
@@ -175,7 +175,7 @@ func TestGzipErrorBody(t *testing.T) {
 			resp := &http.Response{StatusCode: 404, Header: http.Header{"Content-Encoding": {tt.encoding}},
 				Body: io.NopCloser(bytes.NewReader(tt.body)), ContentLength: int64(len(tt.body))}
 			req, _ := http.NewRequest("GET", "http://h/", nil)
-			f := newFailure(req, "id", time.Now(), 1)
+			f := newFailure(req, "id", time.Now(), 1, nil)
 			f.inspectResponse(resp, 1024, time.Minute, time.Now)
 			assert.Equal(t, tt.message, f.message)
 			assert.Equal(t, tt.logBody, f.body)

@@ -14,6 +14,7 @@ const (
 	FieldRequestID  = "request_id"
 	FieldMethod     = "method"
 	FieldURL        = "url"
+	FieldRoute      = "route"
 	FieldStatus     = "status"
 	FieldDuration   = "duration"
 	FieldStartedAt  = "started_at"
@@ -23,20 +24,52 @@ const (
 	FieldRetryAfter = "retry_after"
 	FieldBody       = "body"
 	FieldRetryIn    = "retry_in"
+	FieldHint       = "hint"
 )
 
-// logFailure writes the entry for one failed attempt: at Warn for a 4xx, at
-// Error for a 5xx or a transport error. Fields are built only when the
-// logger will write the entry.
+// WithLevel sets the level of each failure entry; status is 0 for a
+// transport error and route is as [Route]. The default: Debug for the
+// documented not-ready answers (422 from a recording's transcription,
+// results or summary, which polling meets until the transcription is done),
+// Warn for other 4xx, Error for 5xx and transport errors. Levels above
+// Error count as Error, so that a failed call never panics or exits the
+// program; nil keeps the default.
+func WithLevel(fn func(status int, route string) zapcore.Level) Option {
+	return optionFunc(func(t *Transport) {
+		if fn != nil {
+			t.level = fn
+		}
+	})
+}
+
+func defaultLevel(status int, route string) zapcore.Level {
+	switch {
+	case status == 0 || status >= 500:
+		return zapcore.ErrorLevel
+	case status == 422 && notReadyRoute(route):
+		return zapcore.DebugLevel
+	}
+	return zapcore.WarnLevel
+}
+
+// notReadyRoute reports whether route answers 422 "Transcription not
+// available" until the recording's transcription is done.
+func notReadyRoute(route string) bool {
+	switch route {
+	case "/recordings/{id}/transcription", "/recordings/{id}/results", "/recordings/{id}/summary":
+		return true
+	}
+	return false
+}
+
+// logFailure writes the entry for one failed attempt, at the level
+// WithLevel sets. Fields are built only when the logger will write the
+// entry.
 func (t *Transport) logFailure(f *failure) {
 	if t.logger == nil {
 		return
 	}
-	lvl := zapcore.WarnLevel
-	if f.status == 0 || f.status >= 500 {
-		lvl = zapcore.ErrorLevel
-	}
-	ce := check(t.logger, lvl)
+	ce := check(t.logger, max(min(t.level(f.status, f.route), zapcore.ErrorLevel), zapcore.DebugLevel))
 	if ce == nil {
 		return
 	}
@@ -44,6 +77,9 @@ func (t *Transport) logFailure(f *failure) {
 		zap.String(FieldRequestID, f.requestID),
 		zap.String(FieldMethod, f.method),
 		zap.String(FieldURL, f.url),
+	}
+	if f.route != "" {
+		fields = append(fields, zap.String(FieldRoute, f.route))
 	}
 	if f.status != 0 {
 		fields = append(fields, zap.Int(FieldStatus, f.status))
@@ -67,6 +103,9 @@ func (t *Transport) logFailure(f *failure) {
 	}
 	if f.retrying {
 		fields = append(fields, zap.Duration(FieldRetryIn, f.retryIn))
+	}
+	if f.hint != "" {
+		fields = append(fields, zap.String(FieldHint, f.hint))
 	}
 	for _, fn := range t.fieldFuncs {
 		fields = append(fields, fn(f.sent)...)

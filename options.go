@@ -99,6 +99,19 @@ func WithLogFields(fn func(*http.Request) []zap.Field) Option {
 	})
 }
 
+// WithLoggedQueryParams logs the values of the named query parameters too.
+// By default a URL in any output keeps the values of page and per_page, and
+// of the filters its documented endpoint takes (status on the recordings
+// list, say); every other value becomes REDACTED, since search text, phone
+// numbers and emails are personal data. A name that looks secret (token,
+// api_key, password...) stays redacted even when named here. Several
+// options add up.
+func WithLoggedQueryParams(names ...string) Option {
+	return optionFunc(func(t *Transport) {
+		t.logged = append(t.logged, names...)
+	})
+}
+
 // validHeaderName reports whether name is an RFC 9110 token, the grammar of a
 // header field name. (x/net's httpguts has this; the root package keeps to
 // zap and uuid.)

@@ -93,6 +93,7 @@ type bundleLine struct {
 	RequestID  string   `json:"request_id"`
 	Method     string   `json:"method"`
 	URL        string   `json:"url"`
+	Route      string   `json:"route,omitempty"`
 	Status     int      `json:"status,omitempty"`
 	StartedAt  string   `json:"started_at"`
 	Duration   string   `json:"duration"`
@@ -102,6 +103,7 @@ type bundleLine struct {
 	RetryAfter string   `json:"retry_after,omitempty"`
 	RetryIn    string   `json:"retry_in,omitempty"`
 	Body       string   `json:"body,omitempty"`
+	Hint       string   `json:"hint,omitempty"`
 }
 
 // WriteBundle writes the failures held to w as JSON lines, to attach to a
@@ -134,6 +136,7 @@ func (f *failure) bundleLine() bundleLine {
 		RequestID: f.requestID,
 		Method:    f.method,
 		URL:       f.url,
+		Route:     f.route,
 		Status:    f.status,
 		StartedAt: f.started.UTC().Format(time.RFC3339Nano),
 		Duration:  f.duration.String(),
@@ -141,6 +144,7 @@ func (f *failure) bundleLine() bundleLine {
 		Error:     f.message,
 		Errors:    f.errs,
 		Body:      f.body,
+		Hint:      f.hint,
 	}
 	if f.showsRetryAfter() {
 		l.RetryAfter = f.retryAfter.String()

@@ -16,18 +16,25 @@ type RetryPolicy struct {
 	MaxRetries         int           // retries after the first attempt; 0 means no retry
 	BaseDelay          time.Duration // first backoff; doubles each retry, with jitter
 	MaxDelay           time.Duration // cap on any single wait, backoff or server-asked
-	RetryNonIdempotent bool          // also retry POST/PATCH on 5xx and transport errors
+	RetryNonIdempotent bool          // also retry requests that are not idempotent on 5xx and transport errors
 }
 
-// DefaultRetryPolicy returns 3 retries, a 500 ms base delay and a 30 s cap.
+// DefaultRetryPolicy returns 3 retries, a 500 ms base delay and a 60 s cap:
+// the wait the IdentityCall docs ask for after a 429.
 func DefaultRetryPolicy() RetryPolicy {
-	return RetryPolicy{MaxRetries: 3, BaseDelay: 500 * time.Millisecond, MaxDelay: 30 * time.Second}
+	return RetryPolicy{MaxRetries: 3, BaseDelay: 500 * time.Millisecond, MaxDelay: time.Minute}
 }
+
+// DefaultRateLimitWait is the wait after a 429 that says for how long in
+// neither its body's retry_after nor a Retry-After header: the IdentityCall
+// docs' own default.
+const DefaultRateLimitWait = time.Minute
 
 // WithRetry makes the Transport retry, as the IdentityCall docs advise:
 //
 //   - 429: after the larger of the body's retry_after and the Retry-After
-//     header, exactly; a 429 asking for more than MaxDelay is returned at once.
+//     header, exactly, or [DefaultRateLimitWait] when neither says; a 429
+//     asking for more than MaxDelay is returned at once.
 //   - 500, 502, 503, 504 and transport errors a retry can cure (connection
 //     refused or reset, EOF before the response): after BaseDelay·2^(n-1),
 //     capped at MaxDelay, with jitter, and at least a Retry-After under
@@ -35,17 +42,21 @@ func DefaultRetryPolicy() RetryPolicy {
 //     done context.
 //   - 400, 401, 403, 404, 422, 501 and every other status: never.
 //
-// GET, HEAD, OPTIONS, PUT and DELETE are retried on all of these; POST and
-// PATCH only on 429, unless RetryNonIdempotent is set or the request carries
-// an Idempotency-Key header. A request body is replayed through
-// req.GetBody only, never buffered: a request with a body and no GetBody is
-// sent once.
+// A 429 means the request was not processed: every request is retried
+// after one. After a 5xx or a transport error, only a request that cannot
+// do its work twice is: a documented endpoint the route table marks
+// idempotent (reads, updates, deletes), any other GET, HEAD, OPTIONS, PUT
+// or DELETE, and a request with an Idempotency-Key header, or any request
+// with RetryNonIdempotent set. A request whose context has [AllowRetry]
+// is retried whatever its method, and a purchase (a route that spends
+// money) only then. A request body is replayed through req.GetBody only,
+// never buffered: a request with a body and no GetBody is sent once.
 //
 // Every attempt carries the same request ID and gets its own log entry with
 // its attempt number; an entry followed by a retry adds retry_in. The
-// response of a retried attempt is drained (at most 64 KiB) and closed; the
-// last response is returned intact. A wait ends as soon as the request's
-// context is done, with the context's error, and a deadline that would
+// response of a retried attempt is closed; the last response is returned
+// intact. A wait ends as soon as the request's context is done, with a
+// [*TransportError] holding the context's error, and a deadline that would
 // expire during a wait returns the last response without waiting.
 //
 // Retries are off by default. A MaxRetries of 0 or less keeps them off; a
@@ -88,13 +99,14 @@ func (t *Transport) policyWait(req *http.Request, f *failure) (time.Duration, bo
 	}
 	switch {
 	case f.status == http.StatusTooManyRequests:
-		if !f.hasRetry {
-			return t.backoff(f.attempt), true
+		wait := DefaultRateLimitWait
+		if f.hasRetry {
+			wait = f.waitHint
 		}
-		return f.waitHint, f.waitHint <= p.MaxDelay
+		return wait, wait <= p.MaxDelay
 	case f.status == 0 && !retryableError(f.err), f.status != 0 && !retryableStatus(f.status):
 		return 0, false
-	case !idempotent(req) && !p.RetryNonIdempotent:
+	case !retryAllowed(req.Context()) && (f.endpoint.SpendsMoney || !p.RetryNonIdempotent && !idempotent(req, f)):
 		return 0, false
 	}
 	wait := t.backoff(f.attempt)
@@ -149,14 +161,36 @@ func retryableError(err error) bool {
 	return false
 }
 
-// idempotent reports whether req may be sent again after a 5xx or a
-// transport error without the caller's say-so.
-func idempotent(req *http.Request) bool {
+// idempotent reports whether req, whose failed attempt is f, may be sent
+// again after a 5xx or a transport error without the caller's say-so.
+func idempotent(req *http.Request, f *failure) bool {
+	switch {
+	case req.Header.Get("Idempotency-Key") != "":
+		return true
+	case f.documented:
+		return f.endpoint.Idempotent
+	}
 	switch req.Method {
 	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete, http.MethodTrace:
 		return true
 	}
-	return req.Header.Get("Idempotency-Key") != ""
+	return false
+}
+
+type allowRetryKey struct{}
+
+// AllowRetry returns a copy of ctx that marks a request made with it as
+// safe to retry after a 5xx or a transport error, whatever its method: an
+// upload with its external_id, which the IdentityCall docs make
+// idempotent, or a purchase the caller has made safe. It matters only to a
+// Transport with [WithRetry].
+func AllowRetry(ctx context.Context) context.Context {
+	return context.WithValue(ctx, allowRetryKey{}, true)
+}
+
+func retryAllowed(ctx context.Context) bool {
+	allowed, _ := ctx.Value(allowRetryKey{}).(bool)
+	return allowed
 }
 
 // sleepContext waits d, or until ctx is done, and then returns ctx's error.

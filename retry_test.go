@@ -316,8 +316,8 @@ func TestWithRetryDefaults(t *testing.T) {
 	assert.Zero(t, New(nil, nil).retry, "retries are off by default")
 	assert.Zero(t, New(nil, nil, WithRetry(RetryPolicy{BaseDelay: time.Second})).retry)
 	tr := New(nil, nil, WithRetry(RetryPolicy{MaxRetries: 2}))
-	assert.Equal(t, RetryPolicy{MaxRetries: 2, BaseDelay: 500 * time.Millisecond, MaxDelay: 30 * time.Second}, tr.retry)
-	assert.Equal(t, RetryPolicy{MaxRetries: 3, BaseDelay: 500 * time.Millisecond, MaxDelay: 30 * time.Second}, DefaultRetryPolicy())
+	assert.Equal(t, RetryPolicy{MaxRetries: 2, BaseDelay: 500 * time.Millisecond, MaxDelay: time.Minute}, tr.retry)
+	assert.Equal(t, RetryPolicy{MaxRetries: 3, BaseDelay: 500 * time.Millisecond, MaxDelay: time.Minute}, DefaultRetryPolicy())
 }
 
 func TestBackoffJitterStaysInRange(t *testing.T) {
@@ -333,5 +333,68 @@ func TestBackoffJitterStaysInRange(t *testing.T) {
 			assert.GreaterOrEqual(t, d, want/2)
 			assert.LessOrEqual(t, d, want)
 		}
+	}
+}
+
+// TestRetryFollowsTheDocs: the documented minute after a bare 429, and the
+// route table's word on what may be sent twice.
+func TestRetryFollowsTheDocs(t *testing.T) {
+	t.Parallel()
+	const base = "/api/v1/public"
+	lenient := DefaultRetryPolicy()
+	lenient.RetryNonIdempotent = true
+	tests := []struct {
+		name     string
+		method   string
+		path     string
+		header   http.Header
+		allow    bool // AllowRetry on the request's context
+		policy   RetryPolicy
+		steps    []step
+		attempts int
+		waits    []time.Duration
+	}{
+		{name: "429 saying nothing waits the documented minute", method: "GET", path: base + "/recordings",
+			policy: DefaultRetryPolicy(), steps: []step{reply(429, `{"error":"Rate limit exceeded"}`), reply(200, "ok")},
+			attempts: 2, waits: []time.Duration{time.Minute}},
+		{name: "upload not retried after a 503", method: "POST", path: base + "/recordings",
+			policy: DefaultRetryPolicy(), steps: []step{reply(503, ""), reply(201, "ok")}, attempts: 1},
+		{name: "upload with AllowRetry retried after a 503", method: "POST", path: base + "/recordings", allow: true,
+			policy: DefaultRetryPolicy(), steps: []step{reply(503, ""), reply(201, "ok")}, attempts: 2, waits: []time.Duration{500 * time.Millisecond}},
+		{name: "documented PATCH retried after a 502", method: "PATCH", path: base + "/recordings/rec_1",
+			policy: DefaultRetryPolicy(), steps: []step{reply(502, ""), reply(200, "ok")}, attempts: 2, waits: []time.Duration{500 * time.Millisecond}},
+		{name: "purchase never retried after a 503, even with RetryNonIdempotent", method: "POST", path: base + "/virtual_numbers/purchase",
+			policy: lenient, steps: []step{reply(503, ""), reply(201, "ok")}, attempts: 1},
+		{name: "purchase never retried after a 503, even with an Idempotency-Key", method: "POST", path: base + "/virtual_numbers",
+			header: http.Header{"Idempotency-Key": {"k1"}}, policy: DefaultRetryPolicy(), steps: []step{reply(503, ""), reply(201, "ok")}, attempts: 1},
+		{name: "purchase never retried after a dropped connection", method: "POST", path: base + "/virtual_numbers/purchase",
+			policy: lenient, steps: []step{dropConn, reply(201, "ok")}, attempts: 1},
+		{name: "purchase with AllowRetry retried after a 503", method: "POST", path: base + "/virtual_numbers/purchase", allow: true,
+			policy: DefaultRetryPolicy(), steps: []step{reply(503, ""), reply(201, "ok")}, attempts: 2, waits: []time.Duration{500 * time.Millisecond}},
+		{name: "purchase retried after a 429: it was not processed", method: "POST", path: base + "/virtual_numbers/purchase",
+			policy: DefaultRetryPolicy(), steps: []step{reply(429, `{"error":"Rate limit exceeded","retry_after":2}`), reply(201, "ok")},
+			attempts: 2, waits: []time.Duration{2 * time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newScripted(t, tt.steps...)
+			tr, fs, _ := retrying(srv.Client().Transport, tt.policy)
+			ctx := context.Background()
+			if tt.allow {
+				ctx = AllowRetry(ctx)
+			}
+			req, err := http.NewRequestWithContext(ctx, tt.method, srv.URL+tt.path, strings.NewReader(`{"phone_number":"+15551234567"}`))
+			require.NoError(t, err)
+			for k, v := range tt.header {
+				req.Header[k] = v
+			}
+			resp, err := tr.RoundTrip(req)
+			if err == nil {
+				readAll(t, resp)
+			}
+			assert.Len(t, srv.got(), tt.attempts)
+			assert.Equal(t, tt.waits, fs.got())
+		})
 	}
 }

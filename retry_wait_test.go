@@ -36,8 +36,8 @@ func TestRetryAfterWaits(t *testing.T) {
 		{"near date", `{}`, now.Add(20 * time.Second).Format(http.TimeFormat), []time.Duration{20 * time.Second}},
 		{"far future date", `{}`, "Fri, 31 Dec 9999 23:59:59 GMT", nil},
 		{"over MaxDelay", `{"retry_after":31}`, "", nil},
-		{"empty: backoff", `{"error":"Rate limit exceeded"}`, "", []time.Duration{100 * time.Millisecond}},
-		{"garbage: backoff", `{"retry_after":"soon"}`, "later", []time.Duration{100 * time.Millisecond}},
+		{"neither: the documented minute, past this policy's cap", `{"error":"Rate limit exceeded"}`, "", nil},
+		{"garbage: the documented minute, past this policy's cap", `{"retry_after":"soon"}`, "later", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package idctrace
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,38 +11,42 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// TestSupportTicket: both error types write the same block; a transport
+// error shows its cause where a status would be.
 func TestSupportTicket(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 11, 25, 10, 4, 5, 123, time.UTC)
 	tests := []struct {
 		name string
-		err  APIError
+		err  interface{ SupportTicket(string) string }
 		want string
 	}{
-		{"404", APIError{StatusCode: 404, Message: "Resource not found", RequestID: "req-1", Method: "GET",
-			URL: "https://api.identitycall.ai/api/v1/public/recordings/rec_9?page=2&api_key=REDACTED", Time: at, Attempt: 1},
+		{"404", &APIError{StatusCode: 404, Message: "Resource not found", RequestID: "req-1", Method: "GET",
+			URL: "https://api.identitycall.ai/api/v1/public/recordings/rec_9?page=2&api_key=REDACTED", Route: "/recordings/{id}", Time: at, Attempt: 1},
 			`IdentityCall support request
 Account:     ops@example.com
 Time:        2026-11-25T10:04:05Z
 Request ID:  req-1
 Request:     GET https://api.identitycall.ai/api/v1/public/recordings/rec_9
+Endpoint:    GET /recordings/{id}
 Parameters:  page=2, api_key=REDACTED
 Status:      404 Not Found
 Error:       Resource not found
 `},
-		{"422 list", APIError{StatusCode: 422, Errors: []string{"Language is not supported", "External id is too long"},
-			RequestID: "req-2", Method: "POST", URL: "https://h/api/v1/public/recordings", Time: at},
+		{"422 list", &APIError{StatusCode: 422, Errors: []string{"Language is not supported", "External id is too long"},
+			RequestID: "req-2", Method: "POST", URL: "https://h/api/v1/public/recordings", Route: "/recordings", Time: at},
 			`IdentityCall support request
 Account:     ops@example.com
 Time:        2026-11-25T10:04:05Z
 Request ID:  req-2
 Request:     POST https://h/api/v1/public/recordings
+Endpoint:    POST /recordings
 Status:      422 Unprocessable Entity
 Errors:
   - Language is not supported
   - External id is too long
 `},
-		{"429 after retries", APIError{StatusCode: 429, Message: "Rate limit exceeded", RetryAfter: time.Minute,
+		{"429 after retries", &APIError{StatusCode: 429, Message: "Rate limit exceeded", RetryAfter: time.Minute,
 			RequestID: "req-3", Method: "GET", URL: "https://h/x", Time: at, Attempt: 4},
 			`IdentityCall support request
 Account:     ops@example.com
@@ -53,7 +58,7 @@ Error:       Rate limit exceeded
 Retry after: 1m0s
 Attempts:    4
 `},
-		{"502 page", APIError{StatusCode: 502, Body: "<html>Bad Gateway</html>", RequestID: "req-4", Method: "GET", URL: "https://h/x", Time: at},
+		{"502 page", &APIError{StatusCode: 502, Body: "<html>Bad Gateway</html>", RequestID: "req-4", Method: "GET", URL: "https://h/x", Time: at},
 			`IdentityCall support request
 Account:     ops@example.com
 Time:        2026-11-25T10:04:05Z
@@ -61,6 +66,33 @@ Request ID:  req-4
 Request:     GET https://h/x
 Status:      502 Bad Gateway
 Body:        <html>Bad Gateway</html>
+`},
+		{"401 with a hint", &APIError{StatusCode: 401, Message: "Invalid or expired API key", RequestID: "req-5", Method: "GET",
+			URL: "https://h/api/v1/public/projects", Route: "/projects", Time: at, Hint: "Send the API key."},
+			`IdentityCall support request
+Account:     ops@example.com
+Time:        2026-11-25T10:04:05Z
+Request ID:  req-5
+Request:     GET https://h/api/v1/public/projects
+Endpoint:    GET /projects
+Status:      401 Unauthorized
+Error:       Invalid or expired API key
+Hint:        Send the API key.
+`},
+		{"transport error", &TransportError{RequestID: "req-6", Method: "GET", URL: "https://h/api/v1/public/recordings?page=2",
+			Route: "/recordings", Time: at, Duration: 30*time.Second + 400*time.Microsecond, Attempt: 3,
+			Hint: "No response within 30s: raise the timeout.", Err: context.DeadlineExceeded},
+			`IdentityCall support request
+Account:     ops@example.com
+Time:        2026-11-25T10:04:05Z
+Request ID:  req-6
+Request:     GET https://h/api/v1/public/recordings
+Endpoint:    GET /recordings
+Parameters:  page=2
+Cause:       context deadline exceeded
+Waited:      30s
+Attempts:    3
+Hint:        No response within 30s: raise the timeout.
 `},
 	}
 	for _, tt := range tests {

@@ -2,6 +2,8 @@ package idctrace
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/textproto"
@@ -22,6 +24,8 @@ type Transport struct {
 	maxBody    int64
 	bodyWait   time.Duration
 	fieldFuncs []func(*http.Request) []zap.Field
+	level      func(status int, route string) zapcore.Level
+	logged     []string    // query parameters whose values are logged, beyond the documented ones
 	retry      RetryPolicy // the zero policy never retries
 	recorder   *Recorder
 
@@ -55,6 +59,7 @@ func New(base http.RoundTripper, logger *zap.Logger, opts ...Option) *Transport 
 		header:   textproto.CanonicalMIMEHeaderKey(DefaultRequestIDHeader), // "X-Request-Id"
 		maxBody:  DefaultMaxBodyBytes,
 		bodyWait: DefaultBodyReadTimeout,
+		level:    defaultLevel,
 		now:      time.Now,
 		sleep:    sleepContext,
 		jitter:   randomJitter,
@@ -78,8 +83,9 @@ func WrapClient(c *http.Client, logger *zap.Logger, opts ...Option) *http.Client
 }
 
 // RoundTrip sends req with a request ID and returns the base transport's
-// response, or its error. It never modifies req: the request sent is a copy
-// carrying the ID in its header and context.
+// response, or a [*TransportError] wrapping the base transport's error. It
+// never modifies req: the request sent is a copy carrying the ID in its
+// header and context.
 //
 // A response with a status of 400 or more gets one log entry, and its body is
 // replaced by one that yields the same bytes; any other response is returned
@@ -92,21 +98,28 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if attempt > 1 && req.Body != nil && req.Body != http.NoBody {
 			body, err := req.GetBody()
 			if err != nil {
-				return nil, err
+				f := t.failure(req, id, attempt, t.now())
+				f.inspectError(fmt.Errorf("idctrace: GetBody for a retry: %w", err))
+				f.finish()
+				t.report(f)
+				return nil, f.transportError()
 			}
 			out = new(http.Request)
 			*out = *req
 			out.Body = body
 		}
-		resp, f, err := t.send(out, id, inHeader, attempt)
+		resp, f := t.send(out, id, inHeader, attempt)
 		if f == nil {
 			return resp, nil
 		}
 		wait, again := t.retryWait(req, f)
 		f.retrying, f.retryIn = again, wait
 		t.report(f)
-		if !again {
-			return resp, err
+		switch {
+		case !again && f.status == 0:
+			return nil, f.transportError()
+		case !again:
+			return resp, nil
 		}
 		if resp != nil && resp.Body != nil {
 			// The prefix read has reached the end of a small body, which
@@ -114,16 +127,21 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			resp.Body.Close()
 		}
 		if err := t.sleep(req.Context(), wait); err != nil {
-			return nil, err
+			// The wait was cut short: the error is the last attempt's,
+			// with the context's error as its cause.
+			te := f.transportError()
+			te.Err, te.cause, te.Hint = err, err.Error(), ""
+			return nil, te
 		}
 	}
 }
 
 // send makes one attempt. The failure record is nil when the attempt
-// succeeded. A base transport that breaks the RoundTripper contract gets
-// net/http's answer: a response with an error counts as the error, and no
-// response without an error is an error.
-func (t *Transport) send(req *http.Request, id string, inHeader bool, attempt int) (*http.Response, *failure, error) {
+// succeeded; for a transport error, the response is nil. A base transport
+// that breaks the RoundTripper contract gets net/http's answer: a response
+// with an error counts as the error, and no response without an error is
+// an error.
+func (t *Transport) send(req *http.Request, id string, inHeader bool, attempt int) (*http.Response, *failure) {
 	started := t.now()
 	ctx := &idContext{Context: req.Context(), id: id}
 	out := req.WithContext(ctx)
@@ -133,13 +151,13 @@ func (t *Transport) send(req *http.Request, id string, inHeader bool, attempt in
 	resp, err := t.base.RoundTrip(out)
 	switch {
 	case err != nil:
-		resp = nil
+		resp, err = nil, explain(req.Context(), err, t.now())
 	case resp == nil:
 		err = fmt.Errorf("idctrace: %T returned a nil *http.Response with a nil error", t.base)
 	case resp.StatusCode < 400:
-		return resp, nil, nil
+		return resp, nil
 	}
-	f := newFailure(out, id, started, attempt)
+	f := t.failure(out, id, attempt, started)
 	var end time.Time
 	if err != nil {
 		f.inspectError(err)
@@ -149,7 +167,34 @@ func (t *Transport) send(req *http.Request, id string, inHeader bool, attempt in
 		ctx.rec = f
 	}
 	f.duration = end.Sub(started)
-	return resp, f, err
+	f.finish()
+	return resp, f
+}
+
+// explain adds to a base transport's error what the Transport knows of its
+// cause. An HTTPS request answered in plain HTTP gets the error http.Client
+// would give it: the client finds that case by a type assertion, which a
+// TransportError defeats. An error that came when the request's context was
+// done, or past its deadline, also wraps the context's error:
+// http.Client's timer cancels a request as "request canceled", a moment
+// before the deadline it enforces ends the context.
+func explain(ctx context.Context, err error, now time.Time) error {
+	if tlsErr, ok := err.(tls.RecordHeaderError); ok && string(tlsErr.RecordHeader[:]) == "HTTP/" {
+		return fmt.Errorf("%w: %w", http.ErrSchemeMismatch, tlsErr)
+	}
+	ctxErr := ctx.Err()
+	if deadline, ok := ctx.Deadline(); ok && !now.Before(deadline) {
+		ctxErr = context.DeadlineExceeded
+	}
+	if ctxErr != nil && !errors.Is(err, ctxErr) {
+		return fmt.Errorf("%w: %w", err, ctxErr)
+	}
+	return err
+}
+
+// failure starts the record of a failed attempt of req.
+func (t *Transport) failure(req *http.Request, id string, attempt int, started time.Time) *failure {
+	return newFailure(req, id, started, attempt, t.logged)
 }
 
 // report hands the finished record of a failed attempt to its outputs.

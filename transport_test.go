@@ -178,18 +178,23 @@ func (b *countingBody) Read(p []byte) (int, error) {
 
 func (b *countingBody) Close() error { b.closed = true; return nil }
 
-func TestTransportErrorPassesThrough(t *testing.T) {
+func TestTransportErrorCarriesTheRequestID(t *testing.T) {
 	t.Parallel()
 	baseErr := fmt.Errorf("dial tcp: lookup api.identitycall.ai: %w", context.DeadlineExceeded)
 	log, logs := observed()
-	tr := New(stubRT{err: baseErr}, log)
-	req, err := http.NewRequest("DELETE", "https://u:hunter22@api.identitycall.ai/recordings/7?token=sekrit99", nil)
+	rec := NewRecorder(0)
+	tr := New(stubRT{err: baseErr}, log, WithRecorder(rec))
+	req, err := http.NewRequest("DELETE", "https://u:hunter22@api.identitycall.ai/api/v1/public/recordings/7?token=sekrit99", nil)
 	require.NoError(t, err)
 
 	resp, err := tr.RoundTrip(req)
 	assert.Nil(t, resp)
-	assert.Equal(t, baseErr, err, "the base transport's error is returned unchanged")
+	var te *TransportError
+	require.ErrorAs(t, err, &te)
+	assert.Same(t, baseErr, te.Err)
+	assert.Same(t, baseErr, errors.Unwrap(err))
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.True(t, te.Timeout())
 
 	entries := logs.AllUntimed()
 	require.Len(t, entries, 1)
@@ -197,9 +202,27 @@ func TestTransportErrorPassesThrough(t *testing.T) {
 	f := entries[0].ContextMap()
 	assert.NotContains(t, f, FieldStatus)
 	assert.Equal(t, baseErr.Error(), f[FieldError])
-	assert.Equal(t, "https://api.identitycall.ai/recordings/7?token=REDACTED", f[FieldURL])
+	assert.Equal(t, "https://api.identitycall.ai/api/v1/public/recordings/7?token=REDACTED", f[FieldURL])
+	assert.Equal(t, "/recordings/{id}", f[FieldRoute])
 	assert.Equal(t, "DELETE", f[FieldMethod])
 	assert.EqualValues(t, 1, f[FieldAttempt])
+
+	// The error, its entry, its ticket and the Recorder agree.
+	assert.Equal(t, f[FieldRequestID], te.RequestID)
+	assert.Equal(t, f[FieldURL], te.URL)
+	assert.Equal(t, "/recordings/{id}", te.Route)
+	assert.Equal(t, "DELETE", te.Method)
+	assert.Equal(t, 1, te.Attempt)
+	assert.Equal(t, f[FieldStartedAt], te.Time)
+	assert.Equal(t, f[FieldDuration], te.Duration)
+	assert.Equal(t, te.RequestID, RequestIDFromError(err))
+	assert.Equal(t, "identitycall: DELETE "+te.URL+": "+baseErr.Error()+" (request_id "+te.RequestID+")", err.Error())
+	assert.Contains(t, te.SupportTicket(""), "Request ID:  "+te.RequestID)
+	var bundle strings.Builder
+	require.NoError(t, rec.WriteBundle(&bundle, ""))
+	assert.Contains(t, bundle.String(), `"request_id":"`+te.RequestID+`"`)
+	assert.NotContains(t, err.Error()+te.SupportTicket("")+bundle.String(), "hunter22")
+	assert.NotContains(t, err.Error()+te.SupportTicket("")+bundle.String(), "sekrit99")
 }
 
 func TestTransportDoesNotModifyRequest(t *testing.T) {

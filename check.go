@@ -1,0 +1,54 @@
+package idctrace
+
+import (
+	"errors"
+	"net/http"
+	"time"
+)
+
+// errNilResponse is returned by CheckResponse for a nil response.
+var errNilResponse = errors.New("idctrace: CheckResponse: nil response")
+
+// CheckResponse returns nil when resp's status is below 400 and an
+// [*APIError] otherwise. The body stays fully readable, byte for byte.
+//
+// For a response that came through a [Transport], CheckResponse reuses what
+// the Transport already decoded. For any other response it reads a prefix of
+// at most [DefaultMaxBodyBytes] itself, waiting at most
+// [DefaultBodyReadTimeout] or until the request's context is done, and
+// replaces resp.Body with a body that yields the prefix and then the rest.
+func CheckResponse(resp *http.Response) error {
+	if resp == nil {
+		return errNilResponse
+	}
+	if resp.StatusCode < 400 {
+		return nil
+	}
+	f := recordOf(resp)
+	if f == nil {
+		req := resp.Request
+		if req == nil {
+			req = &http.Request{}
+		}
+		f = newFailure(req, RequestID(resp), time.Now(), 0, nil)
+		f.inspectResponse(resp, DefaultMaxBodyBytes, DefaultBodyReadTimeout, time.Now)
+		f.finish()
+	}
+	return f.apiError()
+}
+
+// recordOf finds the failure record a Transport attached to resp: on its
+// body, or, when a middleware above the Transport wrapped the body, on the
+// context of the request behind it.
+func recordOf(resp *http.Response) *failure {
+	if fb, ok := resp.Body.(interface{ record() *failure }); ok {
+		return fb.record()
+	}
+	if resp.Request != nil {
+		if c, ok := resp.Request.Context().Value(ctxKey{}).(*idContext); ok &&
+			c.rec != nil && c.rec.status == resp.StatusCode {
+			return c.rec
+		}
+	}
+	return nil
+}

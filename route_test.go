@@ -1,0 +1,166 @@
+package idctrace
+
+import (
+	"bytes"
+	"cmp"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zapcore"
+)
+
+func TestRoute(t *testing.T) {
+	t.Parallel()
+	const base = "https://api.identitycall.ai/api/v1/public"
+	tests := []struct{ method, url, want string }{
+		{"GET", base + "/recordings?page=2", "/recordings"},
+		{"POST", base + "/recordings", "/recordings"},
+		{"GET", base + "/recordings/018f3a2b-7c4d-7e8f-9a0b-1c2d3e4f5a6b/transcription", "/recordings/{id}/transcription"},
+		{"GET", base + "/recordings/123/summary", "/recordings/{id}/summary"},
+		{"", base + "/recordings/123/results", "/recordings/{id}/results"}, // "" means GET
+		{"DELETE", base + "/projects/42", "/projects/{id}"},
+		{"GET", base + "/virtual_numbers/available?country=US", "/virtual_numbers/available"},
+		{"POST", base + "/virtual_numbers/purchase", "/virtual_numbers/purchase"},
+		{"POST", base + "/virtual_numbers", "/virtual_numbers"},
+		{"DELETE", base + "/virtual_numbers/7/operators/22", "/virtual_numbers/{id}/operators/{id}"},
+		{"DELETE", base + "/virtual_numbers/7/remove_operator?operator_id=22", "/virtual_numbers/{id}/remove_operator"},
+		{"PATCH", base + "/operators/42/", "/operators/{id}"},
+		{"PUT", base + "/recordings/1", ""},                   // no such method there
+		{"GET", base + "/recordings/1/audio", ""},             // no such path
+		{"GET", "https://api.identitycall.ai/recordings", ""}, // no base path
+		{"GET", base, ""},
+	}
+	for _, tt := range tests {
+		req := httptest.NewRequest(tt.method, tt.url, nil)
+		req.Method = tt.method
+		assert.Equal(t, tt.want, Route(req), "%s %s", tt.method, tt.url)
+	}
+	assert.Empty(t, Route(nil))
+	assert.Empty(t, Route(&http.Request{}))
+}
+
+// TestRouteInEveryOutput: the entry, the error, the ticket and the bundle
+// name the endpoint; an undocumented path gets no route anywhere.
+func TestRouteInEveryOutput(t *testing.T) {
+	t.Parallel()
+	srv := newScripted(t, reply(404, `{"error":"Resource not found"}`))
+	for path, route := range map[string]string{
+		"/api/v1/public/recordings/rec_1/summary": "/recordings/{id}/summary",
+		"/api/v1/public/nowhere":                  "",
+	} {
+		log, logs := observed()
+		rec := NewRecorder(0)
+		resp, err := WrapClient(srv.Client(), log, WithRecorder(rec)).Get(srv.URL + path)
+		require.NoError(t, err)
+		readAll(t, resp)
+		var apiErr *APIError
+		require.ErrorAs(t, CheckResponse(resp), &apiErr)
+		assert.Equal(t, route, apiErr.Route)
+		var bundle bytes.Buffer
+		require.NoError(t, rec.WriteBundle(&bundle, ""))
+		f := logs.All()[0].ContextMap()
+		if route == "" {
+			assert.NotContains(t, f, FieldRoute)
+			assert.NotContains(t, apiErr.SupportTicket(""), "Endpoint:")
+			assert.NotContains(t, bundle.String(), `"route"`)
+			continue
+		}
+		assert.Equal(t, route, f[FieldRoute])
+		assert.Contains(t, apiErr.SupportTicket(""), "Endpoint:    GET "+route+"\n")
+		assert.Contains(t, bundle.String(), `"route":"`+route+`"`)
+	}
+}
+
+func TestLevels(t *testing.T) {
+	t.Parallel()
+	const base = "http://h/api/v1/public"
+	tests := []struct {
+		name   string
+		url    string
+		status int
+		err    bool
+		level  func(int, string) zapcore.Level
+		want   zapcore.Level
+	}{
+		{"not ready: transcription", base + "/recordings/1/transcription", 422, false, nil, zapcore.DebugLevel},
+		{"not ready: results", base + "/recordings/1/results", 422, false, nil, zapcore.DebugLevel},
+		{"not ready: summary", base + "/recordings/1/summary", 422, false, nil, zapcore.DebugLevel},
+		{"other 422", base + "/recordings", 422, false, nil, zapcore.WarnLevel},
+		{"404 on transcription", base + "/recordings/1/transcription", 404, false, nil, zapcore.WarnLevel},
+		{"5xx", base + "/recordings", 503, false, nil, zapcore.ErrorLevel},
+		{"transport error", base + "/recordings", 0, true, nil, zapcore.ErrorLevel},
+		{"WithLevel", base + "/recordings", 404, false, func(status int, route string) zapcore.Level {
+			if status == 404 && route == "/recordings" {
+				return zapcore.InfoLevel
+			}
+			return zapcore.ErrorLevel
+		}, zapcore.InfoLevel},
+		{"WithLevel sees status 0 for transport errors", base + "/recordings", 0, true, func(status int, _ string) zapcore.Level {
+			if status == 0 {
+				return zapcore.InfoLevel
+			}
+			return zapcore.ErrorLevel
+		}, zapcore.InfoLevel},
+		{"Fatal counts as Error: a failed call never exits", base + "/recordings", 500, false,
+			func(int, string) zapcore.Level { return zapcore.FatalLevel }, zapcore.ErrorLevel},
+		{"Panic counts as Error", base + "/recordings", 500, false,
+			func(int, string) zapcore.Level { return zapcore.PanicLevel }, zapcore.ErrorLevel},
+		{"below Debug counts as Debug", base + "/recordings", 500, false,
+			func(int, string) zapcore.Level { return zapcore.DebugLevel - 3 }, zapcore.DebugLevel},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			base := stubRT{status: tt.status, body: stringBody(`{"error":"Transcription not available"}`)}
+			if tt.err {
+				base.err = io.EOF
+			}
+			log, logs := observed()
+			resp, _ := New(base, log, WithLevel(tt.level)).RoundTrip(httptest.NewRequest("GET", tt.url, nil))
+			if resp != nil {
+				assert.Error(t, CheckResponse(resp), "the error is there whatever the level")
+				resp.Body.Close()
+			}
+			require.Equal(t, 1, logs.Len())
+			assert.Equal(t, tt.want, logs.All()[0].Level)
+		})
+	}
+}
+
+func TestLoggedQueryParams(t *testing.T) {
+	t.Parallel()
+	const base = "http://h/api/v1/public"
+	tests := []struct {
+		url    string
+		opts   []Option
+		want   string
+		method string // "" for GET
+	}{
+		{base + "/recordings?page=2&per_page=50&status=completed&q=alice", nil,
+			base + "/recordings?page=2&per_page=50&status=completed&q=REDACTED", ""},
+		{base + "/operators?page=1&status=x", nil, base + "/operators?page=1&status=REDACTED", ""},
+		{base + "/virtual_numbers/available?country=US&number_type=local&area=415", nil,
+			base + "/virtual_numbers/available?country=US&number_type=local&area=REDACTED", ""},
+		{base + "/virtual_numbers/7/remove_operator?operator_id=22", nil, base + "/virtual_numbers/7/remove_operator?operator_id=22", "DELETE"},
+		{base + "/virtual_numbers/7/remove_operator?operator_id=22", nil, base + "/virtual_numbers/7/remove_operator?operator_id=REDACTED", "GET"},
+		{base + "/undocumented?page=3&phone=%2B15551234567", nil, base + "/undocumented?page=3&phone=REDACTED", ""},
+		{base + "/recordings?project_id=7&q=x", []Option{WithLoggedQueryParams("project_id")},
+			base + "/recordings?project_id=7&q=REDACTED", ""},
+		{base + "/recordings?project_id=7&q=x", []Option{WithLoggedQueryParams("project_id"), WithLoggedQueryParams("q")},
+			base + "/recordings?project_id=7&q=x", ""},
+		{base + "/recordings?token=abcd1234&api_key=k", []Option{WithLoggedQueryParams("token", "api_key")},
+			base + "/recordings?token=REDACTED&api_key=REDACTED", ""},
+		{base + "/recordings?status=" + testKey, nil, base + "/recordings?status=REDACTED", ""},
+	}
+	for _, tt := range tests {
+		log, logs := observed()
+		resp, err := New(stubRT{status: 404, body: stringBody("{}")}, log, tt.opts...).RoundTrip(httptest.NewRequest(cmp.Or(tt.method, "GET"), tt.url, nil))
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, tt.want, logs.All()[0].ContextMap()[FieldURL], tt.url)
+	}
+}
