@@ -28,6 +28,7 @@ type Transport struct {
 	logged     []string    // query parameters whose values are logged, beyond the documented ones
 	retry      RetryPolicy // the zero policy never retries
 	recorder   *Recorder
+	observers  []func(Attempt)
 
 	// Seams for tests inside the package; New sets the real ones.
 	now    func() time.Time
@@ -155,6 +156,9 @@ func (t *Transport) send(req *http.Request, id string, inHeader bool, attempt in
 	case resp == nil:
 		err = fmt.Errorf("idctrace: %T returned a nil *http.Response with a nil error", t.base)
 	case resp.StatusCode < 400:
+		if len(t.observers) > 0 {
+			t.observeSuccess(out, id, attempt, started, resp.StatusCode)
+		}
 		return resp, nil
 	}
 	f := t.failure(out, id, attempt, started)
@@ -203,6 +207,9 @@ func (t *Transport) report(f *failure) {
 		t.recorder.add(f)
 	}
 	t.logFailure(f)
+	if len(t.observers) > 0 {
+		t.observeFailure(f)
+	}
 }
 
 // CloseIdleConnections closes the idle connections of the base transport,

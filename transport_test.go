@@ -346,3 +346,31 @@ func BenchmarkRoundTrip(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkObserver measures what an observer costs a successful call,
+// against the same Transport without one, in the same run.
+func BenchmarkObserver(b *testing.B) {
+	ok := stubRT{status: 200, body: stringBody(`{"data":[]}`)}
+	req, err := http.NewRequest("GET", "https://api.identitycall.ai/api/v1/public/recordings/rec_1?page=2", nil)
+	require.NoError(b, err)
+	req.Header.Set("Authorization", "Bearer "+testKey)
+	var n int
+	for _, bm := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{
+		{"without", New(ok, nil)},
+		{"with", New(ok, nil, WithObserver(func(a Attempt) { n += a.Status }))},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				resp, err := bm.rt.RoundTrip(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				resp.Body.Close()
+			}
+		})
+	}
+}

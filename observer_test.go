@@ -1,0 +1,83 @@
+package idctrace
+
+import (
+	"errors"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// recordAttempts is an observer that keeps what it sees.
+type recordAttempts struct {
+	mu  sync.Mutex
+	got []Attempt
+}
+
+func (r *recordAttempts) observe(a Attempt) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, a)
+}
+
+func TestObserverSeesEveryAttempt(t *testing.T) {
+	t.Parallel()
+	srv := newScripted(t, reply(503, `{"error":"Service unavailable"}`), reply(429, `{"error":"Rate limit exceeded","retry_after":0}`), reply(200, "ok"))
+	var first, second recordAttempts
+	tr, fs, _ := retrying(srv.Client().Transport, testPolicy)
+	WithObserver(first.observe).apply(tr)
+	WithObserver(second.observe).apply(tr)
+	WithObserver(nil).apply(tr)
+
+	req, _ := http.NewRequest("GET", srv.URL+"/api/v1/public/recordings/rec_1?page=2&q=alice", nil)
+	req.Header.Set("Authorization", "Bearer "+testKey)
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err)
+	readAll(t, resp)
+
+	require.Len(t, first.got, 3)
+	assert.Equal(t, first.got, second.got, "observers add up")
+	id := srv.seenIDs()[0]
+	wantURL := srv.URL + "/api/v1/public/recordings/rec_1?page=2&q=REDACTED"
+	for i, a := range first.got {
+		assert.Equal(t, id, a.RequestID)
+		assert.Equal(t, "GET", a.Method)
+		assert.Equal(t, wantURL, a.URL, "redacted as the entry is")
+		assert.Equal(t, "/recordings/{id}", a.Route)
+		assert.Equal(t, i+1, a.Attempt)
+		assert.False(t, a.Start.IsZero())
+		assert.GreaterOrEqual(t, a.Duration, time.Duration(0))
+		assert.NoError(t, a.Err)
+	}
+	assert.Equal(t, []int{503, 429, 200}, []int{first.got[0].Status, first.got[1].Status, first.got[2].Status})
+	assert.Equal(t, fs.got()[0], first.got[0].RetryIn)
+	assert.Equal(t, time.Nanosecond, first.got[1].RetryIn, "a retry at once still says one follows")
+	assert.Zero(t, first.got[2].RetryIn)
+}
+
+func TestObserverSeesTransportErrors(t *testing.T) {
+	t.Parallel()
+	var seen recordAttempts
+	boom := errors.New("connection refused")
+	tr := New(stubRT{err: boom}, nil, WithObserver(seen.observe))
+	_, err := tr.RoundTrip(newRequest(t, "POST", "https://h/api/v1/public/projects"))
+	require.Error(t, err)
+	require.Len(t, seen.got, 1)
+	a := seen.got[0]
+	assert.Zero(t, a.Status)
+	var te *TransportError
+	require.ErrorAs(t, a.Err, &te)
+	assert.ErrorIs(t, a.Err, boom)
+	assert.Equal(t, err.Error(), a.Err.Error(), "the observer sees the error the caller gets")
+	assert.Equal(t, "/projects", a.Route)
+}
+
+func newRequest(t *testing.T, method, url string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	require.NoError(t, err)
+	return req
+}
