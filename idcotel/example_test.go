@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -47,4 +49,39 @@ func ExampleWithTraceFields() {
 	// Resource not found
 	// trace_id 4bf92f3577b34da6a3ce929d0e0e4736
 	// span_id  00f067aa0ba902b7
+}
+
+func ExampleWithMetrics() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprint(w, `{"error":"Resource not found"}`)
+	}))
+	defer srv.Close()
+
+	// In a service: the SDK's meter provider with your exporter's reader.
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer mp.Shutdown(context.Background())
+	client := idctrace.WrapClient(srv.Client(), nil, idcotel.WithMetrics(mp))
+
+	for range 2 {
+		resp, err := client.Get(srv.URL + "/api/v1/public/recordings/42")
+		if err != nil {
+			panic(err)
+		}
+		resp.Body.Close()
+	}
+
+	var rm metricdata.ResourceMetrics
+	reader.Collect(context.Background(), &rm)
+	for _, m := range rm.ScopeMetrics[0].Metrics {
+		for _, dp := range m.Data.(metricdata.Histogram[float64]).DataPoints {
+			route, _ := dp.Attributes.Value("url.template")
+			status, _ := dp.Attributes.Value("http.response.status_code")
+			errType, _ := dp.Attributes.Value("error.type")
+			fmt.Println(m.Name, route.AsString(), status.AsInt64(), errType.AsString(), dp.Count)
+		}
+	}
+	// Output:
+	// identitycall.client.request.duration /recordings/{id} 404 404 2
 }

@@ -1,10 +1,12 @@
-// Package idcotel joins idctrace's failure log entries to OpenTelemetry
-// traces.
+// Package idcotel joins idctrace to OpenTelemetry: failure entries to
+// traces, and every attempt to metrics per documented endpoint.
 //
-// [WithTraceFields] adds the W3C trace and span IDs of the request's span to
-// every failure entry, so a log line found in a central store leads to its
-// trace, and the reverse. Put otelhttp outside the idctrace Transport, so its
-// client span is in the request's context when idctrace logs:
+// [WithMetrics] records the duration of every attempt and counts retries,
+// by method, route, status and error type. [WithTraceFields] adds the W3C
+// trace and span IDs of the request's span to every failure entry, so a log
+// line found in a central store leads to its trace, and the reverse. Put
+// otelhttp outside the idctrace Transport, so its client span is in the
+// request's context when idctrace logs:
 //
 //	base := idctrace.New(http.DefaultTransport, logger, idcotel.WithTraceFields())
 //	client := &http.Client{Transport: otelhttp.NewTransport(base)}
