@@ -1,91 +1,63 @@
 // Package idctest runs an in-memory IdentityCall API over real loopback
 // HTTP, for tests and demos that need the documented behaviour without a
-// live account.
+// live account, the way stripe-mock serves Stripe's.
 //
 // It follows net/http/httptest: [NewServer] starts a server on 127.0.0.1,
 // [Server.URL] is its base URL (ending in /api/v1/public) and the caller
-// closes it when done:
+// closes it when done. In a test, [Start] does both in one line:
 //
-//	srv := idctest.NewServer(idctest.WithRateLimit(10, time.Minute))
-//	defer srv.Close()
+//	srv := idctest.Start(t, idctest.WithRateLimit(10, time.Minute))
 //	key := srv.NewKey(idctest.Read, idctest.Write)
 //
-// The server checks, in order: the API key (401), the rate limit (429), the
-// key's permission for the method (403), whether the resource exists in the
-// key's account (404), and then the request's parameters (400, 422). Every
-// error body is the documented JSON.
+// Every documented endpoint is served: recordings (with their
+// transcription, results and summary), projects, virtual numbers and
+// operators. The server checks, in order: the path and method (404, 405),
+// the API key (401), the rate limit (429), the key's permission for the
+// endpoint (403), the key's scope and whether the resource exists in its
+// account (403, 404), and then the request's parameters (400, 422). Every
+// error body is the documented JSON. [Server.Inject] adds faults of every
+// kind in front of all of it.
 package idctest
 
 import (
 	"crypto/rand"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
+	"testing"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/identitycall/idctrace/internal/api"
 )
 
 // BasePath is the path prefix of every API endpoint.
-const BasePath = "/api/v1/public"
+const BasePath = api.BasePath
 
 // DefaultAccount is the account of the keys that [Server.NewKey] makes.
 const DefaultAccount = "default"
 
 // A Permission is what an API key may do.
-type Permission string
+type Permission = api.Permission
 
-// The permissions of an API key: GET needs Read, POST and PATCH need Write,
-// DELETE needs Delete.
+// The permissions of an API key. Each endpoint asks for the one its
+// documentation names: reads need Read, most writes Write, and deleting a
+// recording or a project Delete.
 const (
-	Read   Permission = "read"
-	Write  Permission = "write"
-	Delete Permission = "delete"
+	Read   = api.Read
+	Write  = api.Write
+	Delete = api.Delete
 )
 
-// An Option configures a [Server].
-type Option interface {
-	apply(*Server)
-}
-
-type optionFunc func(*Server)
-
-func (f optionFunc) apply(s *Server) { f(s) }
-
-// WithRateLimit allows each key n requests per window of length per; the
-// next request in the window gets 429 with retry_after and a Retry-After
-// header, in whole seconds until the window ends. The default is no limit;
-// n or per of zero or less keeps it.
-func WithRateLimit(n int, per time.Duration) Option {
-	return optionFunc(func(s *Server) {
-		if n > 0 && per > 0 {
-			s.limit, s.window = n, per
-		}
-	})
-}
-
-// WithClock makes the server read the time from now instead of
-// [time.Now]: rate-limit windows and created_at times follow it, so a test
-// can move past a window without sleeping. now must be safe for concurrent
-// use; nil keeps the default.
-func WithClock(now func() time.Time) Option {
-	return optionFunc(func(s *Server) {
-		if now != nil {
-			s.now = now
-		}
-	})
-}
-
-// WithLogger makes the server log one Info entry per request, with its
-// request ID, method, path, status and account: the server side of the
-// correlation a support engineer makes. nil, the default, logs nothing.
-func WithLogger(l *zap.Logger) Option {
-	return optionFunc(func(s *Server) {
-		if l != nil {
-			s.log = l
-		}
-	})
-}
+// Default upload limits, as documented: 100 MB for compressed audio, 500 MB
+// for WAV and FLAC.
+const (
+	DefaultMaxUploadBytes         = 100 << 20
+	DefaultMaxLosslessUploadBytes = 500 << 20
+)
 
 // Server is an IdentityCall API on a loopback address. Its methods are safe
 // for concurrent use, also while it serves requests.
@@ -94,22 +66,33 @@ type Server struct {
 	// http://127.0.0.1:port/api/v1/public, without a trailing slash.
 	URL string
 
-	ts     *httptest.Server
-	log    *zap.Logger
-	limit  int
-	window time.Duration
-	now    func() time.Time
+	ts          *httptest.Server
+	mux         *http.ServeMux
+	log         *zap.Logger
+	limit       int
+	window      time.Duration
+	retryAfter  time.Duration // > 0: what every 429 asks for
+	maxUpload   int64
+	maxLossless int64
+	now         func() time.Time
 
 	mu         sync.Mutex
 	keys       map[string]*apiKey
-	recordings map[string]*recording // by public ID
-	order      []string              // public IDs, oldest first
-	failNext   int
+	data       store
+	faults     []queuedFault
 	requestIDs []string
+
+	// The request log has a lock of its own: handlers answer while they
+	// hold mu.
+	logMu    sync.Mutex
+	requests []RequestLine
 }
 
+// apiKey is a key's account, scope and permissions, and its rate-limit
+// window.
 type apiKey struct {
 	account string
+	project int // 0 for an account-wide key
 	perms   map[Permission]bool
 	revoked bool
 	expired bool
@@ -122,16 +105,36 @@ type apiKey struct {
 // when finished, to shut it down.
 func NewServer(opts ...Option) *Server {
 	s := &Server{
-		log:        zap.NewNop(),
-		now:        time.Now,
-		keys:       make(map[string]*apiKey),
-		recordings: make(map[string]*recording),
+		log:         zap.NewNop(),
+		now:         time.Now,
+		maxUpload:   DefaultMaxUploadBytes,
+		maxLossless: DefaultMaxLosslessUploadBytes,
+		keys:        make(map[string]*apiKey),
+		data:        newStore(),
 	}
 	for _, opt := range opts {
 		opt.apply(s)
 	}
+	s.mux = s.routes()
 	s.ts = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.ts.URL + BasePath
+	return s
+}
+
+// Start starts a Server for the test t and closes it when t ends. When t
+// fails, the server's request log (method, path, status and request ID of
+// every request, keys masked) is written with t.Log.
+func Start(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	s := NewServer(opts...)
+	t.Cleanup(func() {
+		s.Close()
+		if t.Failed() {
+			for _, r := range s.Requests() {
+				t.Log("idctest:", r)
+			}
+		}
+	})
 	return s
 }
 
@@ -144,20 +147,44 @@ func (s *Server) Close() { s.ts.Close() }
 // under test would.
 func (s *Server) Client() *http.Client { return s.ts.Client() }
 
-// NewKey returns a new key of [DefaultAccount] with perms: "idc_" followed
-// by 32 letters and digits.
+// NewKey returns a new account-wide key of [DefaultAccount] with perms:
+// "idc_" followed by 32 letters and digits.
 func (s *Server) NewKey(perms ...Permission) string {
 	return s.NewAccountKey(DefaultAccount, perms...)
 }
 
-// NewAccountKey returns a new key of the named account with perms. Keys of
-// different accounts see different recordings.
+// NewAccountKey returns a new account-wide key of the named account with
+// perms. Keys of different accounts see different resources.
 func (s *Server) NewAccountKey(account string, perms ...Permission) string {
-	k := &apiKey{account: account, perms: make(map[Permission]bool, len(perms))}
+	return s.addKey(&apiKey{account: account}, perms)
+}
+
+// NewProjectKey returns a new key scoped to the project with projectID (its
+// numeric ID, as the API returns it), in the project's account, with perms.
+// Such a key sees only that project and what belongs to it: other
+// projects' resources are 404, a project_id not its own is 403, and
+// creating or deleting a project is 403. It panics when projectID is not a
+// positive integer.
+func (s *Server) NewProjectKey(projectID string, perms ...Permission) string {
+	id, err := strconv.Atoi(projectID)
+	if err != nil || id <= 0 {
+		panic(fmt.Sprintf("idctest: NewProjectKey: project ID %q is not a positive integer", projectID))
+	}
+	s.mu.Lock()
+	account := DefaultAccount
+	if p, ok := s.data.projects[id]; ok {
+		account = p.account
+	}
+	s.mu.Unlock()
+	return s.addKey(&apiKey{account: account, project: id}, perms)
+}
+
+func (s *Server) addKey(k *apiKey, perms []Permission) string {
+	k.perms = make(map[Permission]bool, len(perms))
 	for _, p := range perms {
 		k.perms[p] = true
 	}
-	key := newKey()
+	key := "idc_" + randomAlphanumerics(32)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.keys[key] = k
@@ -166,13 +193,13 @@ func (s *Server) NewAccountKey(account string, perms ...Permission) string {
 
 const alphanumerics = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
-func newKey() string {
-	var b [32]byte
-	rand.Read(b[:])
+func randomAlphanumerics(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
 	for i := range b {
 		b[i] = alphanumerics[int(b[i])%len(alphanumerics)] // a slight bias is fine for a simulator
 	}
-	return "idc_" + string(b[:])
+	return string(b)
 }
 
 // RevokeKey makes key fail with 401 from now on.
@@ -189,17 +216,29 @@ func (s *Server) setKey(key string, f func(*apiKey)) {
 	}
 }
 
-// FailNext makes the next n requests fail with 500, before any other check.
-func (s *Server) FailNext(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failNext = max(n, 0)
-}
-
 // RequestIDs returns the X-Request-ID header of every request received, in
 // order; "" for a request without one.
 func (s *Server) RequestIDs() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.requestIDs...)
+}
+
+// RequestLine is one request the server answered, as its log has it.
+type RequestLine struct {
+	Method    string
+	Path      string // keys masked
+	Status    int    // 0 for a dropped connection
+	RequestID string
+}
+
+func (r RequestLine) String() string {
+	return fmt.Sprintf("%s %s -> %d (request_id %q)", r.Method, r.Path, r.Status, r.RequestID)
+}
+
+// Requests returns the request log: every request answered, in order.
+func (s *Server) Requests() []RequestLine {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	return append([]RequestLine(nil), s.requests...)
 }

@@ -1,0 +1,167 @@
+package idctest_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/identitycall/idctrace"
+	"github.com/identitycall/idctrace/idctest"
+	"github.com/identitycall/idctrace/internal/api"
+)
+
+// fixture is one of each resource, in one project: what every endpoint
+// needs to answer.
+type fixture struct {
+	project, recording, number, operator, spare string
+}
+
+func newFixture(t *testing.T, srv *idctest.Server, key string) fixture {
+	t.Helper()
+	var fx fixture
+	fx.project = newProject(t, srv, key, "Support")
+	fx.recording = upload(t, srv, key, "project_id", fx.project)["public_id"].(string)
+	srv.CompleteTranscription(fx.recording, "Hello. Bye.")
+	fx.number = jsonNumber(call(t, srv, key, "POST", "/virtual_numbers", `{"phone_number":"+15551234567"}`).data(t)["id"])
+	fx.operator = jsonNumber(call(t, srv, key, "POST", "/operators", `{"name":"Ann Lee","phone_number":"+15550000001"}`).data(t)["id"])
+	fx.spare = jsonNumber(call(t, srv, key, "POST", "/operators", `{"name":"Bo Diaz","phone_number":"+15550000002"}`).data(t)["id"])
+	require.Equal(t, 200, call(t, srv, key, "POST", "/virtual_numbers/"+fx.number+"/add_operator", `{"operator_id":`+fx.operator+`}`).status)
+	return fx
+}
+
+// path fills a template's IDs: the resource its first segment names, then
+// the attached operator.
+func (fx fixture) path(template string) string {
+	first := map[string]string{"recordings": fx.recording, "projects": fx.project, "virtual_numbers": fx.number, "operators": fx.operator}
+	resource, _, _ := strings.Cut(strings.TrimPrefix(template, "/"), "/")
+	path := strings.Replace(template, "{id}", first[resource], 1)
+	return strings.Replace(path, "{id}", fx.operator, 1)
+}
+
+// TestEveryEndpointThroughIdctrace drives each row of the route table
+// through idctrace.New against the simulator: a call that succeeds, with
+// the documented status and a body that decodes into the exported type,
+// and a call without the permission the endpoint needs, whose failure
+// entry names the route.
+func TestEveryEndpointThroughIdctrace(t *testing.T) {
+	t.Parallel()
+	type answer struct {
+		status int
+		body   string     // the request body, JSON unless a form
+		into   func() any // what the data decodes into; nil for no body
+		query  string     // added to the path
+		form   bool       // send an upload form instead
+	}
+	list := func(v any) func() any { return func() any { return v } }
+	answers := map[string]answer{
+		"GET /recordings":                              {status: 200, into: list(&[]idctest.Recording{}), query: "?page=1&status=completed"},
+		"POST /recordings":                             {status: 201, into: list(&idctest.Recording{}), form: true},
+		"GET /recordings/{id}":                         {status: 200, into: list(&idctest.Recording{})},
+		"PATCH /recordings/{id}":                       {status: 200, body: `{"name":"Renamed"}`, into: list(&idctest.Recording{})},
+		"DELETE /recordings/{id}":                      {status: 204},
+		"GET /recordings/{id}/transcription":           {status: 200, into: list(&idctest.Transcription{})},
+		"GET /recordings/{id}/results":                 {status: 200, into: list(&idctest.Results{})},
+		"GET /recordings/{id}/summary":                 {status: 200, into: list(&idctest.Summary{})},
+		"GET /projects":                                {status: 200, into: list(&[]idctest.Project{})},
+		"POST /projects":                               {status: 201, body: `{"name":"New","language":"en"}`, into: list(&idctest.Project{})},
+		"GET /projects/{id}":                           {status: 200, into: list(&idctest.Project{})},
+		"PATCH /projects/{id}":                         {status: 200, body: `{"name":"Renamed"}`, into: list(&idctest.Project{})},
+		"DELETE /projects/{id}":                        {status: 204},
+		"GET /virtual_numbers":                         {status: 200, into: list(&[]idctest.VirtualNumber{})},
+		"GET /virtual_numbers/available":               {status: 200, into: list(&[]map[string]any{}), query: "?country=US&number_type=local"},
+		"POST /virtual_numbers/purchase":               {status: 201, body: `{"phone_number":"+15557654321"}`, into: list(&idctest.VirtualNumber{})},
+		"POST /virtual_numbers":                        {status: 201, body: `{"phone_number":"+15557654321"}`, into: list(&idctest.VirtualNumber{})},
+		"GET /virtual_numbers/{id}":                    {status: 200, into: list(&idctest.VirtualNumber{})},
+		"PATCH /virtual_numbers/{id}":                  {status: 200, body: `{"name":"Sales"}`, into: list(&idctest.VirtualNumber{})},
+		"POST /virtual_numbers/{id}/add_operator":      {status: 200, body: `{"phone_number":"+15550000003"}`, into: list(&idctest.VirtualNumber{})},
+		"POST /virtual_numbers/{id}/operators":         {status: 200, body: `{"phone_number":"+15550000003"}`, into: list(&idctest.VirtualNumber{})},
+		"DELETE /virtual_numbers/{id}/remove_operator": {status: 200, query: "?operator_id=", into: list(&idctest.VirtualNumber{})},
+		"DELETE /virtual_numbers/{id}/operators/{id}":  {status: 200, into: list(&idctest.VirtualNumber{})},
+		"GET /operators":                               {status: 200, into: list(&[]idctest.Operator{})},
+		"POST /operators":                              {status: 201, body: `{"name":"Cy Ode","phone_number":"+15550000004"}`, into: list(&idctest.Operator{})},
+		"GET /operators/{id}":                          {status: 200, into: list(&idctest.Operator{})},
+		"PATCH /operators/{id}":                        {status: 200, body: `{"active":false}`, into: list(&idctest.Operator{})},
+		"DELETE /operators/{id}":                       {status: 200},
+	}
+	require.Len(t, answers, len(api.Endpoints))
+	for _, e := range api.Endpoints {
+		want, ok := answers[e.Method+" "+e.Path]
+		require.True(t, ok, e.Method+" "+e.Path)
+		t.Run(e.Method+" "+e.Path, func(t *testing.T) {
+			t.Parallel()
+			srv := idctest.Start(t)
+			admin := srv.NewKey(idctest.Read, idctest.Write, idctest.Delete)
+			fx := newFixture(t, srv, admin)
+			core, logs := observer.New(zapcore.DebugLevel)
+			client := idctrace.WrapClient(srv.Client(), zap.New(core))
+			path := fx.path(e.Path) + want.query
+			if strings.HasSuffix(want.query, "operator_id=") {
+				path += fx.operator
+			}
+			do := func(key string) *http.Response {
+				var body io.Reader
+				var ct string
+				switch {
+				case want.form:
+					f := form(t, "call.mp3", "audio", "project_id", fx.project)
+					body, ct = bytes.NewReader(f.body), f.contentType
+				case want.body != "":
+					body, ct = strings.NewReader(want.body), "application/json"
+				}
+				req, err := http.NewRequest(e.Method, srv.URL+path, body)
+				require.NoError(t, err)
+				req.Header.Set("Authorization", "Bearer "+key)
+				if ct != "" {
+					req.Header.Set("Content-Type", ct)
+				}
+				resp, err := client.Do(req)
+				require.NoError(t, err)
+				return resp
+			}
+
+			resp := do(admin)
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.NoError(t, err)
+			require.Equal(t, want.status, resp.StatusCode, string(b))
+			assert.Zero(t, logs.Len(), "a success logs nothing")
+			if want.into != nil {
+				var data struct{ Data json.RawMessage }
+				require.NoError(t, json.Unmarshal(b, &data), string(b))
+				dec := json.NewDecoder(bytes.NewReader(data.Data))
+				dec.DisallowUnknownFields()
+				assert.NoError(t, dec.Decode(want.into()), "the exported type holds the body: %s", data.Data)
+			}
+
+			// Without the permission the endpoint needs: a 403 whose
+			// entry, error and hint name the route and the permission.
+			var others []idctest.Permission
+			for _, p := range []idctest.Permission{idctest.Read, idctest.Write, idctest.Delete} {
+				if p != e.Permission {
+					others = append(others, p)
+				}
+			}
+			resp = do(srv.NewKey(others...))
+			var apiErr *idctrace.APIError
+			require.ErrorAs(t, idctrace.CheckResponse(resp), &apiErr)
+			resp.Body.Close()
+			assert.Equal(t, http.StatusForbidden, apiErr.StatusCode)
+			assert.Equal(t, e.Path, apiErr.Route)
+			assert.Contains(t, apiErr.Hint, "with "+string(e.Permission)+" permission")
+			require.Equal(t, 1, logs.Len())
+			entry := logs.All()[0].ContextMap()
+			assert.Equal(t, e.Path, entry[idctrace.FieldRoute])
+			assert.EqualValues(t, 403, entry[idctrace.FieldStatus])
+			assert.Equal(t, apiErr.RequestID, entry[idctrace.FieldRequestID])
+		})
+	}
+}
