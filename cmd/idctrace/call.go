@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/identitycall/idctrace"
+	"github.com/identitycall/idctrace/internal/redact"
 )
 
 // apiCall is one request to the real API.
@@ -43,10 +44,14 @@ func parseCall(args []string, cfg config, stdin io.Reader) (*apiCall, error) {
 	}
 	base, err := url.Parse(cfg.baseURL)
 	if err != nil || base.Scheme == "" || base.Host == "" {
-		return nil, fmt.Errorf("invalid base URL %q", cfg.baseURL)
+		return nil, fmt.Errorf("invalid base URL %q (from -base-url or IDENTITYCALL_BASE_URL)", cfg.baseURL)
 	}
-	if cfg.apiKey == "" {
+	switch {
+	case cfg.apiKey == "":
 		return nil, errors.New("IDENTITYCALL_API_KEY is not set")
+	case !redact.IsKey(cfg.apiKey):
+		// The value is not printed: it may be a real key, mistyped.
+		return nil, errors.New("IDENTITYCALL_API_KEY is not an IdentityCall API key: want idc_ followed by 32 letters and digits")
 	}
 	if cfg.retries < 0 {
 		return nil, errors.New("-retries must not be negative")
@@ -109,7 +114,7 @@ func (c *apiCall) do(ctx context.Context, stdout, stderr io.Writer) int {
 	}
 	req, err := http.NewRequestWithContext(ctx, c.method, c.url, body)
 	if err != nil {
-		fmt.Fprintln(stderr, "idctrace:", err)
+		fmt.Fprintln(stderr, "idctrace:", c.cfg.redact(err.Error()))
 		return 2
 	}
 	req.Header.Set("Authorization", "Bearer "+c.cfg.apiKey)
@@ -127,27 +132,38 @@ func (c *apiCall) do(ctx context.Context, stdout, stderr io.Writer) int {
 	resp, err := client.Do(req)
 	if err != nil {
 		// The log line above holds the details, redacted; *url.Error's text
-		// would repeat the URL as typed.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
+		// would repeat the URL as typed, so the ticket stands for it.
+		var te *idctrace.TransportError
+		if !errors.As(err, &te) {
+			fmt.Fprintln(stderr, "idctrace: request failed:", c.cfg.redact(err.Error()))
+			return 1
 		}
-		fmt.Fprintln(stderr, "idctrace: request failed:", err)
+		fmt.Fprintln(stderr, "idctrace: request failed, with no response")
+		c.ticket(stderr, te)
 		return 1
 	}
 	defer resp.Body.Close()
 	apiErr := idctrace.CheckResponse(resp)
 	if _, err := io.Copy(stdout, resp.Body); err != nil {
-		fmt.Fprintln(stderr, "idctrace: reading the response:", err)
+		fmt.Fprintln(stderr, "idctrace: reading the response:", c.cfg.redact(err.Error()))
 		return 1
 	}
 	var e *idctrace.APIError
 	if errors.As(apiErr, &e) {
-		fmt.Fprintln(stderr)
-		fmt.Fprint(stderr, e.SupportTicket(c.cfg.email))
+		c.ticket(stderr, e)
 		return 1
 	}
 	return 0
+}
+
+// ticket prints the support ticket of a failed call, and how to add the
+// account email when there is none.
+func (c *apiCall) ticket(w io.Writer, err interface{ SupportTicket(string) string }) {
+	fmt.Fprintln(w)
+	fmt.Fprint(w, err.SupportTicket(c.cfg.email))
+	if c.cfg.email == "" {
+		fmt.Fprintln(w, "(Support needs your account's email: run again with -email you@example.com, or set IDENTITYCALL_EMAIL.)")
+	}
 }
 
 // newLogger logs to w at the levels lvl enables: the console format by

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,7 +10,9 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -19,33 +22,42 @@ import (
 	"github.com/identitycall/idctrace/idctest"
 )
 
-// burst is the simulator's rate limit per key and second; the 429 step
-// spends it with a key of its own.
-const burst = 10
+// The simulator allows each key burst requests per window; the 429 step
+// spends a key's budget, and its 429 asks for a wait just past the window.
+const (
+	burst      = 30
+	window     = 200 * time.Millisecond
+	retryAfter = 250 * time.Millisecond // a real 429 asks for up to a minute
+)
 
 // demo walks through a session against the embedded simulator. Client and
 // server log to the same writer, so each failure shows both sides.
 type demo struct {
-	ctx    context.Context
-	out    io.Writer
-	srv    *idctest.Server
-	client *http.Client
-	quiet  zap.AtomicLevel // the server's level, raised while the burst runs
+	ctx     context.Context
+	out     io.Writer
+	srv     *idctest.Server
+	client  *http.Client
+	quiet   zap.AtomicLevel // the server's level, raised while the burst runs
+	metrics *metrics
 }
 
-func runDemo(ctx context.Context, out io.Writer, cfg config) error {
+func runDemo(ctx context.Context, w io.Writer, cfg config) error {
+	out := &lockedWriter{w: w} // the demo's lines and both loggers', one at a time
 	quiet := zap.NewAtomicLevelAt(zapcore.InfoLevel)
 	srv := idctest.NewServer(
-		idctest.WithRateLimit(burst, time.Second),
+		idctest.WithRateLimit(burst, window),
+		idctest.WithRetryAfter(retryAfter),
 		idctest.WithLogger(newLogger(out, cfg.json, quiet).Named("server")),
 	)
 	defer srv.Close()
 	recorder := idctrace.NewRecorder(0)
-	client := idctrace.WrapClient(srv.Client(), newLogger(out, cfg.json, zapcore.InfoLevel).Named("client"),
+	m := &metrics{}
+	client := idctrace.WrapClient(srv.Client(), newLogger(out, cfg.json, zapcore.DebugLevel).Named("client"),
 		idctrace.WithRetry(idctrace.RetryPolicy{MaxRetries: 3, BaseDelay: 100 * time.Millisecond, MaxDelay: 5 * time.Second}),
 		idctrace.WithRecorder(recorder),
+		idctrace.WithObserver(m.observe),
 	)
-	d := &demo{ctx: ctx, out: out, srv: srv, client: client, quiet: quiet}
+	d := &demo{ctx: ctx, out: out, srv: srv, client: client, quiet: quiet, metrics: m}
 	email := cfg.email
 	if email == "" {
 		email = "you@example.com"
@@ -59,55 +71,71 @@ func runDemo(ctx context.Context, out io.Writer, cfg config) error {
 	fmt.Fprintln(out, "The client is idctrace.WrapClient(..., WithRetry(...)). Lines from \"client\" are what your")
 	fmt.Fprintln(out, "service would log; lines from \"server\" are IdentityCall's side, with the same request ID.")
 
+	var project struct{ ID int }
+	if _, err := d.callJSON("201  create a project", ops, "POST", "/projects", `{"name":"Support EN","language":"en"}`, &project); err != nil {
+		return err
+	}
+	projectID := fmt.Sprint(project.ID)
 	var first string
 	for _, name := range []string{"renewal-call.mp3", "onboarding.mp3"} {
-		rec, err := d.upload("201  upload "+name, ops, name, "language", "en")
+		rec, err := d.upload("201  upload "+name, ops, name, "project_id", projectID, "language", "en")
 		if err != nil {
 			return err
 		}
-		if first == "" {
-			first = rec
-		}
+		first = cmp.Or(first, rec)
 	}
+	var number struct{ ID int }
+	if _, err := d.callJSON("201  buy a virtual number", ops, "POST", "/virtual_numbers/purchase", `{"phone_number":"+15551234567"}`, &number); err != nil {
+		return err
+	}
+	scoped := srv.NewProjectKey(projectID, idctest.Read, idctest.Write)
+
 	steps := []struct {
-		title, key, method, path string
+		title, key, method, path, body string
 	}{
-		{"200  list recordings", ops, "GET", "/recordings?page=1&per_page=10"},
-		{"401  no API key", "", "GET", "/recordings"},
-		{"401  a revoked API key", revoked, "GET", "/recordings"},
-		{"403  a read-only key deletes a recording", viewer, "DELETE", "/recordings/" + first},
-		{"404  a recording that does not exist", ops, "GET", "/recordings/rec_0000deadbeef"},
+		{"200  list recordings", ops, "GET", "/recordings?page=1&per_page=10", ""},
+		{"200  attach an operator to the number", ops, "POST", fmt.Sprintf("/virtual_numbers/%d/add_operator", number.ID), `{"phone_number":"+15550000001","name":"Ann Lee"}`},
+		{"401  no API key", "", "GET", "/recordings", ""},
+		{"401  a revoked API key", revoked, "GET", "/recordings", ""},
+		{"403  a read-only key deletes a recording", viewer, "DELETE", "/recordings/" + first, ""},
+		{"403  a project-scoped key creates a project", scoped, "POST", "/projects", `{"name":"Sales","language":"en"}`},
+		{"404  a recording that does not exist", ops, "GET", "/recordings/018f3a2b-7c4d-7e8f-9a0b-1c2d3e4f5a6b", ""},
+		{"404  a base URL without /api/v1/public", ops, "GET", strings.TrimSuffix(srv.URL, idctest.BasePath) + "/recordings", ""},
+		{"422  a purchase without a phone number", ops, "POST", "/virtual_numbers", `{"country_code":"US"}`},
+		{"422  a transcription that is not ready yet (logged at Debug: polling meets it)", ops, "GET", "/recordings/" + first + "/transcription", ""},
 	}
 	var ticketErr *idctrace.APIError
 	for _, s := range steps {
-		apiErr, _, err := d.call(s.title, s.key, s.method, s.path, nil, "")
+		apiErr, err := d.callJSON(s.title, s.key, s.method, s.path, s.body, nil)
 		if err != nil {
 			return err
 		}
-		if apiErr != nil && apiErr.StatusCode == http.StatusNotFound {
+		if apiErr != nil && apiErr.StatusCode == http.StatusNotFound && ticketErr == nil {
 			ticketErr = apiErr
 		}
 	}
-	if _, err := d.upload("422  an upload without a file", ops, ""); err != nil {
+	if _, err := d.upload("422  an upload without a file", ops, "", "project_id", projectID); err != nil {
 		return err
 	}
-	if _, err := d.upload("422  invalid fields", ops, "call.mp3", "language", "klingon", "project_id", "abc"); err != nil {
-		return err
-	}
-	if _, _, err := d.call("422  a transcription that is not ready", ops, "GET", "/recordings/"+first+"/transcription", nil, ""); err != nil {
+	if _, err := d.upload("422  invalid fields", ops, "call.mp3", "project_id", projectID, "language", "klingon", "external_id", strings.Repeat("x", 300)); err != nil {
 		return err
 	}
 	if err := d.rateLimit(); err != nil {
 		return err
 	}
-	srv.FailNext(1)
-	if _, _, err := d.call("500  a server error, retried with backoff", ops, "GET", "/recordings", nil, ""); err != nil {
+	srv.Inject(1, idctest.Fault{Status: http.StatusServiceUnavailable})
+	if _, err := d.callJSON("503  a load balancer's error, retried with backoff", ops, "GET", "/recordings", "", nil); err != nil {
 		return err
 	}
+	timeoutErr := d.timeout(ops)
 
 	fmt.Fprintf(d.out, "\n-- support ticket for the 404 (APIError.SupportTicket)\n\n")
 	if ticketErr != nil {
 		fmt.Fprint(d.out, ticketErr.SupportTicket(email))
+	}
+	fmt.Fprintf(d.out, "\n-- support ticket for the timeout (TransportError.SupportTicket)\n\n")
+	if timeoutErr != nil {
+		fmt.Fprint(d.out, timeoutErr.SupportTicket(email))
 	}
 	var bundle bytes.Buffer
 	if err := recorder.WriteBundle(&bundle, email); err != nil {
@@ -115,14 +143,30 @@ func runDemo(ctx context.Context, out io.Writer, cfg config) error {
 	}
 	header, _, _ := strings.Cut(bundle.String(), "\n")
 	fmt.Fprintf(d.out, "\n-- failure bundle (Recorder.WriteBundle): %d failed attempts as JSON lines, starting\n%s\n", recorder.Len(), header)
+	fmt.Fprintf(d.out, "\n-- attempts per route and status (WithObserver; idcotel.WithMetrics records the same)\n\n")
+	m.print(d.out)
 	return nil
+}
+
+// callJSON makes one request, prints how it ended and decodes the data of
+// a success into v (when not nil). It returns the APIError of a failure.
+func (d *demo) callJSON(title, key, method, path, body string, v any) (*idctrace.APIError, error) {
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	apiErr, b, err := d.call(title, key, method, path, r, "application/json")
+	if err != nil || apiErr != nil || v == nil {
+		return apiErr, err
+	}
+	return nil, json.Unmarshal(b, &struct{ Data any }{v})
 }
 
 // call makes one request, prints how it ended and returns the body, with
 // the APIError when it failed.
-func (d *demo) call(title, key, method, path string, body []byte, contentType string) (*idctrace.APIError, []byte, error) {
+func (d *demo) call(title, key, method, path string, body io.Reader, contentType string) (*idctrace.APIError, []byte, error) {
 	fmt.Fprintf(d.out, "\n-- %s\n", title)
-	resp, err := d.do(d.client, key, method, path, body, contentType)
+	resp, err := d.do(d.ctx, d.client, key, method, path, body, contentType)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -141,19 +185,19 @@ func (d *demo) call(title, key, method, path string, body []byte, contentType st
 }
 
 // do sends one request to the simulator through client.
-func (d *demo) do(client *http.Client, key, method, path string, body []byte, contentType string) (*http.Response, error) {
-	var r io.Reader
-	if body != nil {
-		r = bytes.NewReader(body)
+func (d *demo) do(ctx context.Context, client *http.Client, key, method, path string, body io.Reader, contentType string) (*http.Response, error) {
+	url := path
+	if !strings.HasPrefix(path, "http") {
+		url = d.srv.URL + path
 	}
-	req, err := http.NewRequestWithContext(d.ctx, method, d.srv.URL+path, r)
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
 	if err != nil {
 		return nil, err
 	}
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
-	if contentType != "" {
+	if body != nil && contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
 	return client.Do(req)
@@ -166,13 +210,13 @@ func (d *demo) upload(title, key, file string, fields ...string) (string, error)
 	mw := multipart.NewWriter(&buf)
 	if file != "" {
 		fw, _ := mw.CreateFormFile("file", file)
-		fw.Write([]byte("RIFF....WAVEfmt ")) // a few bytes of audio
+		fw.Write([]byte("ID3....")) // a few bytes of audio
 	}
 	for i := 0; i+1 < len(fields); i += 2 {
 		mw.WriteField(fields[i], fields[i+1])
 	}
 	mw.Close()
-	apiErr, body, err := d.call(title, key, "POST", "/recordings", buf.Bytes(), mw.FormDataContentType())
+	apiErr, body, err := d.call(title, key, "POST", "/recordings", &buf, mw.FormDataContentType())
 	if err != nil || apiErr != nil {
 		return "", err
 	}
@@ -191,7 +235,7 @@ func (d *demo) rateLimit() error {
 	if err := d.spend(key); err != nil {
 		return err
 	}
-	_, _, err := d.call(fmt.Sprintf("429  past %d requests a second: waits retry_after, then succeeds", burst), key, "GET", "/recordings", nil, "")
+	_, err := d.callJSON(fmt.Sprintf("429  past %d requests in %v: waits retry_after, then succeeds", burst, window), key, "GET", "/recordings", "", nil)
 	return err
 }
 
@@ -202,7 +246,7 @@ func (d *demo) spend(key string) error {
 	d.quiet.SetLevel(zapcore.WarnLevel)
 	defer d.quiet.SetLevel(zapcore.InfoLevel)
 	for range 100 * burst {
-		resp, err := d.do(d.srv.Client(), key, "GET", "/recordings", nil, "")
+		resp, err := d.do(d.ctx, d.srv.Client(), key, "GET", "/recordings", nil, "")
 		if err != nil {
 			return err
 		}
@@ -215,6 +259,30 @@ func (d *demo) spend(key string) error {
 	return fmt.Errorf("no 429 after %d requests", 100*burst)
 }
 
+// timeout makes a call the server answers too late for its deadline, and
+// returns its TransportError.
+func (d *demo) timeout(key string) *idctrace.TransportError {
+	fmt.Fprintf(d.out, "\n-- timeout  the server answers after 2 s; the call's deadline is 200 ms\n")
+	d.srv.Inject(1, idctest.Fault{Delay: 2 * time.Second})
+	ctx, cancel := context.WithTimeout(d.ctx, 200*time.Millisecond)
+	defer cancel()
+	answered := len(d.srv.Requests())
+	resp, err := d.do(ctx, d.client, key, "GET", "/projects", nil, "")
+	if err == nil {
+		resp.Body.Close()
+		return nil
+	}
+	// The server gives up on the request once the client is gone; its
+	// line comes before the rest of the demo.
+	for deadline := time.Now().Add(2 * time.Second); len(d.srv.Requests()) == answered && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	fmt.Fprintf(d.out, "   => %v\n", err)
+	var te *idctrace.TransportError
+	errors.As(err, &te)
+	return te
+}
+
 // summary shortens a response body for one line.
 func summary(b []byte) string {
 	s := strings.TrimSpace(string(b))
@@ -222,4 +290,49 @@ func summary(b []byte) string {
 		s = s[:93] + "..."
 	}
 	return s
+}
+
+// metrics counts attempts per route and status, as an observer.
+type metrics struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (m *metrics) observe(a idctrace.Attempt) {
+	status := fmt.Sprint(a.Status)
+	if a.Err != nil {
+		status = "transport error"
+	}
+	key := fmt.Sprintf("%-6s %-40s %s", a.Method, cmp.Or(a.Route, "(undocumented)"), status)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.counts == nil {
+		m.counts = map[string]int{}
+	}
+	m.counts[key]++
+}
+
+func (m *metrics) print(w io.Writer) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	keys := make([]string, 0, len(m.counts))
+	for k := range m.counts {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Fprintf(w, "%s  %d\n", k, m.counts[k])
+	}
+}
+
+// lockedWriter serializes writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -28,12 +29,17 @@ func audioFile(t *testing.T) (path, content string) {
 
 func TestUploadAgainstSimulator(t *testing.T) {
 	t.Parallel()
-	srv := idctest.NewServer()
-	defer srv.Close()
+	srv := idctest.Start(t)
 	env := map[string]string{"IDENTITYCALL_API_KEY": srv.NewKey(idctest.Write), "IDENTITYCALL_BASE_URL": srv.URL}
 	path, _ := audioFile(t)
 
-	code, out, stderr := runCLI(t, env, "", "-F", "file=@"+path, "-F", "external_id=crm-42", "-F", "language=en", "POST", "/recordings")
+	code, out, stderr := runCLI(t, env, `{"name":"Support","language":"en"}`, "POST", "/projects", "-")
+	require.Equal(t, 0, code, stderr)
+	var project struct{ Data struct{ ID int } }
+	require.NoError(t, json.Unmarshal([]byte(out), &project), out)
+	projectID := fmt.Sprint(project.Data.ID)
+
+	code, out, stderr = runCLI(t, env, "", "-F", "file=@"+path, "-F", "project_id="+projectID, "-F", "external_id=crm-42", "-F", "language=en", "POST", "/recordings")
 	require.Equal(t, 0, code, stderr)
 	var created struct {
 		Data struct {
@@ -47,7 +53,7 @@ func TestUploadAgainstSimulator(t *testing.T) {
 	assert.Equal(t, "pending", created.Data.Status)
 	assert.Equal(t, "crm-42", created.Data.ExternalID)
 
-	code, out, stderr = runCLI(t, env, "", "-F", "project_id=7", "POST", "/recordings")
+	code, out, stderr = runCLI(t, env, "", "-F", "project_id="+projectID, "POST", "/recordings")
 	assert.Equal(t, 1, code)
 	assert.JSONEq(t, `{"error":"file is required"}`, out)
 	assert.Contains(t, stderr, "422 Unprocessable Entity")

@@ -11,14 +11,16 @@
 //
 // With arguments it makes one call to a real API, reading the key from
 // IDENTITYCALL_API_KEY (never from the command line, where shell history
-// would keep it):
+// would keep it), checked before anything is sent:
 //
 //	idctrace [flags] METHOD PATH [BODY]
 //	IDENTITYCALL_API_KEY=idc_... idctrace GET '/recordings?page=2'
 //	IDENTITYCALL_API_KEY=idc_... idctrace -F file=@call.wav POST /recordings
 //
-// The response body goes to stdout. On a failure the log line and a support
-// ticket go to stderr and the exit code is 1; bad usage exits with 2.
+// The response body goes to stdout. On a failure, with or without a
+// response, the log line and a support ticket with its request ID and hint
+// go to stderr and the exit code is 1; bad usage exits with 2. Everything
+// printed is redacted as idctrace's logs are.
 package main
 
 import (
@@ -27,9 +29,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
+	"regexp"
+	"strings"
 	"time"
+
+	"github.com/identitycall/idctrace/internal/redact"
 )
 
 const defaultBaseURL = "https://api.identitycall.ai/api/v1/public"
@@ -57,7 +64,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	fs := flag.NewFlagSet("idctrace", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { usage(fs, stderr) }
-	cfg := config{apiKey: getenv("IDENTITYCALL_API_KEY")}
+	cfg := config{apiKey: strings.TrimSpace(getenv("IDENTITYCALL_API_KEY"))}
 	baseURL := getenv("IDENTITYCALL_BASE_URL")
 	if baseURL == "" {
 		baseURL = defaultBaseURL
@@ -82,12 +89,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	c, err := parseCall(fs.Args(), cfg, stdin)
 	if err != nil {
-		fmt.Fprintln(stderr, "idctrace:", err)
+		fmt.Fprintln(stderr, "idctrace:", cfg.redact(err.Error()))
 		fmt.Fprintln(stderr, "Run 'idctrace -h' for usage.")
 		return 2
 	}
 	return c.do(ctx, stdout, stderr)
 }
+
+// redact makes text safe to print: keys masked, the key and the base
+// URL's password replaced, and any user info in a URL that did not parse
+// dropped.
+func (c config) redact(s string) string {
+	secrets := []string{c.apiKey}
+	if u, err := url.Parse(c.baseURL); err == nil {
+		if p, ok := u.User.Password(); ok {
+			secrets = append(secrets, p, url.QueryEscape(p), url.PathEscape(p))
+		}
+	}
+	return redact.Text(userInfo.ReplaceAllString(s, "//"), secrets, false)
+}
+
+// userInfo finds the user info of a URL in text.
+var userInfo = regexp.MustCompile(`//[^/@\s"]*@`)
 
 func usage(fs *flag.FlagSet, w io.Writer) {
 	fmt.Fprint(w, `Usage:

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -36,16 +37,21 @@ func TestDemo(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	for _, want := range []string{
 		"=> 201 Created", "=> 200 OK",
-		"401 Unauthorized: Invalid or expired API key",
-		"403 Forbidden: Delete permission required",
-		"404 Not Found: Resource not found",
+		"401 Unauthorized: Invalid or expired API key", "the request had no Authorization header",
+		"403 Forbidden: Delete permission required", "Use an API key with delete permission",
+		"403 Forbidden: Project-scoped API keys cannot create or destroy projects",
+		"404 Not Found: Resource not found", "Check the base URL",
 		"422 Unprocessable Entity: file is required",
-		"422 Unprocessable Entity: Project must be a positive integer; Language is not supported",
-		"422 Unprocessable Entity: Transcription not available",
-		`"status": 429`, `"retry_in": "1s"`,
-		`"status": 500`,
-		"IdentityCall support request", "Account:     you@example.com",
+		"422 Unprocessable Entity: External id is too long (maximum is 255 characters); Language is not supported",
+		"422 Unprocessable Entity: phone_number is required",
+		"DEBUG  client  identitycall request failed", "422 Unprocessable Entity: Transcription not available",
+		`"status": 429`, `"retry_in": "250ms"`,
+		`"status": 503`,
+		"context deadline exceeded", "Hint:        No response within",
+		"IdentityCall support request", "Account:     you@example.com", "Endpoint:    GET /recordings/{id}",
+		"Cause:       context deadline exceeded",
 		`"bundle":"identitycall-failures"`,
+		"GET    /recordings                              429  1", "GET    /projects                                transport error  1",
 	} {
 		assert.Contains(t, out, want)
 	}
@@ -103,6 +109,11 @@ func TestUsageErrors(t *testing.T) {
 		{"bad method", key, []string{"FETCH", "/recordings"}, `unsupported method "FETCH"`},
 		{"relative path", key, []string{"GET", "recordings"}, "must start with /"},
 		{"no key", nil, []string{"GET", "/recordings"}, "IDENTITYCALL_API_KEY is not set"},
+		{"blank key", map[string]string{"IDENTITYCALL_API_KEY": " \n"}, []string{"GET", "/recordings"}, "IDENTITYCALL_API_KEY is not set"},
+		{"malformed key", map[string]string{"IDENTITYCALL_API_KEY": "idc_" + strings.Repeat("c", 31)}, []string{"GET", "/recordings"},
+			"IDENTITYCALL_API_KEY is not an IdentityCall API key: want idc_ followed by 32 letters and digits"},
+		{"a key of another service", map[string]string{"IDENTITYCALL_API_KEY": "sk_live_4eC39HqLyjWDarjtT1zdp7dc"}, []string{"GET", "/recordings"},
+			"IDENTITYCALL_API_KEY is not an IdentityCall API key"},
 		{"bad base URL", key, []string{"-base-url", "::", "GET", "/recordings"}, "invalid base URL"},
 		{"negative retries", key, []string{"-retries", "-1", "GET", "/recordings"}, "-retries must not be negative"},
 		{"unknown flag", key, []string{"-key", "idc_x", "GET", "/x"}, "flag provided but not defined: -key"},
@@ -115,21 +126,56 @@ func TestUsageErrors(t *testing.T) {
 			assert.Equal(t, 2, code)
 			assert.Empty(t, out)
 			assert.Contains(t, stderr, tt.want)
+			if k := tt.env["IDENTITYCALL_API_KEY"]; strings.TrimSpace(k) != "" {
+				assert.NotContains(t, stderr, strings.TrimSpace(k)[4:], "the value is never printed")
+			}
+		})
+	}
+}
+
+// TestEverythingPrintedIsRedacted: the command prints no key or password,
+// whatever the input it failed to use.
+func TestEverythingPrintedIsRedacted(t *testing.T) {
+	t.Parallel()
+	key := "idc_" + strings.Repeat("k", 28) + "WXYZ"
+	other := "idc_" + strings.Repeat("o", 28) + "ABCD"
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+	}{
+		{"a key in a path that does not parse", map[string]string{"IDENTITYCALL_API_KEY": key},
+			[]string{"GET", "/keys/" + other + "/%zz"}},
+		{"a password in a base URL that does not parse", map[string]string{"IDENTITYCALL_API_KEY": key,
+			"IDENTITYCALL_BASE_URL": "https://bob:hunter2-secret@api.example.com:bad/api/v1/public"}, []string{"GET", "/recordings"}},
+		{"a password in a base URL that parses, with a path that does not", map[string]string{"IDENTITYCALL_API_KEY": key,
+			"IDENTITYCALL_BASE_URL": "https://bob:hunter2-secret@api.example.com/api/v1/public"}, []string{"GET", "/x/%zz"}},
+		{"the key in a path, sent nowhere", map[string]string{"IDENTITYCALL_API_KEY": key,
+			"IDENTITYCALL_BASE_URL": "http://bob:hunter2-secret@127.0.0.1:1/api/v1/public"}, []string{"-retries", "0", "GET", "/keys/" + key}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, out, stderr := runCLI(t, tt.env, "", tt.args...)
+			for _, secret := range []string{strings.Repeat("k", 28), strings.Repeat("o", 28), "hunter2-secret", "bob:"} {
+				assert.NotContains(t, out+stderr, secret)
+			}
+			assert.NotRegexp(t, rawKey, out+stderr)
+			assert.NotEmpty(t, stderr)
 		})
 	}
 }
 
 func TestCallAgainstSimulator(t *testing.T) {
 	t.Parallel()
-	srv := idctest.NewServer()
-	defer srv.Close()
+	srv := idctest.Start(t)
 	key := srv.NewKey(idctest.Read, idctest.Write)
-	env := map[string]string{"IDENTITYCALL_API_KEY": key, "IDENTITYCALL_BASE_URL": srv.URL, "IDENTITYCALL_EMAIL": "ops@example.com"}
+	env := map[string]string{"IDENTITYCALL_API_KEY": " " + key + "\n", "IDENTITYCALL_BASE_URL": srv.URL, "IDENTITYCALL_EMAIL": "ops@example.com"}
 
 	code, out, stderr := runCLI(t, env, "", "GET", "/recordings?per_page=5")
 	assert.Equal(t, 0, code, stderr)
 	assert.JSONEq(t, `{"data":[],"meta":{"current_page":1,"total_pages":0,"total_count":0,"per_page":5}}`, out)
-	assert.Empty(t, stderr)
+	assert.Empty(t, stderr, "the key was trimmed of its surrounding white space")
 
 	code, out, stderr = runCLI(t, env, "", "get", "/recordings/rec_nope")
 	assert.Equal(t, 1, code)
@@ -144,6 +190,7 @@ func TestCallAgainstSimulator(t *testing.T) {
 	code, _, stderr = runCLI(t, env, `{"name":"x"}`, "PATCH", "/recordings/rec_nope", "-")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "Request:     PATCH "+srv.URL+"/recordings/rec_nope")
+	assert.Contains(t, stderr, "Endpoint:    PATCH /recordings/{id}")
 
 	code, _, stderr = runCLI(t, env, "", "-timeout", "0", "GET", "/recordings")
 	assert.Equal(t, 0, code, "-timeout 0 means no timeout, not an expired one: %s", stderr)
@@ -164,7 +211,26 @@ func TestCallTransportError(t *testing.T) {
 	code, out, stderr := runCLI(t, env, "", "-retries", "0", "-base-url", "http://"+addr+"/api/v1/public", "GET", "/recordings")
 	assert.Equal(t, 1, code)
 	assert.Empty(t, out)
-	assert.Contains(t, stderr, "request failed")
-	assert.Contains(t, stderr, "connection refused")
+	assert.Contains(t, stderr, "identitycall request failed", "the entry")
+	assert.Contains(t, stderr, "IdentityCall support request")
+	assert.Regexp(t, `Request ID:  [0-9a-f-]{36}\n`, stderr)
+	assert.Contains(t, stderr, "Cause:       dial tcp "+addr+": connect: connection refused")
+	assert.Contains(t, stderr, "Hint:        Check the base URL and port")
+	assert.True(t, strings.HasSuffix(stderr, "or set IDENTITYCALL_EMAIL.)\n"), "a ticket without an email says how to add it: %s", stderr)
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+}
+
+func TestCallTimeout(t *testing.T) {
+	t.Parallel()
+	srv := idctest.Start(t)
+	key := srv.NewKey(idctest.Read)
+	srv.Inject(1, idctest.Fault{Delay: time.Minute})
+	env := map[string]string{"IDENTITYCALL_API_KEY": key, "IDENTITYCALL_BASE_URL": srv.URL, "IDENTITYCALL_EMAIL": "ops@example.com"}
+	code, _, stderr := runCLI(t, env, "", "-timeout", "100ms", "-retries", "0", "GET", "/projects")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "Endpoint:    GET /projects")
+	assert.Contains(t, stderr, "Cause:       context deadline exceeded")
+	assert.Contains(t, stderr, "Hint:        No response within")
+	assert.Contains(t, stderr, "Request ID:  "+srv.RequestIDs()[0])
+	assert.NotContains(t, stderr, "IDENTITYCALL_EMAIL.)", "the email was given")
 }
