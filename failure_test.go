@@ -12,8 +12,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/identitycall/idctrace/internal/redact"
 )
 
 func TestDecode(t *testing.T) {
@@ -146,42 +144,6 @@ func TestRetryAfterBodyBeatsHeader(t *testing.T) {
 			f.inspectResponse(resp, DefaultMaxBodyBytes, time.Minute, time.Now)
 			assert.Equal(t, tt.want, f.retryAfter, "APIError.RetryAfter prefers the body")
 			assert.Equal(t, tt.waitFor, f.waitHint, "a retry waits for the larger")
-		})
-	}
-}
-
-func TestGzipErrorBody(t *testing.T) {
-	t.Parallel()
-	var zbuf bytes.Buffer
-	zw := gzip.NewWriter(&zbuf)
-	io.WriteString(zw, `{"error":"Resource not found"}`)
-	require.NoError(t, zw.Close())
-	bomb := gzipped(t, bytes.Repeat([]byte("A"), 8<<20)) // 8 MiB from ~8 KiB
-
-	for _, tt := range []struct {
-		name     string
-		encoding string
-		body     []byte
-		message  string
-		logBody  string
-	}{
-		{"message", "gzip", zbuf.Bytes(), "Resource not found", ""},
-		{"bomb capped", "gzip", bomb, "", strings.Repeat("A", 1024)},
-		{"mislabelled plain JSON", "gzip", []byte(`{"error":"Resource not found"}`), "Resource not found", ""},
-		{"gzip bytes without the header", "", zbuf.Bytes(), "", redact.Text(zbuf.String(), nil, false)},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			resp := &http.Response{StatusCode: 404, Header: http.Header{"Content-Encoding": {tt.encoding}},
-				Body: io.NopCloser(bytes.NewReader(tt.body)), ContentLength: int64(len(tt.body))}
-			req, _ := http.NewRequest("GET", "http://h/", nil)
-			f := newFailure(req, "id", time.Now(), 1, nil)
-			f.inspectResponse(resp, 1024, time.Minute, time.Now)
-			assert.Equal(t, tt.message, f.message)
-			assert.Equal(t, tt.logBody, f.body)
-			got, err := io.ReadAll(resp.Body)
-			require.NoError(t, err)
-			assert.Equal(t, tt.body, got, "the caller still reads the compressed bytes")
 		})
 	}
 }

@@ -21,6 +21,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/identitycall/idctrace/internal/redact"
 )
 
 // halfBody is a 500 body that the server breaks off in the middle.
@@ -244,24 +246,30 @@ func TestFaultMalformedBodies(t *testing.T) {
 
 func TestFaultGzipErrorBody(t *testing.T) {
 	t.Parallel()
-	zipped := gzipped(t, []byte(`{"error":"Resource not found"}`))
+	const plain = `{"error":"Resource not found"}`
+	zipped := gzipped(t, []byte(plain))
 	bomb := gzipped(t, []byte(strings.Repeat("A", 16<<20))) // 16 MiB from ~16 KiB
 	for _, proto := range protocols {
 		for _, tt := range []struct {
 			name      string
+			encoding  string
 			body      []byte
 			askedGzip bool // the caller set Accept-Encoding and reads gzip
 			message   string
 			logBody   string
 		}{
-			{"caller decodes", zipped, true, "Resource not found", ""},
-			{"transport decodes", zipped, false, "Resource not found", ""},
-			{"bomb capped after decompression", bomb, true, "", strings.Repeat("A", 4096)},
+			{"caller decodes", "gzip", zipped, true, "Resource not found", ""},
+			{"transport decodes", "gzip", zipped, false, "Resource not found", ""},
+			{"bomb capped after decompression", "gzip", bomb, true, "", strings.Repeat("A", 4096)},
+			{"mislabelled plain JSON", "gzip", []byte(plain), true, "Resource not found", ""},
+			{"gzip bytes without the header", "", zipped, true, "", redact.Text(string(zipped), nil, false)},
 		} {
 			t.Run(tt.name+"/"+proto, func(t *testing.T) {
 				t.Parallel()
 				srv := newServer(t, proto, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					w.Header().Set("Content-Encoding", "gzip")
+					if tt.encoding != "" {
+						w.Header().Set("Content-Encoding", tt.encoding)
+					}
 					w.Header().Set("Content-Type", "application/json")
 					w.WriteHeader(404)
 					w.Write(tt.body)
@@ -277,9 +285,9 @@ func TestFaultGzipErrorBody(t *testing.T) {
 				require.NoError(t, err)
 				resp.Body.Close()
 				if tt.askedGzip {
-					assert.Equal(t, tt.body, got, "the caller reads the gzip bytes as sent")
+					assert.Equal(t, tt.body, got, "the caller reads the bytes as sent")
 				} else {
-					assert.Equal(t, `{"error":"Resource not found"}`, string(got))
+					assert.Equal(t, plain, string(got))
 				}
 				require.Equal(t, 1, logs.Len())
 				f := logs.All()[0].ContextMap()

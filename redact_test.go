@@ -183,6 +183,56 @@ func TestRedactionOfAKeyCutByTheCap(t *testing.T) {
 	assert.Contains(t, out["log"], "denied for idc_****"+testKey[len(testKey)-4:]+" and more", "a whole key keeps its last four")
 }
 
+// TestRedactionOfEchoedSecrets sends every kind of secret a caller might
+// put in a request to a server that echoes them back in each documented
+// body shape, and checks every output.
+func TestRedactionOfEchoedSecrets(t *testing.T) {
+	t.Parallel()
+	const (
+		password = "hunter2-pass"
+		oauth    = "ya29.opaque-oauth-token"
+		token    = "tok-9d8c7b6a"
+	)
+	echoed := func(r *http.Request) string {
+		return fmt.Sprintf("auth=%s url=%s key=%s", r.Header.Get("Authorization"), r.URL, r.Header.Get("X-Api-Key"))
+	}
+	tests := []struct {
+		name   string
+		status int
+		shape  func(string) string
+		auth   string
+	}{
+		{"json error", 401, func(s string) string { return fmt.Sprintf(`{"error":%q}`, s) }, "Bearer " + testKey},
+		{"json errors", 422, func(s string) string { return fmt.Sprintf(`{"errors":[%q]}`, s) }, "Bearer " + oauth},
+		{"html page", 502, func(s string) string { return "<pre>" + s + "</pre>" }, "Bearer " + testKey},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newScripted(t, func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tt.status)
+				io.WriteString(w, tt.shape(echoed(r)))
+			})
+			u := strings.Replace(srv.URL, "http://", "http://bob:"+password+"@", 1) +
+				"/api/v1/public/recordings/" + testKey + "?page=2&api_key=" + testKey + "&token=" + token + "&q=x" + testKey
+			req, err := http.NewRequest("GET", u, nil)
+			require.NoError(t, err)
+			req.Header.Set("Authorization", tt.auth)
+			req.Header.Set("X-Api-Key", testKey)
+			out := everyOutput(t, req, srv.Client().Transport)
+			assert.Contains(t, out["log"], "page=2", "the page stays")
+			assert.Contains(t, out["log"], "api_key=REDACTED")
+			assert.Contains(t, out["log"], "idc_****"+testKey[len(testKey)-4:], "a whole key keeps its last four characters")
+			for _, o := range out {
+				assertNoKey(t, o)
+				for _, secret := range []string{testKey[4 : len(testKey)-4], password, oauth, token} {
+					assert.NotContains(t, o, secret)
+				}
+			}
+		})
+	}
+}
+
 func TestRedactionOfTheQuery(t *testing.T) {
 	t.Parallel()
 	srv := newScripted(t, reply(404, `{"error":"Resource not found"}`))

@@ -3,16 +3,13 @@ package idctrace
 import (
 	"cmp"
 	"context"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap"
 )
 
 func TestTransportRequestIDRules(t *testing.T) {
@@ -106,40 +103,6 @@ func TestWithRequestIDHeaderRejectsInvalidName(t *testing.T) {
 		New(nil, nil, WithRequestIDHeader("X Request"))
 	})
 	assert.NotPanics(t, func() { New(nil, nil, WithRequestIDHeader("")) })
-}
-
-func TestTransportUniqueIDsUnderConcurrency(t *testing.T) {
-	t.Parallel()
-	srv := newScripted(t, reply(200, "ok"))
-	base := srv.Client().Transport.(*http.Transport).Clone()
-	base.MaxConnsPerHost = 64
-	defer base.CloseIdleConnections()
-	tr := New(base, zap.NewNop())
-
-	const n = 1000
-	ids := make([]string, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			req, _ := http.NewRequest("GET", srv.URL, nil)
-			resp, err := tr.RoundTrip(req)
-			if !assert.NoError(t, err) {
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			ids[i] = RequestID(resp)
-		})
-	}
-	wg.Wait()
-
-	seen := make(map[string]bool, n)
-	for _, id := range ids {
-		require.NotEmpty(t, id)
-		require.False(t, seen[id], "duplicate ID %s", id)
-		seen[id] = true
-	}
-	assert.ElementsMatch(t, ids, srv.seenIDs())
 }
 
 func TestCloneHeaderWith(t *testing.T) {
