@@ -19,9 +19,10 @@ const (
 )
 
 // MaskKeys masks every IdentityCall key literal in s: "idc_" (in any case,
-// or escaped as "idc%5F" or "idc\u005f") followed by key characters becomes
-// "idc_****", plus the last four characters when they end a whole key (32
-// letters and digits). s is returned as is when it holds no key.
+// or escaped as "idc%5F" or "idc\u005f", once or more) followed by key
+// characters becomes "idc_****", plus the last four characters when they
+// end a whole key (32 letters and digits). s is returned as is when it
+// holds no key.
 func MaskKeys(s string) string { return maskKeys(s, false) }
 
 // maskKeys is MaskKeys for text that may be cut: a key that reaches the end
@@ -80,19 +81,30 @@ func nextKey(s string, from int) (i, start, end int) {
 }
 
 // keySeparator returns the length of the "idc_" prefix that starts s, in any
-// case and with the underscore possibly percent- or JSON-escaped, or 0.
+// case and with the underscore possibly escaped: percent-escaped ("%5F"),
+// also more than once ("%255F"), or JSON-escaped ("\u005f"), also inside
+// JSON text ("\\u005f"). It returns 0 when s starts with no such prefix.
 func keySeparator(s string) int {
 	if len(s) < 4 || !strings.EqualFold(s[:3], "idc") {
 		return 0
 	}
-	rest := s[3:]
-	switch {
-	case rest[0] == '_':
+	i := 3
+	switch s[i] {
+	case '_':
 		return 4
-	case len(rest) >= 3 && strings.EqualFold(rest[:3], "%5f"):
-		return 6
-	case len(rest) >= 6 && strings.EqualFold(rest[:6], `\u005f`):
-		return 9
+	case '%':
+		for i++; strings.HasPrefix(s[i:], "25"); i += 2 {
+		}
+		if len(s) >= i+2 && strings.EqualFold(s[i:i+2], "5f") {
+			return i + 2
+		}
+	case '\\':
+		for i < len(s) && s[i] == '\\' {
+			i++
+		}
+		if len(s) >= i+5 && strings.EqualFold(s[i:i+5], "u005f") {
+			return i + 5
+		}
 	}
 	return 0
 }

@@ -36,7 +36,11 @@ func TestMaskKeys(t *testing.T) {
 		{"idc", "idc"},
 		{"idcidc_abc", "idcidc_****"},
 		{testKey + testKey, "idc_****" + tail + "idc_****" + tail},
-		{"IDC%5f000000000IDC%5f0", "idc_****idc_****"}, // found by FuzzRedact
+		{"IDC%5f000000000IDC%5f0", "idc_****idc_****"},   // found by FuzzRedact
+		{"idc%255F" + testKey[4:], "idc_****" + tail},    // escaped twice
+		{"idc%25255f" + testKey[4:], "idc_****" + tail},  // three times
+		{`idc\\u005f` + testKey[4:], "idc_****" + tail},  // JSON-escaped inside JSON text
+		{"idc%25" + testKey[4:], "idc%25" + testKey[4:]}, // no underscore: no key
 		{"/recordings/" + testKey + "/x", "/recordings/idc_****" + tail + "/x"},
 	}
 	for _, tt := range tests {
