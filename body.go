@@ -62,7 +62,7 @@ func readFailureBody(ctx context.Context, body io.ReadCloser, limit int64, wait 
 // stalls after the headers cannot hold RoundTrip back.
 func (b *failureBody) fill(limit int64) {
 	defer close(b.ended)
-	chunk := make([]byte, min(limit, 4<<10))
+	chunk := make([]byte, min(limit, 512))
 	for {
 		n, err := b.rest.Read(chunk[:min(int64(len(chunk)), limit-int64(len(b.prefix)))])
 		b.mu.Lock()

@@ -27,7 +27,7 @@ func (f *failure) findHint(e api.Endpoint, documented bool) string {
 	case 0:
 		return transportHint(f.err, f.duration)
 	case http.StatusUnauthorized:
-		auth, _ := headerValues(f.sent.Header, "Authorization")
+		auth, _, _ := scanHeader(f.sent.Header, "Authorization")
 		switch {
 		case len(auth) > 0 && strings.TrimSpace(auth[0]) != "":
 			if !validAuthorization(auth[0]) {

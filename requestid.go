@@ -70,39 +70,53 @@ func RequestID(resp *http.Response) string {
 	return resp.Request.Header.Get(DefaultRequestIDHeader)
 }
 
-// requestID picks the ID for req: its header, under any spelling of the
-// name, else its context, else a new one. inHeader reports that req carries
-// that ID as the header's one value under its one, canonical key, so that
-// its header can be sent as is.
-func (t *Transport) requestID(req *http.Request) (id string, inHeader bool) {
-	if values, exact := headerValues(req.Header, t.header); len(values) > 0 && validID(values[0]) {
-		return values[0], exact
+// requestHeader picks the ID for req: its header, under any spelling of
+// the name, else its context, else a new one. It returns the header to send
+// all attempts with: nil when req's own carries that ID as the header's one
+// value under its one, canonical key, and a copy with the ID otherwise.
+func (t *Transport) requestHeader(req *http.Request) (id string, header http.Header) {
+	values, exact, n := scanHeader(req.Header, t.header)
+	switch {
+	case len(values) > 0 && validID(values[0]) && exact:
+		return values[0], nil
+	case len(values) > 0 && validID(values[0]):
+		id = values[0]
+	default:
+		id = t.newID(req.Context())
 	}
-	if id, ok := RequestIDFromContext(req.Context()); ok && validID(id) {
-		return id, false
+	return id, cloneHeaderWith(req.Header, t.header, id, n)
+}
+
+// newID returns the ID of a request whose header has none: its context's,
+// else the generator's, else a new UUID.
+func (t *Transport) newID(ctx context.Context) string {
+	if id, ok := RequestIDFromContext(ctx); ok && validID(id) {
+		return id
 	}
 	if t.gen != nil {
 		if id := t.gen(); validID(id) {
-			return id, false
+			return id
 		}
 	}
-	return newUUID(), false
+	return newUUID()
 }
 
-// headerValues returns the values of the header whose canonical key is
-// key, found under any spelling, the canonical one first. exact reports one
-// value under the canonical key and under no other spelling.
-func headerValues(h http.Header, key string) (values []string, exact bool) {
-	n := 0
+// scanHeader returns the values of the header whose canonical key is key,
+// found under any spelling, the canonical one first, and n, the number of
+// values in h. exact reports one value under the canonical key and under no
+// other spelling. It walks h once: this is every request's path.
+func scanHeader(h http.Header, key string) (values []string, exact bool, n int) {
+	spellings := 0
 	for k, vv := range h {
+		n += len(vv)
 		if len(k) == len(key) && strings.EqualFold(k, key) {
-			n++
+			spellings++
 			if k == key || values == nil {
 				values = vv
 			}
 		}
 	}
-	return values, n == 1 && len(values) == 1 && h[key] != nil
+	return values, spellings == 1 && len(values) == 1 && h[key] != nil, n
 }
 
 // validID reports whether id may be sent as given: 1 to 128 bytes, none of
@@ -130,15 +144,12 @@ func newUUID() string {
 	return u.String()
 }
 
-// cloneHeaderWith returns a copy of h with key set to the single value v,
-// and no other spelling of key. Like [http.Header.Clone], it backs the
-// values with one shared array, with a slot more for v.
-func cloneHeaderWith(h http.Header, key, v string) http.Header {
-	n := 1
-	for _, vv := range h {
-		n += len(vv)
-	}
-	sv := make([]string, n)
+// cloneHeaderWith returns a copy of h, which holds n values, with key set
+// to the single value v, and no other spelling of key. Like
+// [http.Header.Clone], it backs the values with one shared array, with a
+// slot more for v.
+func cloneHeaderWith(h http.Header, key, v string, n int) http.Header {
+	sv := make([]string, n+1)
 	h2 := make(http.Header, len(h)+1)
 	for k, vv := range h {
 		switch {

@@ -132,7 +132,8 @@ func TestCloneHeaderWith(t *testing.T) {
 			}
 			want["X-Request-Id"] = []string{"id"}
 
-			got := cloneHeaderWith(tt.h, "X-Request-Id", "id")
+			_, _, n := scanHeader(tt.h, "X-Request-Id")
+			got := cloneHeaderWith(tt.h, "X-Request-Id", "id", n)
 			assert.Equal(t, want, got)
 			for k, vv := range got {
 				assert.Equal(t, len(vv), cap(vv), "%s: an append must not write into a shared array", k)

@@ -93,7 +93,7 @@ func WrapClient(c *http.Client, logger *zap.Logger, opts ...Option) *http.Client
 // as the base transport gave it. With [WithRetry], one RoundTrip may make
 // several attempts, all with the same request ID; without it, one.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	id, inHeader := t.requestID(req)
+	id, header := t.requestHeader(req)
 	for attempt := 1; ; attempt++ {
 		out := req
 		if attempt > 1 && req.Body != nil && req.Body != http.NoBody {
@@ -109,7 +109,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			*out = *req
 			out.Body = body
 		}
-		resp, f := t.send(out, id, inHeader, attempt)
+		resp, f := t.send(out, id, header, attempt)
 		if f == nil {
 			return resp, nil
 		}
@@ -137,17 +137,18 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// send makes one attempt. The failure record is nil when the attempt
+// send makes one attempt, with header instead of req's when it is not nil.
+// The failure record is nil when the attempt
 // succeeded; for a transport error, the response is nil. A base transport
 // that breaks the RoundTripper contract gets net/http's answer: a response
 // with an error counts as the error, and no response without an error is
 // an error.
-func (t *Transport) send(req *http.Request, id string, inHeader bool, attempt int) (*http.Response, *failure) {
+func (t *Transport) send(req *http.Request, id string, header http.Header, attempt int) (*http.Response, *failure) {
 	started := t.now()
 	ctx := &idContext{Context: req.Context(), id: id}
 	out := req.WithContext(ctx)
-	if !inHeader {
-		out.Header = cloneHeaderWith(req.Header, t.header, id)
+	if header != nil {
+		out.Header = header
 	}
 	resp, err := t.base.RoundTrip(out)
 	switch {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -68,6 +69,10 @@ func variants(b *testing.B) []variant {
 		{"idctrace", func(base http.RoundTripper) http.RoundTripper { return idctrace.New(base, logger) }},
 		{"idctrace+idcotel", func(base http.RoundTripper) http.RoundTripper {
 			return idctrace.New(base, logger, idcotel.WithTraceFields())
+		}},
+		{"idctrace+observer", func(base http.RoundTripper) http.RoundTripper {
+			var attempts atomic.Int64 // an observer that counts
+			return idctrace.New(base, logger, idctrace.WithObserver(func(idctrace.Attempt) { attempts.Add(1) }))
 		}},
 		{"otelhttp-noop", func(base http.RoundTripper) http.RoundTripper {
 			return otelhttp.NewTransport(base, otelhttp.WithTracerProvider(tracenoop.NewTracerProvider()), noMetrics, prop)
