@@ -14,9 +14,9 @@ import (
 // original body, so it sees the same bytes as if nothing had been read.
 // Close closes the original body, which also ends the prefix read.
 type failureBody struct {
-	rest  io.ReadCloser
-	rec   *failure
-	ended chan struct{} // closed when the prefix read ends
+	rest    io.ReadCloser
+	failure *failure      // the record the Transport made of this failed attempt
+	ended   chan struct{} // closed when the prefix read ends
 
 	mu     sync.Mutex
 	more   sync.Cond // signalled when prefix grows or the read ends
@@ -35,7 +35,7 @@ func (b rwFailureBody) Write(p []byte) (int, error) {
 	return b.rest.(io.Writer).Write(p)
 }
 
-func (b *failureBody) record() *failure { return b.rec }
+func (b *failureBody) failureRecord() *failure { return b.failure }
 
 // readFailureBody starts reading at most limit bytes of body and returns
 // the body that replaces it, with the bytes that arrived within wait or

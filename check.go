@@ -24,7 +24,7 @@ func CheckResponse(resp *http.Response) error {
 	if resp.StatusCode < 400 {
 		return nil
 	}
-	f := recordOf(resp)
+	f := failureOf(resp)
 	if f == nil {
 		req := resp.Request
 		if req == nil {
@@ -37,17 +37,17 @@ func CheckResponse(resp *http.Response) error {
 	return f.apiError()
 }
 
-// recordOf finds the failure record a Transport attached to resp: on its
+// failureOf finds the failure record a Transport attached to resp: on its
 // body, or, when a middleware above the Transport wrapped the body, on the
 // context of the request behind it.
-func recordOf(resp *http.Response) *failure {
-	if fb, ok := resp.Body.(interface{ record() *failure }); ok {
-		return fb.record()
+func failureOf(resp *http.Response) *failure {
+	if fb, ok := resp.Body.(interface{ failureRecord() *failure }); ok {
+		return fb.failureRecord()
 	}
 	if resp.Request != nil {
 		if c, ok := resp.Request.Context().Value(ctxKey{}).(*idContext); ok &&
-			c.rec != nil && c.rec.status == resp.StatusCode {
-			return c.rec
+			c.failure != nil && c.failure.status == resp.StatusCode {
+			return c.failure
 		}
 	}
 	return nil

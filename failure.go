@@ -118,7 +118,7 @@ func (f *failure) inspectResponse(resp *http.Response, limit int64, wait time.Du
 	if resp.Body != nil && resp.Body != http.NoBody {
 		var b *failureBody
 		b, prefix, cut = readFailureBody(f.sent.Context(), resp.Body, limit, wait)
-		b.rec = f
+		b.failure = f
 		resp.Body = b.asBody()
 	}
 	if isGzip(resp, prefix) {

@@ -107,8 +107,8 @@ func FuzzNoSecretInAnyOutput(f *testing.F) {
 
 		var logBuf syncBuffer
 		var observed []string
-		rec := NewRecorder(0)
-		tr := New(base, jsonLogger(&logBuf), WithMaxBodyBytes(maxBody), WithRecorder(rec),
+		recorder := NewRecorder(0)
+		tr := New(base, jsonLogger(&logBuf), WithMaxBodyBytes(maxBody), WithRecorder(recorder),
 			WithIDGenerator(func() string { return "req-fuzz" }),
 			WithObserver(func(a Attempt) {
 				observed = append(observed, a.URL)
@@ -134,7 +134,7 @@ func FuzzNoSecretInAnyOutput(f *testing.F) {
 			outputs["fields"] = strings.Join([]string{apiErr.Message, strings.Join(apiErr.Errors, " "), apiErr.Body, apiErr.URL, apiErr.Hint}, " ")
 		}
 		var bundle bytes.Buffer
-		if err := rec.WriteBundle(&bundle, ""); err != nil {
+		if err := recorder.WriteBundle(&bundle, ""); err != nil {
 			t.Fatal(err)
 		}
 		outputs["log"], outputs["bundle"], outputs["observer"] = logBuf.String(), bundle.String(), strings.Join(observed, " ")

@@ -22,9 +22,9 @@ func TestRecorderBundle(t *testing.T) {
 		reply(422, `{"errors":["Language is not supported"]}`),
 		reply(502, "<html>bad gateway</html>"),
 	)
-	rec := NewRecorder(10)
+	recorder := NewRecorder(10)
 	tr, _, _ := retrying(srv.Client().Transport, testPolicy)
-	tr.recorder = rec
+	tr.recorder = recorder
 	get := func(path string) {
 		req, _ := http.NewRequest("GET", srv.URL+path, nil)
 		resp, err := tr.RoundTrip(req)
@@ -35,10 +35,10 @@ func TestRecorderBundle(t *testing.T) {
 	get("/recordings/rec_1")                      // 422, not retried
 	tr.retry = RetryPolicy{}                      // (the 502 once, no retries)
 	get("/recordings/rec_2/transcription?page=1") // 502
-	require.Equal(t, 3, rec.Len())
+	require.Equal(t, 3, recorder.Len())
 
 	var buf bytes.Buffer
-	require.NoError(t, rec.WriteBundle(&buf, "ops@example.com"))
+	require.NoError(t, recorder.WriteBundle(&buf, "ops@example.com"))
 	lines := jsonLines(t, buf.Bytes())
 	require.Len(t, lines, 4)
 	assert.Equal(t, "identitycall-failures", lines[0]["bundle"])
@@ -61,17 +61,17 @@ func TestRecorderBundle(t *testing.T) {
 	}
 	assert.NotContains(t, buf.String(), testKey[4:len(testKey)-4])
 
-	rec.Reset()
-	assert.Zero(t, rec.Len())
+	recorder.Reset()
+	assert.Zero(t, recorder.Len())
 }
 
 func TestRecorderKeepsTheLastN(t *testing.T) {
 	t.Parallel()
-	rec := NewRecorder(3)
+	recorder := NewRecorder(3)
 	for i := range 7 {
-		rec.add(&failure{requestID: fmt.Sprint("r", i), sent: &http.Request{}, err: fmt.Errorf("e")})
+		recorder.add(&failure{requestID: fmt.Sprint("r", i), sent: &http.Request{}, err: fmt.Errorf("e")})
 	}
-	got := rec.snapshot()
+	got := recorder.snapshot()
 	require.Len(t, got, 3)
 	for i, f := range got {
 		assert.Equal(t, fmt.Sprint("r", i+4), f.requestID, "oldest first")
@@ -83,8 +83,8 @@ func TestRecorderKeepsTheLastN(t *testing.T) {
 
 func TestRecorderConcurrentUse(t *testing.T) {
 	t.Parallel()
-	rec := NewRecorder(16)
-	tr := New(stubRT{status: 500, body: stringBody(`{"error":"x"}`)}, nil, WithRecorder(rec))
+	recorder := NewRecorder(16)
+	tr := New(stubRT{status: 500, body: stringBody(`{"error":"x"}`)}, nil, WithRecorder(recorder))
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
@@ -96,10 +96,10 @@ func TestRecorderConcurrentUse(t *testing.T) {
 				}
 			}
 		})
-		wg.Go(func() { rec.WriteBundle(&bytes.Buffer{}, "") })
+		wg.Go(func() { recorder.WriteBundle(&bytes.Buffer{}, "") })
 	}
 	wg.Wait()
-	assert.Equal(t, 16, rec.Len())
+	assert.Equal(t, 16, recorder.Len())
 }
 
 func jsonLines(t *testing.T, b []byte) []map[string]any {

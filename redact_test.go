@@ -50,15 +50,15 @@ func assertNoRun(t *testing.T, out, secret string, n int) {
 func everyOutput(t *testing.T, req *http.Request, base http.RoundTripper, opts ...Option) map[string]string {
 	t.Helper()
 	var buf syncBuffer
-	rec := NewRecorder(0)
-	tr := New(base, jsonLogger(&buf), append(opts, WithRecorder(rec))...)
+	recorder := NewRecorder(0)
+	tr := New(base, jsonLogger(&buf), append(opts, WithRecorder(recorder))...)
 	resp, err := tr.RoundTrip(req)
 	require.NoError(t, err)
 	readAll(t, resp)
 	var apiErr *APIError
 	require.ErrorAs(t, CheckResponse(resp), &apiErr)
 	var bundle bytes.Buffer
-	require.NoError(t, rec.WriteBundle(&bundle, ""))
+	require.NoError(t, recorder.WriteBundle(&bundle, ""))
 	return map[string]string{
 		"log":    buf.String(),
 		"error":  apiErr.Error(),

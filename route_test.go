@@ -53,15 +53,15 @@ func TestRouteInEveryOutput(t *testing.T) {
 		"/api/v1/public/nowhere":                  "",
 	} {
 		log, logs := observed()
-		rec := NewRecorder(0)
-		resp, err := WrapClient(srv.Client(), log, WithRecorder(rec)).Get(srv.URL + path)
+		recorder := NewRecorder(0)
+		resp, err := WrapClient(srv.Client(), log, WithRecorder(recorder)).Get(srv.URL + path)
 		require.NoError(t, err)
 		readAll(t, resp)
 		var apiErr *APIError
 		require.ErrorAs(t, CheckResponse(resp), &apiErr)
 		assert.Equal(t, route, apiErr.Route)
 		var bundle bytes.Buffer
-		require.NoError(t, rec.WriteBundle(&bundle, ""))
+		require.NoError(t, recorder.WriteBundle(&bundle, ""))
 		f := logs.All()[0].ContextMap()
 		if route == "" {
 			assert.NotContains(t, f, FieldRoute)

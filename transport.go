@@ -169,7 +169,7 @@ func (t *Transport) send(req *http.Request, id string, header http.Header, attem
 		end = t.now()
 	} else {
 		end = f.inspectResponse(resp, t.maxBody, t.bodyWait, t.now) // the duration includes the prefix read
-		ctx.rec = f
+		ctx.failure = f
 	}
 	f.duration = end.Sub(started)
 	f.finish()

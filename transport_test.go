@@ -182,8 +182,8 @@ func TestTransportErrorCarriesTheRequestID(t *testing.T) {
 	t.Parallel()
 	baseErr := fmt.Errorf("dial tcp: lookup api.identitycall.ai: %w", context.DeadlineExceeded)
 	log, logs := observed()
-	rec := NewRecorder(0)
-	tr := New(stubRT{err: baseErr}, log, WithRecorder(rec))
+	recorder := NewRecorder(0)
+	tr := New(stubRT{err: baseErr}, log, WithRecorder(recorder))
 	req, err := http.NewRequest("DELETE", "https://u:hunter22@api.identitycall.ai/api/v1/public/recordings/7?token=sekrit99", nil)
 	require.NoError(t, err)
 
@@ -219,7 +219,7 @@ func TestTransportErrorCarriesTheRequestID(t *testing.T) {
 	assert.Equal(t, "identitycall: DELETE "+te.URL+": "+baseErr.Error()+" (request_id "+te.RequestID+")", err.Error())
 	assert.Contains(t, te.SupportTicket(""), "Request ID:  "+te.RequestID)
 	var bundle strings.Builder
-	require.NoError(t, rec.WriteBundle(&bundle, ""))
+	require.NoError(t, recorder.WriteBundle(&bundle, ""))
 	assert.Contains(t, bundle.String(), `"request_id":"`+te.RequestID+`"`)
 	assert.NotContains(t, err.Error()+te.SupportTicket("")+bundle.String(), "hunter22")
 	assert.NotContains(t, err.Error()+te.SupportTicket("")+bundle.String(), "sekrit99")

@@ -16,7 +16,7 @@ func URL(u *url.URL, logged func(name string) bool, secrets []string) string {
 		return ""
 	}
 	if clean(u, logged, secrets) {
-		return u.String() // the common case, in one allocation
+		return u.String() // the common case: one allocation, all an observer may add to a success
 	}
 	c := url.URL{Scheme: u.Scheme, Host: part(u.Host, secrets)}
 	path, rawPath := u.Path, u.RawPath
