@@ -22,13 +22,11 @@ import (
 	"github.com/identitycall/idctrace/idctest"
 )
 
-// The simulator allows each key burst requests per window; the 429 step
-// spends a key's budget, and its 429 asks for a wait just past the window.
-const (
-	burst      = 30
-	window     = 200 * time.Millisecond
-	retryAfter = 250 * time.Millisecond // a real 429 asks for up to a minute
-)
+// The simulator allows each key burst requests a second; the 429 step
+// spends a key's budget, and its 429 asks for the rest of the second. The
+// budget is large enough for the demo's other calls with one key, and the
+// second long enough to spend it on a loaded machine.
+const burst = 30
 
 // demo walks through a session against the embedded simulator. Client and
 // server log to the same writer, so each failure shows both sides.
@@ -45,8 +43,7 @@ func runDemo(ctx context.Context, w io.Writer, cfg config) error {
 	out := &lockedWriter{w: w} // the demo's lines and both loggers', one at a time
 	quiet := zap.NewAtomicLevelAt(zapcore.InfoLevel)
 	srv := idctest.NewServer(
-		idctest.WithRateLimit(burst, window),
-		idctest.WithRetryAfter(retryAfter),
+		idctest.WithRateLimit(burst, time.Second),
 		idctest.WithLogger(newLogger(out, cfg.json, quiet).Named("server")),
 	)
 	defer srv.Close()
@@ -235,7 +232,7 @@ func (d *demo) rateLimit() error {
 	if err := d.spend(key); err != nil {
 		return err
 	}
-	_, err := d.callJSON(fmt.Sprintf("429  past %d requests in %v: waits retry_after, then succeeds", burst, window), key, "GET", "/recordings", "", nil)
+	_, err := d.callJSON(fmt.Sprintf("429  past %d requests a second: waits retry_after, then succeeds", burst), key, "GET", "/recordings", "", nil)
 	return err
 }
 
