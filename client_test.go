@@ -26,14 +26,7 @@ import (
 // still reads as one.
 func TestClientTimeoutKeepsTheRequestID(t *testing.T) {
 	t.Parallel()
-	release := make(chan struct{})
-	defer close(release)
-	srv := newScripted(t, func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	})
+	srv := newScripted(t, hang)
 	log, logs := observed()
 	client := WrapClient(srv.Client(), log)
 	client.Timeout = 50 * time.Millisecond
@@ -77,14 +70,7 @@ func TestClientTimeoutTextOnly(t *testing.T) {
 
 func TestClientContextCancelAndDeadline(t *testing.T) {
 	t.Parallel()
-	release := make(chan struct{})
-	defer close(release)
-	srv := newScripted(t, func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	})
+	srv := newScripted(t, hang)
 	client := WrapClient(srv.Client(), nil)
 	for _, tt := range []struct {
 		name    string
@@ -116,8 +102,7 @@ func TestClientContextCancelAndDeadline(t *testing.T) {
 
 func TestClientRedirects(t *testing.T) {
 	t.Parallel()
-	var target *scripted
-	target = newScripted(t, reply(404, `{"error":"Resource not found"}`))
+	target := newScripted(t, reply(404, `{"error":"Resource not found"}`))
 	origin := newScripted(t, func(w http.ResponseWriter, r *http.Request) {
 		// Another host name for the same server: the client treats it as
 		// another host.

@@ -133,6 +133,10 @@ func replyWith(status int, header http.Header, body string) step {
 	}
 }
 
+// hang answers only when the request ends: a server that never answers in
+// time, for tests whose client gives up.
+func hang(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }
+
 // dropConn closes the connection without answering.
 func dropConn(w http.ResponseWriter, r *http.Request) {
 	conn, _, err := http.NewResponseController(w).Hijack()

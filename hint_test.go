@@ -91,14 +91,7 @@ func TestTransportHints(t *testing.T) {
 	tlsSrv.Config.ErrorLog = log.New(io.Discard, "", 0) // the handshake failure is the point
 	tlsSrv.StartTLS()
 	t.Cleanup(tlsSrv.Close)
-	release := make(chan struct{})
-	t.Cleanup(func() { close(release) })
-	slow := newScripted(t, func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	})
+	slow := newScripted(t, hang)
 
 	tests := []struct {
 		name    string

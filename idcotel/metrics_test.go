@@ -62,7 +62,7 @@ func collect(t *testing.T, reader *sdkmetric.ManualReader) (durations, retries m
 func key(set attribute.Set) string {
 	var s string
 	for _, kv := range set.ToSlice() {
-		s += fmt.Sprintf("%s=%s ", kv.Key, kv.Value.Emit())
+		s += fmt.Sprintf("%s=%s ", kv.Key, kv.Value.String())
 	}
 	return s
 }
