@@ -146,7 +146,7 @@ func TestEveryEndpointThroughIdctrace(t *testing.T) {
 			// entry, error and hint name the route and the permission.
 			var others []idctest.Permission
 			for _, p := range []idctest.Permission{idctest.Read, idctest.Write, idctest.Delete} {
-				if p != e.Permission {
+				if string(p) != string(e.Permission) {
 					others = append(others, p)
 				}
 			}

@@ -131,7 +131,7 @@ func (s *Server) authorized(e api.Endpoint, h handler) http.Handler {
 			w.Header().Set("Retry-After", strconv.FormatFloat(secs, 'f', -1, 64))
 			setMessage(w, "Rate limit exceeded")
 			writeJSON(w, http.StatusTooManyRequests, map[string]any{"error": "Rate limit exceeded", "retry_after": secs})
-		case !k.perms[e.Permission]:
+		case !k.perms[Permission(e.Permission)]:
 			perm := string(e.Permission)
 			writeError(w, http.StatusForbidden, strings.ToUpper(perm[:1])+perm[1:]+" permission required")
 		default:

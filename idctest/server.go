@@ -41,15 +41,15 @@ const BasePath = api.BasePath
 const DefaultAccount = "default"
 
 // A Permission is what an API key may do.
-type Permission = api.Permission
+type Permission string
 
 // The permissions of an API key. Each endpoint asks for the one its
 // documentation names: reads need Read, most writes Write, and deleting a
 // recording or a project Delete.
 const (
-	Read   = api.Read
-	Write  = api.Write
-	Delete = api.Delete
+	Read   Permission = "read"
+	Write  Permission = "write"
+	Delete Permission = "delete"
 )
 
 // Default upload limits, as documented: 100 MB for compressed audio, 500 MB
