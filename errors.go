@@ -101,13 +101,13 @@ func (e *APIError) Is(target error) bool {
 type TransportError struct {
 	RequestID string
 	Method    string
-	URL       string // redacted
-	Route     string // the documented endpoint, as [Route]; "" for any other path
-	Time      time.Time
-	Duration  time.Duration
-	Attempt   int
-	Hint      string // what to check when the cause is most likely local; "" when none applies
-	Err       error  // the base transport's error
+	URL       string        // redacted
+	Route     string        // the documented endpoint, as [Route]; "" for any other path
+	Time      time.Time     // when the attempt started, UTC
+	Duration  time.Duration // how long the attempt waited for the error
+	Attempt   int           // the attempt that failed: 1, or more with [WithRetry]
+	Hint      string        // what to check when the cause is most likely local; "" when none applies
+	Err       error         // the base transport's error
 
 	cause string // Err's text, redacted
 }

@@ -291,3 +291,28 @@ func ExampleWithLogFields() {
 	// Output:
 	// {"level":"warn","msg":"identitycall request failed","request_id":"req-1","method":"GET","url":"http://127.0.0.1/api/v1/public/recordings?project_id=REDACTED","route":"/recordings","status":404,"attempt":1,"error":"Resource not found","project_id":"7"}
 }
+
+func ExampleRequestIDFromError() {
+	// A server that answers too late for the call's deadline.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	client := idctrace.WrapClient(srv.Client(), nil, fixedID)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/v1/public/projects", nil)
+	_, err := client.Do(req)
+
+	fmt.Println(idctrace.RequestIDFromError(err)) // what support needs, from any error
+	var te *idctrace.TransportError
+	if errors.As(err, &te) {
+		fmt.Println(te.Route, te.Timeout(), errors.Is(err, context.DeadlineExceeded))
+		fmt.Println(strings.HasPrefix(te.Hint, "No response within"))
+	}
+	// Output:
+	// req-1
+	// /projects true true
+	// true
+}
