@@ -3,7 +3,6 @@ package idctrace
 import (
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -105,15 +104,8 @@ func splitURL(raw string) (endpoint, params string) {
 	for part := range strings.SplitSeq(query, "&") {
 		if part != "" {
 			k, v, _ := strings.Cut(part, "=")
-			parts = append(parts, unescapeQuery(k)+"="+unescapeQuery(v))
+			parts = append(parts, redact.QueryUnescape(k)+"="+redact.QueryUnescape(v))
 		}
 	}
 	return endpoint, strings.Join(parts, ", ")
-}
-
-func unescapeQuery(s string) string {
-	if u, err := url.QueryUnescape(s); err == nil {
-		return u
-	}
-	return s
 }

@@ -106,18 +106,18 @@ func AppendSecrets(dst []string, req *http.Request) []string {
 		}
 		for part := range strings.SplitSeq(u.RawQuery, "&") {
 			k, v, _ := strings.Cut(part, "=")
-			if IsSecretName(unescape(k)) {
+			if IsSecretName(QueryUnescape(k)) {
 				add(v)
-				add(unescape(v))
+				add(QueryUnescape(v))
 			}
 		}
 	}
 	return dst
 }
 
-// unescape decodes a query component, or returns it as is when it is not
-// validly escaped.
-func unescape(s string) string {
+// QueryUnescape decodes a query component, or returns it as is when it is
+// not validly escaped.
+func QueryUnescape(s string) string {
 	if !strings.ContainsAny(s, "%+") {
 		return s
 	}

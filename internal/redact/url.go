@@ -55,7 +55,7 @@ func safeParam(k, v string, logged func(string) bool, secrets []string) bool {
 	if strings.ContainsAny(k, "%+") || HasKey(k) || containsSecret(k, secrets) {
 		return false // a name to decode or mask
 	}
-	return v == "" || logged != nil && logged(k) && !IsSecretName(k) && !hasSecret(unescape(v), secrets)
+	return v == "" || logged != nil && logged(k) && !IsSecretName(k) && !hasSecret(QueryUnescape(v), secrets)
 }
 
 // hasSecret reports whether a decoded value holds a key or a secret.
@@ -85,13 +85,13 @@ func query(raw string, logged func(string) bool, secrets []string) string {
 			b.WriteString(p)
 			continue
 		}
-		name := unescape(k)
+		name := QueryUnescape(k)
 		b.WriteString(url.QueryEscape(part(name, secrets)))
 		if !hasValue {
 			continue
 		}
 		b.WriteByte('=')
-		if v != "" && logged != nil && logged(name) && !IsSecretName(name) && !hasSecret(unescape(v), secrets) {
+		if v != "" && logged != nil && logged(name) && !IsSecretName(name) && !hasSecret(QueryUnescape(v), secrets) {
 			b.WriteString(v)
 		} else if v != "" {
 			b.WriteString(Redacted)
