@@ -30,6 +30,10 @@ func URL(u *url.URL, logged func(name string) bool, secrets []string) string {
 	if c.Path = part(path, secrets); c.Path == path {
 		c.RawPath = rawPath // unchanged: keep its escaping
 	}
+	if c.Host == "" && strings.HasPrefix(c.Path, "//") {
+		// Without a host, "//x@y" would read back as user info and a host.
+		c.Path, c.RawPath = "/"+strings.TrimLeft(c.Path, "/"), ""
+	}
 	c.RawQuery = query(u.RawQuery, logged, secrets)
 	// A masked key keeps its stars readable, not "%2A%2A%2A%2A".
 	return strings.ReplaceAll(c.String(), "%2A", "*")
