@@ -7,12 +7,14 @@ package idctrace
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -136,6 +138,44 @@ func TestFaultStalledBodyDoesNotHoldTheResponse(t *testing.T) {
 			resp.Body.Close()
 			require.NoError(t, err)
 			assert.Equal(t, halfBody+`late"}`, string(b))
+		})
+	}
+}
+
+// TestFaultStalledBodyUnderClientTimeout: a stalled failure body meets
+// http.Client's Timeout, shorter than the body-read bound, as users set
+// it. The call returns by the timeout with the entry logged, and reading
+// the body ends in the client's timeout error, after the bytes that came.
+func TestFaultStalledBodyUnderClientTimeout(t *testing.T) {
+	t.Parallel()
+	for _, proto := range protocols {
+		t.Run(proto, func(t *testing.T) {
+			t.Parallel()
+			srv := newServer(t, proto, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(503)
+				io.WriteString(w, halfBody)
+				http.NewResponseController(w).Flush()
+				<-r.Context().Done()
+			}))
+			log, logs := observed()
+			client := WrapClient(srv.Client(), log) // the default bound: 1 s
+			client.Timeout = 100 * time.Millisecond
+
+			var resp *http.Response
+			var err error
+			finishes(t, "Do", func() { resp, err = client.Get(srv.URL + "/api/v1/public/recordings") })
+			if err != nil { // the timeout came before the headers: allowed on a loaded machine
+				assert.NotEmpty(t, RequestIDFromError(err))
+				return
+			}
+			require.Equal(t, 1, logs.Len())
+			assert.EqualValues(t, 503, logs.All()[0].ContextMap()[FieldStatus])
+			var b []byte
+			finishes(t, "the body read", func() { b, err = io.ReadAll(resp.Body) })
+			resp.Body.Close()
+			assert.True(t, strings.HasPrefix(halfBody, string(b)), "only bytes that came, in order: %q", b)
+			require.Error(t, err, "never a silent short read")
+			assert.True(t, os.IsTimeout(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled), "%v", err)
 		})
 	}
 }
