@@ -123,14 +123,7 @@ func (s *Server) purchaseNumber(w http.ResponseWriter, r *http.Request, k *apiKe
 }
 
 func (s *Server) getNumber(w http.ResponseWriter, r *http.Request, k *apiKey) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n, ok := s.lookupNumber(r, k)
-	if !ok {
-		notFound(w)
-		return
-	}
-	writeData(w, http.StatusOK, s.data.viewNumber(n))
+	answer(s, w, r, k, s.lookupNumber, s.data.viewNumber)
 }
 
 func (s *Server) updateNumber(w http.ResponseWriter, r *http.Request, k *apiKey) {
@@ -142,23 +135,18 @@ func (s *Server) updateNumber(w http.ResponseWriter, r *http.Request, k *apiKey)
 	if !decodeJSON(w, r, &body) {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n, ok := s.lookupNumber(r, k)
-	if !ok {
-		notFound(w)
-		return
-	}
-	if body.Name != nil {
-		n.Name = *body.Name
-	}
-	if body.Active != nil {
-		n.Active = *body.Active
-	}
-	if body.Recording != nil {
-		n.Recording = *body.Recording
-	}
-	writeData(w, http.StatusOK, s.data.viewNumber(n))
+	answer(s, w, r, k, s.lookupNumber, func(n *number) VirtualNumber {
+		if body.Name != nil {
+			n.Name = *body.Name
+		}
+		if body.Active != nil {
+			n.Active = *body.Active
+		}
+		if body.Recording != nil {
+			n.Recording = *body.Recording
+		}
+		return s.data.viewNumber(n)
+	})
 }
 
 // addOperator attaches an operator by its ID, or creates one from a phone

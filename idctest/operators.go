@@ -126,14 +126,7 @@ func (s *Server) createOperator(w http.ResponseWriter, r *http.Request, k *apiKe
 }
 
 func (s *Server) getOperator(w http.ResponseWriter, r *http.Request, k *apiKey) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o, ok := s.lookupOperator(r, k)
-	if !ok {
-		notFound(w)
-		return
-	}
-	writeData(w, http.StatusOK, s.data.viewOperator(o))
+	answer(s, w, r, k, s.lookupOperator, s.data.viewOperator)
 }
 
 func (s *Server) updateOperator(w http.ResponseWriter, r *http.Request, k *apiKey) {
@@ -145,26 +138,21 @@ func (s *Server) updateOperator(w http.ResponseWriter, r *http.Request, k *apiKe
 		writeErrors(w, []string{"Name can't be blank"})
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o, ok := s.lookupOperator(r, k)
-	if !ok {
-		notFound(w)
-		return
-	}
-	if body.Name != nil {
-		o.Name, o.Initials = *body.Name, initials(*body.Name)
-	}
-	if body.PhoneNumber != nil {
-		o.PhoneNumber = *body.PhoneNumber
-	}
-	if body.Email != nil {
-		o.Email = body.Email
-	}
-	if body.Active != nil {
-		o.Active = *body.Active
-	}
-	writeData(w, http.StatusOK, s.data.viewOperator(o))
+	answer(s, w, r, k, s.lookupOperator, func(o *operator) Operator {
+		if body.Name != nil {
+			o.Name, o.Initials = *body.Name, initials(*body.Name)
+		}
+		if body.PhoneNumber != nil {
+			o.PhoneNumber = *body.PhoneNumber
+		}
+		if body.Email != nil {
+			o.Email = body.Email
+		}
+		if body.Active != nil {
+			o.Active = *body.Active
+		}
+		return s.data.viewOperator(o)
+	})
 }
 
 // deleteOperator deletes an operator and, as documented, its attachments

@@ -55,7 +55,8 @@ func (st *store) view(p *project) Project {
 	return out
 }
 
-// lookupProject returns the project the path names, if k sees it.
+// lookupProject returns the project the path names, if k sees it. The
+// caller holds the lock.
 func (s *Server) lookupProject(r *http.Request, k *apiKey) (*project, bool) {
 	p, ok := s.data.projects[numericID(r, "id")]
 	return p, ok && k.sees(p.account, p.ID)
@@ -108,14 +109,7 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request, k *apiKey
 }
 
 func (s *Server) getProject(w http.ResponseWriter, r *http.Request, k *apiKey) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, ok := s.lookupProject(r, k)
-	if !ok {
-		notFound(w)
-		return
-	}
-	writeData(w, http.StatusOK, s.data.view(p))
+	answer(s, w, r, k, s.lookupProject, s.data.view)
 }
 
 func (s *Server) updateProject(w http.ResponseWriter, r *http.Request, k *apiKey) {
@@ -127,27 +121,22 @@ func (s *Server) updateProject(w http.ResponseWriter, r *http.Request, k *apiKey
 		writeErrors(w, []string{"Name can't be blank"})
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, ok := s.lookupProject(r, k)
-	if !ok {
-		notFound(w)
-		return
-	}
-	if body.Name != nil {
-		p.Name = *body.Name
-	}
-	if body.Language != nil {
-		p.Language = *body.Language
-	}
-	if body.Industry != nil {
-		p.Industry = body.Industry
-	}
-	if body.Description != nil {
-		p.Description = *body.Description
-	}
-	p.UpdatedAt = s.stamp().Format(time.RFC3339)
-	writeData(w, http.StatusOK, s.data.view(p))
+	answer(s, w, r, k, s.lookupProject, func(p *project) Project {
+		if body.Name != nil {
+			p.Name = *body.Name
+		}
+		if body.Language != nil {
+			p.Language = *body.Language
+		}
+		if body.Industry != nil {
+			p.Industry = body.Industry
+		}
+		if body.Description != nil {
+			p.Description = *body.Description
+		}
+		p.UpdatedAt = s.stamp().Format(time.RFC3339)
+		return s.data.view(p)
+	})
 }
 
 // deleteProject deletes a project and, as documented, its recordings and

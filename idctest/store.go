@@ -66,6 +66,21 @@ func (s *Server) projectParam(w http.ResponseWriter, k *apiKey, raw string) (int
 	return id, true
 }
 
+// answer looks up, under the server's lock, the resource the request names
+// and k sees, and answers 200 with what do makes of it, or 404 when there
+// is none.
+func answer[T, V any](s *Server, w http.ResponseWriter, r *http.Request, k *apiKey,
+	lookup func(*http.Request, *apiKey) (T, bool), do func(T) V) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := lookup(r, k)
+	if !ok {
+		notFound(w)
+		return
+	}
+	writeData(w, http.StatusOK, do(v))
+}
+
 // numericID reads a numeric path ID; the zero ID never exists.
 func numericID(r *http.Request, name string) int {
 	id, err := strconv.Atoi(r.PathValue(name))
