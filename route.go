@@ -2,6 +2,7 @@ package idctrace
 
 import (
 	"net/http"
+	"net/url"
 
 	"github.com/identitycall/idctrace/internal/api"
 )
@@ -9,7 +10,10 @@ import (
 // Route returns the documented path template of req, relative to
 // /api/v1/public, such as "/recordings/{id}/transcription"; "" when the path
 // is not a documented endpoint. Any single segment in an ID position (a
-// public ID, a UUID, a legacy numeric ID) is written "{id}".
+// public ID, a UUID, a legacy numeric ID) is written "{id}". The path is
+// cleaned first, as the server cleans it before routing: "//x", "/./x",
+// "/y/../x" and "/x//" all name the endpoint of "/x", so that a purchase
+// is known for one however its path is spelled.
 //
 // Failure entries carry it as route, and errors, tickets and bundles as
 // well, so that failures group by endpoint rather than by raw URL.
@@ -23,7 +27,7 @@ func endpointOf(req *http.Request) (api.Endpoint, bool) {
 	if req == nil || req.URL == nil {
 		return api.Endpoint{}, false
 	}
-	rel, ok := api.Relative(req.URL.Path)
+	rel, ok := api.Relative(sentPath(req.URL))
 	if !ok {
 		return api.Endpoint{}, false
 	}
@@ -32,4 +36,17 @@ func endpointOf(req *http.Request) (api.Endpoint, bool) {
 		method = http.MethodGet
 	}
 	return api.Match(method, rel)
+}
+
+// sentPath is the decoded path req's URL sends: its Path, or the path of an
+// opaque URL ("//host/path" or "/path"), which net/http sends as is.
+func sentPath(u *url.URL) string {
+	if u.Opaque == "" {
+		return u.Path
+	}
+	o, err := url.Parse(u.Opaque)
+	if err != nil {
+		return ""
+	}
+	return o.Path
 }

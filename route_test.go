@@ -6,11 +6,18 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"path"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/identitycall/idctrace/internal/api"
 )
 
 func TestRoute(t *testing.T) {
@@ -33,14 +40,130 @@ func TestRoute(t *testing.T) {
 		{"GET", base + "/recordings/1/audio", ""},             // no such path
 		{"GET", "https://api.identitycall.ai/recordings", ""}, // no base path
 		{"GET", base, ""},
+		// Spelled as the server will route it once it cleans the path.
+		{"POST", base + "//virtual_numbers/purchase", "/virtual_numbers/purchase"},
+		{"POST", base + "/./virtual_numbers/purchase", "/virtual_numbers/purchase"},
+		{"POST", base + "/x/../virtual_numbers/purchase", "/virtual_numbers/purchase"},
+		{"POST", base + "/virtual_numbers/purchase//", "/virtual_numbers/purchase"},
+		{"POST", base + "/virtual_numbers/%2e/purchase", "/virtual_numbers/purchase"},
+		{"GET", base + "/recordings/1/../2/summary", "/recordings/{id}/summary"},
+		{"GET", base + "/../public/recordings", "/recordings"},
+		{"GET", base + "/..", ""},
 	}
 	for _, tt := range tests {
-		req := httptest.NewRequest(tt.method, tt.url, nil)
+		req := httptest.NewRequest(tt.method, "/", nil)
+		req.URL = mustParse(t, tt.url)
 		req.Method = tt.method
 		assert.Equal(t, tt.want, Route(req), "%s %s", tt.method, tt.url)
 	}
 	assert.Empty(t, Route(nil))
 	assert.Empty(t, Route(&http.Request{}))
+
+	opaque := httptest.NewRequest("POST", base+"/x", nil)
+	opaque.URL.Opaque = "//api.identitycall.ai/api/v1/public//virtual_numbers/purchase"
+	assert.Equal(t, "/virtual_numbers/purchase", Route(opaque), "an opaque URL is routed by the path it sends")
+}
+
+func mustParse(t testing.TB, raw string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(raw)
+	require.NoError(t, err)
+	return u
+}
+
+// TestPurchaseSpelledAnyWayIsBoughtOnce: against a server that cleans paths
+// before routing, as Go's ServeMux does, and answers every purchase with a
+// 504, a purchase spelled in any unclean way is sent once, even with
+// RetryNonIdempotent.
+func TestPurchaseSpelledAnyWayIsBoughtOnce(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	bought := 0
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/v1/public/virtual_numbers/purchase", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		bought++
+		mu.Unlock()
+		w.WriteHeader(http.StatusGatewayTimeout)
+	})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.URL.Path = path.Clean(r.URL.Path) // as most routers do; ServeMux would redirect
+		r.URL.RawPath = ""
+		mux.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	policy := RetryPolicy{MaxRetries: 3, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond, RetryNonIdempotent: true}
+	client := WrapClient(srv.Client(), nil, WithRetry(policy))
+	for _, p := range []string{
+		"/api/v1/public/virtual_numbers/purchase",  // the base URL as documented
+		"/api/v1/public//virtual_numbers/purchase", // a base URL with a trailing slash
+		"/api/v1/public/./virtual_numbers/purchase",
+		"/api/v1/public/x/../virtual_numbers/purchase",
+		"/api/v1/public/virtual_numbers/purchase//",
+	} {
+		mu.Lock()
+		bought = 0
+		mu.Unlock()
+		resp, err := client.Post(srv.URL+p, "application/json", strings.NewReader(`{"phone_number":"+15551234567"}`))
+		require.NoError(t, err, p)
+		readAll(t, resp)
+		assert.Equal(t, http.StatusGatewayTimeout, resp.StatusCode, p)
+		mu.Lock()
+		assert.Equal(t, 1, bought, "%s: one call, one number", p)
+		mu.Unlock()
+	}
+}
+
+// FuzzRoute checks Route against an oracle of its own: the path cleaned
+// with path.Clean, matched against the documented templates, the most
+// literal segments winning, as a server that cleans paths routes it.
+func FuzzRoute(f *testing.F) {
+	for _, seed := range []string{"/api/v1/public/recordings", "/api/v1/public//virtual_numbers/purchase",
+		"/api/v1/public/x/../virtual_numbers/available", "/api/v1/public/recordings/1/./summary//", "/a/../api/v1/public/projects/%2e%2e/",
+		"/api/v1/public/virtual_numbers/7/operators/9"} {
+		f.Add("POST", seed)
+		f.Add("GET", seed)
+	}
+	f.Fuzz(func(t *testing.T, method, p string) {
+		u, err := url.Parse(p)
+		if err != nil || u.Opaque != "" || method == "" {
+			return
+		}
+		assert.Equal(t, oracleRoute(method, u.Path), Route(&http.Request{Method: method, URL: u}), "%s %q", method, p)
+	})
+}
+
+func oracleRoute(method, p string) string {
+	if p == "" {
+		return ""
+	}
+	rel, ok := strings.CutPrefix(path.Clean(p), "/api/v1/public/")
+	if !ok {
+		return ""
+	}
+	best, literals := "", -1
+	for _, e := range api.Endpoints {
+		segs, tsegs := strings.Split(rel, "/"), strings.Split(strings.TrimPrefix(e.Path, "/"), "/")
+		if e.Method != method || len(segs) != len(tsegs) {
+			continue
+		}
+		n := 0
+		for i := range segs {
+			switch {
+			case tsegs[i] == segs[i]:
+				n++
+			case tsegs[i] != "{id}" || segs[i] == "":
+				n = -1
+			}
+			if n < 0 {
+				break
+			}
+		}
+		if n > literals {
+			best, literals = e.Path, n
+		}
+	}
+	return best
 }
 
 // TestRouteInEveryOutput: the entry, the error, the ticket and the bundle

@@ -3,7 +3,10 @@
 // their tests share it, so that all three know the same API.
 package api
 
-import "strings"
+import (
+	pathpkg "path"
+	"strings"
+)
 
 // BasePath is the path prefix of every endpoint.
 const BasePath = "/api/v1/public"
@@ -124,8 +127,14 @@ func matchPath(template, path string) (literals int, ok bool) {
 }
 
 // Relative returns path below BasePath, and whether it is there at all.
+// path is cleaned first, as a server cleans it before routing (Go's
+// ServeMux answers an unclean path with a redirect to the clean one):
+// "//x", "/./x", "/y/../x" and "/x//" all name "/x".
 func Relative(path string) (string, bool) {
-	rest, ok := strings.CutPrefix(path, BasePath)
+	if path == "" {
+		return "", false
+	}
+	rest, ok := strings.CutPrefix(pathpkg.Clean(path), BasePath)
 	if !ok || rest != "" && rest[0] != '/' {
 		return "", false
 	}

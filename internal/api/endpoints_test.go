@@ -58,6 +58,16 @@ func TestRelative(t *testing.T) {
 		"/api/v1/publicity":         "-",
 		"/recordings":               "-",
 		"/proxy/api/v1/public/x":    "-",
+		// Cleaned first, as a server cleans before routing.
+		"/api/v1/public//virtual_numbers/purchase":     "/virtual_numbers/purchase",
+		"/api/v1/public/./virtual_numbers/purchase":    "/virtual_numbers/purchase",
+		"/api/v1/public/x/../virtual_numbers/purchase": "/virtual_numbers/purchase",
+		"/api/v1/public/virtual_numbers/purchase//":    "/virtual_numbers/purchase",
+		"//api//v1/public/recordings":                  "/recordings",
+		"/api/v1/public/../public/recordings":          "/recordings",
+		"/api/v1/../v1/public/recordings/.":            "/recordings",
+		"/api/v1/public/..":                            "-",
+		"":                                             "-",
 	} {
 		got, ok := Relative(in)
 		if want == "-" {
