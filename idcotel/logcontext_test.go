@@ -1,0 +1,180 @@
+package idcotel_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/contrib/bridges/otelzap"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/log"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/identitycall/idctrace"
+	"github.com/identitycall/idctrace/idcotel"
+)
+
+// memExporter keeps a copy of every log record the SDK exports.
+type memExporter struct {
+	mu      sync.Mutex
+	records []sdklog.Record
+}
+
+func (e *memExporter) Export(_ context.Context, records []sdklog.Record) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, r := range records {
+		e.records = append(e.records, r.Clone())
+	}
+	return nil
+}
+
+func (*memExporter) Shutdown(context.Context) error   { return nil }
+func (*memExporter) ForceFlush(context.Context) error { return nil }
+
+func (e *memExporter) all() []sdklog.Record {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]sdklog.Record(nil), e.records...)
+}
+
+// fixedClock gives every entry the same time, so two runs' JSON lines can
+// be compared byte for byte.
+type fixedClock struct{}
+
+func (fixedClock) Now() time.Time                         { return time.Date(2026, 5, 4, 12, 0, 0, 0, time.UTC) }
+func (fixedClock) NewTicker(d time.Duration) *time.Ticker { return time.NewTicker(d) }
+
+// shipped is what one failed call left in each of the tee's cores.
+type shipped struct {
+	json    string                 // the JSON core's output
+	records []sdklog.Record        // what otelzap gave the log SDK
+	entries []observer.LoggedEntry // the entries with their fields, as logged
+}
+
+const unavailableBody = `{"error":"Service unavailable"}`
+
+func newUnavailableServer(t *testing.T) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, unavailableBody)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// ship makes one call to srv with ctx and id through a Transport whose
+// logger tees a JSON core, the otelzap bridge over the log SDK, and an
+// observer.
+func ship(t *testing.T, srv *httptest.Server, ctx context.Context, id string, opts ...idctrace.Option) shipped {
+	t.Helper()
+	exp := &memExporter{}
+	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewSimpleProcessor(exp)))
+	t.Cleanup(func() { lp.Shutdown(context.Background()) })
+	var buf bytes.Buffer
+	jsonCore := zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()),
+		zapcore.Lock(zapcore.AddSync(&buf)), zapcore.DebugLevel)
+	obsCore, logs := observer.New(zapcore.DebugLevel)
+	logger := zap.New(zapcore.NewTee(jsonCore, otelzap.NewCore(idcotel.ScopeName, otelzap.WithLoggerProvider(lp)), obsCore),
+		zap.WithClock(fixedClock{}))
+	client := &http.Client{Transport: idctrace.New(srv.Client().Transport, logger, opts...)}
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/api/v1/public/recordings/rec_1", nil)
+	require.NoError(t, err)
+	req.Header.Set("X-Request-ID", id)
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, unavailableBody, string(body))
+	return shipped{json: buf.String(), records: exp.all(), entries: logs.All()}
+}
+
+func attrs(r sdklog.Record) map[string]attribute.Value {
+	m := map[string]attribute.Value{}
+	r.WalkAttributes(func(kv attribute.KeyValue) bool {
+		m[string(kv.Key)] = kv.Value
+		return true
+	})
+	return m
+}
+
+func TestLogContextThroughBridge(t *testing.T) {
+	t.Parallel()
+	srv := newUnavailableServer(t)
+	tp, _ := newTracerProvider(t)
+	ctx, span := tp.Tracer("test").Start(context.Background(), "caller")
+	defer span.End()
+	sc := span.SpanContext()
+	const id = "req-ship-1"
+
+	tests := []struct {
+		name      string
+		opts      []idctrace.Option
+		wantTrace trace.TraceID
+		wantSpan  trace.SpanID
+	}{
+		// Without the option otelzap has no context: the record's IDs
+		// are zero, as opentelemetry-go #6114 describes.
+		{"without WithLogContext", nil, trace.TraceID{}, trace.SpanID{}},
+		{"with WithLogContext", []idctrace.Option{idcotel.WithLogContext()}, sc.TraceID(), sc.SpanID()},
+	}
+	lines := map[string]string{}
+	for _, tt := range tests {
+		got := ship(t, srv, ctx, id, tt.opts...)
+		lines[tt.name] = got.json
+
+		require.Len(t, got.records, 1, tt.name)
+		r := got.records[0]
+		assert.Equal(t, tt.wantTrace, r.TraceID(), tt.name)
+		assert.Equal(t, tt.wantSpan, r.SpanID(), tt.name)
+		assert.Equal(t, log.SeverityError, r.Severity(), "%s: a 503 is logged at Error", tt.name)
+		assert.Equal(t, "error", r.SeverityText(), tt.name)
+		assert.Equal(t, idctrace.LogMessage, r.Body().AsString(), tt.name)
+		a := attrs(r)
+		assert.Equal(t, id, a[idctrace.FieldRequestID].AsString(), tt.name)
+		assert.Equal(t, "/recordings/{id}", a[idctrace.FieldRoute].AsString(), tt.name)
+		assert.Equal(t, attribute.INT64, a[idctrace.FieldStatus].Type(), tt.name)
+		assert.Equal(t, int64(http.StatusServiceUnavailable), a[idctrace.FieldStatus].AsInt64(), tt.name)
+		assert.Equal(t, "Service unavailable", a[idctrace.FieldError].AsString(), tt.name)
+		assert.NotContains(t, a, idcotel.FieldContext, "%s: the context is no attribute", tt.name)
+
+		// The JSON core wrote exactly what its encoder writes for the same
+		// entry and fields without the context field.
+		require.Len(t, got.entries, 1, tt.name)
+		e := got.entries[0]
+		var others []zap.Field
+		for _, f := range e.Context {
+			if f.Key != idcotel.FieldContext {
+				others = append(others, f)
+			}
+		}
+		assert.Len(t, others, len(e.Context)-len(tt.opts), "%s: the option adds one field", tt.name)
+		enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+		want, err := enc.EncodeEntry(e.Entry, others)
+		require.NoError(t, err)
+		assert.Equal(t, want.String(), got.json, tt.name)
+	}
+
+	// Between the two calls only the measured duration and start differ.
+	varying := regexp.MustCompile(`"(duration|started_at)":("[^"]*"|[0-9.e+-]+)`)
+	without := varying.ReplaceAllString(lines[tests[0].name], `"$1":X`)
+	with := varying.ReplaceAllString(lines[tests[1].name], `"$1":X`)
+	assert.Equal(t, without, with)
+	assert.Contains(t, with, `"status":503`)
+	assert.Contains(t, with, `"duration":X`, "the normalisation found the duration")
+	assert.Contains(t, with, `"started_at":X`, "the normalisation found the start")
+}
