@@ -60,6 +60,7 @@ func (fixedClock) NewTicker(d time.Duration) *time.Ticker { return time.NewTicke
 // shipped is what one failed call left in each of the tee's cores.
 type shipped struct {
 	json    string                 // the JSON core's output
+	console string                 // the console core's output
 	records []sdklog.Record        // what otelzap gave the log SDK
 	entries []observer.LoggedEntry // the entries with their fields, as logged
 }
@@ -83,12 +84,12 @@ func ship(t *testing.T, srv *httptest.Server, ctx context.Context, id string, op
 	exp := &memExporter{}
 	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewSimpleProcessor(exp)))
 	t.Cleanup(func() { lp.Shutdown(context.Background()) })
-	var buf bytes.Buffer
-	jsonCore := zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()),
-		zapcore.Lock(zapcore.AddSync(&buf)), zapcore.DebugLevel)
+	var jsonOut, consoleOut bytes.Buffer
+	jsonCore := zapcore.NewCore(jsonEncoder(), zapcore.Lock(zapcore.AddSync(&jsonOut)), zapcore.DebugLevel)
+	consoleCore := zapcore.NewCore(consoleEncoder(), zapcore.Lock(zapcore.AddSync(&consoleOut)), zapcore.DebugLevel)
 	obsCore, logs := observer.New(zapcore.DebugLevel)
-	logger := zap.New(zapcore.NewTee(jsonCore, otelzap.NewCore(idcotel.ScopeName, otelzap.WithLoggerProvider(lp)), obsCore),
-		zap.WithClock(fixedClock{}))
+	logger := zap.New(zapcore.NewTee(jsonCore, consoleCore,
+		otelzap.NewCore(idcotel.ScopeName, otelzap.WithLoggerProvider(lp)), obsCore), zap.WithClock(fixedClock{}))
 	client := &http.Client{Transport: idctrace.New(srv.Client().Transport, logger, opts...)}
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/api/v1/public/recordings/rec_1", nil)
@@ -100,7 +101,13 @@ func ship(t *testing.T, srv *httptest.Server, ctx context.Context, id string, op
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, unavailableBody, string(body))
-	return shipped{json: buf.String(), records: exp.all(), entries: logs.All()}
+	return shipped{json: jsonOut.String(), console: consoleOut.String(), records: exp.all(), entries: logs.All()}
+}
+
+func jsonEncoder() zapcore.Encoder { return zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()) }
+
+func consoleEncoder() zapcore.Encoder {
+	return zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig())
 }
 
 func attrs(r sdklog.Record) map[string]attribute.Value {
@@ -152,8 +159,8 @@ func TestLogContextThroughBridge(t *testing.T) {
 		assert.Equal(t, "Service unavailable", a[idctrace.FieldError].AsString(), tt.name)
 		assert.NotContains(t, a, idcotel.FieldContext, "%s: the context is no attribute", tt.name)
 
-		// The JSON core wrote exactly what its encoder writes for the same
-		// entry and fields without the context field.
+		// The JSON and console cores wrote exactly what their encoders
+		// write for the same entry and fields without the context field.
 		require.Len(t, got.entries, 1, tt.name)
 		e := got.entries[0]
 		var others []zap.Field
@@ -163,10 +170,12 @@ func TestLogContextThroughBridge(t *testing.T) {
 			}
 		}
 		assert.Len(t, others, len(e.Context)-len(tt.opts), "%s: the option adds one field", tt.name)
-		enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
-		want, err := enc.EncodeEntry(e.Entry, others)
+		want, err := jsonEncoder().EncodeEntry(e.Entry, others)
 		require.NoError(t, err)
 		assert.Equal(t, want.String(), got.json, tt.name)
+		want, err = consoleEncoder().EncodeEntry(e.Entry, others)
+		require.NoError(t, err)
+		assert.Equal(t, want.String(), got.console, tt.name)
 	}
 
 	// Between the two calls only the measured duration and start differ.
