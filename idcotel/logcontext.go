@@ -25,7 +25,9 @@ const FieldContext = "context"
 // lines they write stay byte for byte what they were without this option.
 // The context is the caller's own, plus the request ID
 // ([idctrace.RequestIDFromContext] finds it); it holds nothing of the
-// request or of the failure.
+// request or of the failure. Storm summaries (see [idctrace.WithLogLimit])
+// speak for many requests and get no context: their records carry no
+// trace.
 func WithLogContext() idctrace.Option {
 	return idctrace.WithLogFields(contextField)
 }

@@ -3,11 +3,15 @@ package idcotel_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"reflect"
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -153,4 +157,116 @@ func TestLogContextThroughBridge(t *testing.T) {
 	assert.Contains(t, with, `"status":503`)
 	assert.Contains(t, with, `"duration":X`, "the normalisation found the duration")
 	assert.Contains(t, with, `"started_at":X`, "the normalisation found the start")
+}
+
+type callerKey struct{}
+
+// TestLogContextIsCallers checks that the context on the entry, and the one
+// otelzap emits in, is the caller's, plus the request ID and nothing else.
+// It holds WithLogFields to its contract: before the root gave its functions
+// the caller's context, theirs held the Transport's record of the failure
+// (the request as sent, its secrets), and this test failed on it.
+func TestLogContextIsCallers(t *testing.T) {
+	t.Parallel()
+	srv := newUnavailableServer(t)
+	const (
+		id     = "req-caller-1"
+		secret = "sk_live_4eC39HqLyjWDarjtT1zdp7dc"
+	)
+	caller := context.WithValue(context.Background(), callerKey{}, "caller's value")
+	proc := &ctxProcessor{}
+	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(proc))
+	t.Cleanup(func() { lp.Shutdown(context.Background()) })
+	obsCore, logs := observer.New(zapcore.DebugLevel)
+	logger := zap.New(zapcore.NewTee(obsCore, otelzap.NewCore(idcotel.ScopeName, otelzap.WithLoggerProvider(lp))))
+	tr := idctrace.New(srv.Client().Transport, logger, idcotel.WithLogContext())
+
+	req, err := http.NewRequestWithContext(caller, http.MethodGet,
+		srv.URL+"/api/v1/public/recordings?search="+secret, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+secret)
+	req.Header.Set("X-Request-ID", id)
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+
+	require.Equal(t, 1, logs.Len())
+	var onEntry context.Context
+	for _, f := range logs.All()[0].Context {
+		if f.Key == idcotel.FieldContext {
+			assert.Equal(t, zapcore.SkipType, f.Type)
+			onEntry, _ = f.Interface.(context.Context)
+		}
+	}
+	require.NotNil(t, onEntry, "the entry has a context field")
+	emitted := proc.all()
+	require.Len(t, emitted, 1)
+
+	for name, ctx := range map[string]context.Context{"on the entry": onEntry, "emitted by otelzap": emitted[0]} {
+		assert.Equal(t, "caller's value", ctx.Value(callerKey{}), "%s: the caller's values are there", name)
+		got, ok := idctrace.RequestIDFromContext(ctx)
+		assert.True(t, ok, name)
+		assert.Equal(t, id, got, "%s: the request ID is there", name)
+
+		// Everything the context reaches that the caller did not put there.
+		r := newReach(caller)
+		r.walk(reflect.ValueOf(ctx))
+		for _, typ := range []reflect.Type{
+			reflect.TypeFor[*http.Request](), reflect.TypeFor[*http.Response](),
+			reflect.TypeFor[http.Header](), reflect.TypeFor[*url.URL](),
+		} {
+			assert.False(t, r.types[typ], "%s: a %v is reachable", name, typ)
+		}
+		assert.Subset(t, []string{id}, r.strs, "%s: the request ID is the only text the Transport added", name)
+	}
+}
+
+// TestLogContextSummary: a storm summary speaks for many requests, so it
+// reaches the bridge without a context: its record has no trace.
+func TestLogContextSummary(t *testing.T) {
+	t.Parallel()
+	srv := newUnavailableServer(t)
+	tp, _ := newTracerProvider(t)
+	ctx, span := tp.Tracer("test").Start(context.Background(), "caller")
+	defer span.End()
+	exp := &memExporter{}
+	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewSimpleProcessor(exp)))
+	t.Cleanup(func() { lp.Shutdown(context.Background()) })
+	var buf bytes.Buffer
+	jsonCore := zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()),
+		zapcore.Lock(zapcore.AddSync(&buf)), zapcore.DebugLevel)
+	logger := zap.New(zapcore.NewTee(jsonCore, otelzap.NewCore(idcotel.ScopeName, otelzap.WithLoggerProvider(lp))))
+	// One full entry an hour: the second and third failures are counted
+	// into the summary that Flush writes.
+	tr := idctrace.New(srv.Client().Transport, logger, idcotel.WithLogContext(), idctrace.WithLogLimit(1, time.Hour))
+	t.Cleanup(tr.Flush)
+	for i := range 3 {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/api/v1/public/recordings/rec_1", nil)
+		require.NoError(t, err)
+		req.Header.Set("X-Request-ID", fmt.Sprintf("req-storm-%d", i))
+		resp, err := tr.RoundTrip(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+	}
+	tr.Flush()
+
+	records := exp.all()
+	require.Len(t, records, 2, "one entry, one summary")
+	entry, summary := records[0], records[1]
+	assert.Equal(t, idctrace.LogMessage, entry.Body().AsString())
+	assert.Equal(t, span.SpanContext().TraceID(), entry.TraceID())
+	assert.Equal(t, span.SpanContext().SpanID(), entry.SpanID())
+
+	assert.Equal(t, idctrace.SummaryMessage, summary.Body().AsString())
+	assert.False(t, summary.TraceID().IsValid(), "a summary is in no request's trace")
+	assert.False(t, summary.SpanID().IsValid())
+	assert.Equal(t, log.SeverityError, summary.Severity(), "the level its entries would have had")
+	a := attrs(summary)
+	assert.Equal(t, int64(2), a[idctrace.FieldSuppressed].AsInt64())
+	assert.Equal(t, "req-storm-1", a[idctrace.FieldFirstRequestID].AsString())
+	assert.Equal(t, "req-storm-2", a[idctrace.FieldLastRequestID].AsString())
+	assert.Equal(t, "/recordings/{id}", a[idctrace.FieldRoute].AsString())
+	assert.Equal(t, int64(http.StatusServiceUnavailable), a[idctrace.FieldStatus].AsInt64())
+	assert.NotContains(t, a, idcotel.FieldContext)
+	assert.NotContains(t, buf.String(), `"context"`, "no line of the JSON core names the context")
 }
