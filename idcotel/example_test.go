@@ -88,6 +88,7 @@ func ExampleWithMetrics() {
 	}
 	// Output:
 	// identitycall.client.request.duration /recordings/{id} 404 404 2
+	// identitycall.client.queue.duration /recordings/{id} 404 404 2
 }
 
 func ExampleWithLogContext() {
