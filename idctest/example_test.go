@@ -182,12 +182,15 @@ func ExampleWithProcessingTime() {
 
 	var transcription idctest.Transcription
 	_, err = do(client, key, "GET", srv.URL+"/recordings/"+rec.PublicID+"/transcription", "", &transcription)
-	fmt.Println(rec.Status, errors.Is(err, idctrace.ErrValidation))
+	var apiErr *idctrace.APIError
+	if errors.As(err, &apiErr) {
+		fmt.Println(rec.Status, apiErr.StatusCode, apiErr.Message)
+	}
 	c.Advance(30 * time.Second)
 	_, err = do(client, key, "GET", srv.URL+"/recordings/"+rec.PublicID+"/transcription", "", &transcription)
 	fmt.Println(err, transcription.FullText)
 	// Output:
-	// pending true
+	// pending 422 Transcription not available
 	// <nil> Hello, thank you for calling. Goodbye.
 }
 

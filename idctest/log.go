@@ -17,6 +17,8 @@ type RequestLine struct {
 	RequestID string
 }
 
+// String returns the line as [Start] logs it:
+// GET /api/v1/public/recordings -> 200 (request_id "...").
 func (r RequestLine) String() string {
 	return fmt.Sprintf("%s %s -> %d (request_id %q)", r.Method, r.Path, r.Status, r.RequestID)
 }
