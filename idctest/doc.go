@@ -31,8 +31,9 @@
 //  6. A project-scoped key creating or deleting a project (403).
 //  7. The resource the path names, in the key's account and scope (404).
 //  8. The request's body and parameters: malformed (400), then invalid
-//     (422); a project_id that a project-scoped key may not use is 403
-//     among them, one that does not exist in the account 422.
+//     (422), and last the project_id it names, if any: 403 when a
+//     project-scoped key may not use it, 422 when it does not exist in the
+//     key's account.
 //
 // Every error body is the documented JSON.
 package idctest

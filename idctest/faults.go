@@ -35,13 +35,13 @@ type queuedFault struct {
 	n int
 }
 
-// Inject makes the next n requests that f aims at (of f.Route, or any
-// request when it is "") get f. A request gets the first fault injected
-// that aims at it and has requests left, so faults aimed at the same
-// requests come one after another, in the order injected, while a fault
-// aimed at one route waits for that route's requests however many others
-// come first. A fault without a Route takes any request, one of the route
-// too, until its n are used.
+// Inject makes the next n requests that f aims at get f: n requests of
+// f.Route, however many others come between, or the next n requests of any
+// route when f.Route is "". Each request takes the first fault, in the
+// order injected, that aims at it and has requests left: faults aimed at
+// the same requests follow one another, a fault without a Route takes a
+// route's request when it was injected before that route's fault, and a
+// request of no documented route takes only faults without one.
 //
 // With Status 0, the request is served as usual and f changes how the
 // answer arrives: late, with more headers, or cut. Such a request does its
@@ -50,7 +50,7 @@ type queuedFault struct {
 // body's retry_after and in a Retry-After header unless f.Header has one.
 //
 // n of zero or less injects nothing. Inject panics when f.Route is not a
-// documented endpoint.
+// documented route.
 func (s *Server) Inject(n int, f Fault) {
 	if f.Route != "" && !documented(f.Route) {
 		panic(fmt.Sprintf("idctest: Inject: %q is not a documented route, such as \"GET /recordings/{id}\"", f.Route))

@@ -239,6 +239,7 @@ func TestOrderOfChecks(t *testing.T) {
 	admin := srv.NewKey(idctest.Read, idctest.Write, idctest.Delete)
 	project := newProject(t, srv, admin, "Mine")
 	other := newProject(t, srv, admin, "Other")
+	rec := upload(t, srv, admin, "project_id", project)["public_id"].(string)
 	scoped := func(perms ...idctest.Permission) string { return srv.NewProjectKey(atoi(t, project), perms...) }
 	limited := scoped() // no permission, and its window used up
 	for range 20 {
@@ -275,6 +276,12 @@ func TestOrderOfChecks(t *testing.T) {
 			`{"errors":["Language is not supported"]}`},
 		{"8. then the project_id", scoped(idctest.Write), "POST", "/recordings", form(t, "call.mp3", "x", "project_id", other), 403,
 			`{"error":"API key is not authorized for this project"}`},
+		{"8. an update, invalid", scoped(idctest.Write), "PATCH", "/recordings/" + rec, `{"language":"xx","project_id":` + other + `}`, 422,
+			`{"errors":["Language is not supported"]}`},
+		{"8. then its project_id", scoped(idctest.Write), "PATCH", "/recordings/" + rec, `{"project_id":` + other + `}`, 403,
+			`{"error":"API key is not authorized for this project"}`},
+		{"8. a project_id not in the account", all(), "PATCH", "/recordings/" + rec, `{"project_id":999}`, 422,
+			`{"errors":["Project must exist"]}`},
 	}
 	// Every endpoint with an ID in its path checks it before the body.
 	for _, e := range api.Endpoints {
