@@ -2,16 +2,25 @@ package idctest
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"time"
+
+	"github.com/identitycall/idctrace/internal/api"
 )
 
 // A Fault is what a misbehaving API or network does to one request. It
 // comes before every check the server makes, as a load balancer's 503 or a
 // dropped connection would. The zero Fault changes nothing.
 type Fault struct {
+	// Route aims the fault at the requests of one documented endpoint,
+	// written as its method and path template, as idctrace's Route gives
+	// the template: "POST /recordings", "GET /recordings/{id}/transcription".
+	// "" aims it at any request.
+	Route string
+
 	Status int           // 0: no status override
 	Body   string        // replaces the documented body when set
 	Header http.Header   // added to the response (Retry-After, ...)
@@ -26,12 +35,26 @@ type queuedFault struct {
 	n int
 }
 
-// Inject makes the next n requests get f, after the faults injected before
-// it. With Status 0, the request is served as usual and f changes how the
+// Inject makes the next n requests that f aims at get f: n requests of
+// f.Route, however many others come between, or the next n requests of any
+// route when f.Route is "". Each request takes the first fault, in the
+// order injected, that aims at it and has requests left: faults aimed at
+// the same requests follow one another, a fault without a Route takes a
+// route's request when it was injected before that route's fault, and a
+// request of no documented route takes only faults without one.
+//
+// With Status 0, the request is served as usual and f changes how the
 // answer arrives: late, with more headers, or cut. Such a request does its
 // work: an upload whose response is cut has still created its recording,
-// as on a real network.
+// as on a real network. A Status 429 without a Body asks for 1 s, in its
+// body's retry_after and in a Retry-After header unless f.Header has one.
+//
+// n of zero or less injects nothing. Inject panics when f.Route is not a
+// documented route.
 func (s *Server) Inject(n int, f Fault) {
+	if f.Route != "" && !documented(f.Route) {
+		panic(fmt.Sprintf("idctest: Inject: %q is not a documented route, such as \"GET /recordings/{id}\"", f.Route))
+	}
 	if n <= 0 {
 		return
 	}
@@ -44,18 +67,48 @@ func (s *Server) Inject(n int, f Fault) {
 // Inject(n, Fault{Status: 500}).
 func (s *Server) FailNext(n int) { s.Inject(n, Fault{Status: http.StatusInternalServerError}) }
 
-// nextFault takes the fault for the request at hand. The caller holds s.mu.
-func (s *Server) nextFault() (Fault, bool) {
-	if len(s.faults) == 0 {
-		return Fault{}, false
+// documented reports whether route is a method and a path template of the
+// route table, exactly.
+func documented(route string) bool {
+	for _, e := range api.Endpoints {
+		if e.Method+" "+e.Path == route {
+			return true
+		}
 	}
-	q := &s.faults[0]
-	q.n--
-	f := q.f
-	if q.n == 0 {
-		s.faults = s.faults[1:]
+	return false
+}
+
+// routeOf returns r's route as a Fault names it, or "" when r is no
+// documented endpoint. The path is cleaned first, as the server does
+// before routing.
+func routeOf(r *http.Request) string {
+	rel, ok := api.Relative(r.URL.Path)
+	if !ok {
+		return ""
 	}
-	return f, true
+	e, ok := api.Match(r.Method, rel)
+	if !ok {
+		return ""
+	}
+	return e.Method + " " + e.Path
+}
+
+// nextFault takes the first fault aimed at a request of route. The caller
+// holds s.mu.
+func (s *Server) nextFault(route string) (Fault, bool) {
+	for i := range s.faults {
+		q := &s.faults[i]
+		if q.f.Route != "" && q.f.Route != route {
+			continue
+		}
+		q.n--
+		f := q.f
+		if q.n == 0 {
+			s.faults = append(s.faults[:i], s.faults[i+1:]...)
+		}
+		return f, true
+	}
+	return Fault{}, false
 }
 
 // fault answers r as f says.
@@ -68,7 +121,7 @@ func (s *Server) fault(w *loggedWriter, r *http.Request, f Fault) {
 		}
 	}
 	if f.Drop {
-		closeConn(w)
+		w.drop()
 		return
 	}
 	// The answer: the documented one for the status, or the real one.
@@ -77,6 +130,9 @@ func (s *Server) fault(w *loggedWriter, r *http.Request, f Fault) {
 		body := f.Body
 		if body == "" {
 			body = documentedBody(f.Status)
+			if f.Status == http.StatusTooManyRequests && f.Header.Get("Retry-After") == "" {
+				rec.Header().Set("Retry-After", "1")
+			}
 		}
 		rec.Header().Set("Content-Type", "application/json; charset=utf-8")
 		rec.WriteHeader(f.Status)
@@ -105,19 +161,11 @@ func (s *Server) fault(w *loggedWriter, r *http.Request, f Fault) {
 	w.WriteHeader(rec.Code)
 	w.Write(body[:len(body)/2])
 	http.NewResponseController(w).Flush()
-	closeConn(w)
+	w.drop()
 }
 
-// closeConn closes the request's connection, without a word.
-func closeConn(w http.ResponseWriter) {
-	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
-		conn.Close()
-		return
-	}
-	panic(http.ErrAbortHandler) // HTTP/2: reset the stream
-}
-
-// documentedBody is the body the API documents for status.
+// documentedBody is the body the API documents for status; a 429 asks for
+// 1 s, so that a test does not wait a minute by accident.
 func documentedBody(status int) string {
 	msg := map[int]string{
 		400: "Bad request", 401: "Invalid or expired API key", 403: "Permission required", 404: "Resource not found",
@@ -129,7 +177,7 @@ func documentedBody(status int) string {
 	}
 	v := map[string]any{"error": msg}
 	if status == http.StatusTooManyRequests {
-		v = map[string]any{"error": "Rate limit exceeded", "retry_after": 60}
+		v = map[string]any{"error": "Rate limit exceeded", "retry_after": 1}
 	}
 	b, _ := json.Marshal(v)
 	return string(b)

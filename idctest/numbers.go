@@ -59,8 +59,8 @@ func (st *store) viewNumber(n *number) VirtualNumber {
 
 // lookupNumber returns the virtual number the path names, if k sees it.
 // The caller holds the lock.
-func (s *Server) lookupNumber(r *http.Request, k *apiKey) (*number, bool) {
-	n, ok := s.data.numbers[numericID(r, "id")]
+func (st *store) lookupNumber(r *http.Request, k *apiKey) (*number, bool) {
+	n, ok := st.numbers[numericID(r, "id")]
 	return n, ok && k.sees(n.account, n.project)
 }
 
@@ -123,10 +123,13 @@ func (s *Server) purchaseNumber(w http.ResponseWriter, r *http.Request, k *apiKe
 }
 
 func (s *Server) getNumber(w http.ResponseWriter, r *http.Request, k *apiKey) {
-	answer(s, w, r, k, s.lookupNumber, s.data.viewNumber)
+	answer(s, w, r, k, (*store).lookupNumber, (*store).viewNumber)
 }
 
 func (s *Server) updateNumber(w http.ResponseWriter, r *http.Request, k *apiKey) {
+	if !exists(s, w, r, k, (*store).lookupNumber) {
+		return
+	}
 	var body struct {
 		Name      *string `json:"name"`
 		Active    *bool   `json:"active"`
@@ -135,7 +138,7 @@ func (s *Server) updateNumber(w http.ResponseWriter, r *http.Request, k *apiKey)
 	if !decodeJSON(w, r, &body) {
 		return
 	}
-	answer(s, w, r, k, s.lookupNumber, func(n *number) VirtualNumber {
+	answer(s, w, r, k, (*store).lookupNumber, func(st *store, n *number) VirtualNumber {
 		if body.Name != nil {
 			n.Name = *body.Name
 		}
@@ -145,13 +148,16 @@ func (s *Server) updateNumber(w http.ResponseWriter, r *http.Request, k *apiKey)
 		if body.Recording != nil {
 			n.Recording = *body.Recording
 		}
-		return s.data.viewNumber(n)
+		return st.viewNumber(n)
 	})
 }
 
 // addOperator attaches an operator by its ID, or creates one from a phone
 // number; attaching one already attached changes nothing.
 func (s *Server) addOperator(w http.ResponseWriter, r *http.Request, k *apiKey) {
+	if !exists(s, w, r, k, (*store).lookupNumber) {
+		return
+	}
 	var body struct {
 		OperatorID  json.Number `json:"operator_id"`
 		PhoneNumber string      `json:"phone_number"`
@@ -165,31 +171,38 @@ func (s *Server) addOperator(w http.ResponseWriter, r *http.Request, k *apiKey) 
 		return
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	n, ok := s.lookupNumber(r, k)
+	n, ok := s.data.lookupNumber(r, k)
+	var o *operator
+	switch {
+	case !ok:
+	case body.OperatorID != "": // documented: operator_id wins
+		id, _ := strconv.Atoi(string(body.OperatorID))
+		o, ok = s.data.operators[id]
+		ok = ok && o.seenBy(k)
+	default:
+		o = s.data.newOperator(k, cmp.Or(body.Name, "Operator"), body.PhoneNumber, nil)
+	}
+	var out VirtualNumber
+	if ok {
+		if !slices.Contains(n.operators, o.ID) {
+			n.operators = append(n.operators, o.ID)
+		}
+		out = s.data.viewNumber(n)
+	}
+	s.mu.Unlock()
 	if !ok {
 		notFound(w)
 		return
 	}
-	var o *operator
-	if body.OperatorID != "" { // documented: operator_id wins
-		id, _ := strconv.Atoi(string(body.OperatorID))
-		if o, ok = s.data.operators[id]; !ok || !o.seenBy(k) {
-			notFound(w)
-			return
-		}
-	} else {
-		o = s.data.newOperator(k, cmp.Or(body.Name, "Operator"), body.PhoneNumber, nil)
-	}
-	if !slices.Contains(n.operators, o.ID) {
-		n.operators = append(n.operators, o.ID)
-	}
-	writeData(w, http.StatusOK, s.data.viewNumber(n))
+	writeData(w, http.StatusOK, out)
 }
 
 // removeOperator detaches an operator, named by the path or by operator_id
 // in the query or a JSON body.
 func (s *Server) removeOperator(w http.ResponseWriter, r *http.Request, k *apiKey) {
+	if !exists(s, w, r, k, (*store).lookupNumber) {
+		return
+	}
 	raw := r.PathValue("id2")
 	if raw == "" {
 		raw = r.URL.Query().Get("operator_id")
@@ -205,12 +218,17 @@ func (s *Server) removeOperator(w http.ResponseWriter, r *http.Request, k *apiKe
 	}
 	id, _ := strconv.Atoi(raw)
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	n, ok := s.lookupNumber(r, k)
-	if !ok || !slices.Contains(n.operators, id) {
-		notFound(w) // documented: also when the operator is not attached
+	n, ok := s.data.lookupNumber(r, k)
+	ok = ok && slices.Contains(n.operators, id) // documented: 404 also when the operator is not attached
+	var out VirtualNumber
+	if ok {
+		n.operators = slices.DeleteFunc(n.operators, func(o int) bool { return o == id })
+		out = s.data.viewNumber(n)
+	}
+	s.mu.Unlock()
+	if !ok {
+		notFound(w)
 		return
 	}
-	n.operators = slices.DeleteFunc(n.operators, func(o int) bool { return o == id })
-	writeData(w, http.StatusOK, s.data.viewNumber(n))
+	writeData(w, http.StatusOK, out)
 }

@@ -73,8 +73,8 @@ func (st *store) viewOperator(o *operator) Operator {
 
 // lookupOperator returns the operator the path names, if k sees it. The
 // caller holds the lock.
-func (s *Server) lookupOperator(r *http.Request, k *apiKey) (*operator, bool) {
-	o, ok := s.data.operators[numericID(r, "id")]
+func (st *store) lookupOperator(r *http.Request, k *apiKey) (*operator, bool) {
+	o, ok := st.operators[numericID(r, "id")]
 	return o, ok && o.seenBy(k)
 }
 
@@ -126,10 +126,13 @@ func (s *Server) createOperator(w http.ResponseWriter, r *http.Request, k *apiKe
 }
 
 func (s *Server) getOperator(w http.ResponseWriter, r *http.Request, k *apiKey) {
-	answer(s, w, r, k, s.lookupOperator, s.data.viewOperator)
+	answer(s, w, r, k, (*store).lookupOperator, (*store).viewOperator)
 }
 
 func (s *Server) updateOperator(w http.ResponseWriter, r *http.Request, k *apiKey) {
+	if !exists(s, w, r, k, (*store).lookupOperator) {
+		return
+	}
 	var body operatorBody
 	if !decodeJSON(w, r, &body) {
 		return
@@ -138,7 +141,7 @@ func (s *Server) updateOperator(w http.ResponseWriter, r *http.Request, k *apiKe
 		writeErrors(w, []string{"Name can't be blank"})
 		return
 	}
-	answer(s, w, r, k, s.lookupOperator, func(o *operator) Operator {
+	answer(s, w, r, k, (*store).lookupOperator, func(st *store, o *operator) Operator {
 		if body.Name != nil {
 			o.Name, o.Initials = *body.Name, initials(*body.Name)
 		}
@@ -151,7 +154,7 @@ func (s *Server) updateOperator(w http.ResponseWriter, r *http.Request, k *apiKe
 		if body.Active != nil {
 			o.Active = *body.Active
 		}
-		return s.data.viewOperator(o)
+		return st.viewOperator(o)
 	})
 }
 
@@ -159,15 +162,22 @@ func (s *Server) updateOperator(w http.ResponseWriter, r *http.Request, k *apiKe
 // to virtual numbers; the numbers stay.
 func (s *Server) deleteOperator(w http.ResponseWriter, r *http.Request, k *apiKey) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	o, ok := s.lookupOperator(r, k)
+	o, ok := s.data.lookupOperator(r, k)
+	if ok {
+		s.data.deleteOperator(o)
+	}
+	s.mu.Unlock()
 	if !ok {
 		notFound(w)
 		return
 	}
-	delete(s.data.operators, o.ID)
-	for _, n := range s.data.numbers {
+	writeJSON(w, http.StatusOK, map[string]bool{"success": true})
+}
+
+// deleteOperator forgets o and its attachments. The caller holds the lock.
+func (st *store) deleteOperator(o *operator) {
+	delete(st.operators, o.ID)
+	for _, n := range st.numbers {
 		n.operators = slices.DeleteFunc(n.operators, func(id int) bool { return id == o.ID })
 	}
-	writeJSON(w, http.StatusOK, map[string]bool{"success": true})
 }

@@ -15,10 +15,17 @@ type optionFunc func(*Server)
 
 func (f optionFunc) apply(s *Server) { f(s) }
 
-// WithRateLimit allows each key n requests per window of length per; the
-// next request in the window gets 429 with retry_after and a Retry-After
-// header, in whole seconds until the window ends. The default is no limit;
-// n or per of zero or less keeps it.
+// WithRateLimit allows each key n requests per window of length per: a
+// key's window starts with its first request and, once it has ended, with
+// the next one. A request past the n-th in a window gets 429 with
+// retry_after and a Retry-After header asking for the time until the window
+// ends: in whole seconds, rounded up, as the API does, when per is a second
+// or more; to the nanosecond, as a fraction of a second, when per is
+// shorter, so that a test need not wait a real second. (A fraction in
+// Retry-After is not standard HTTP; idctrace reads it.) A request sent
+// after that wait is admitted, unless the same key's other requests have
+// used up the new window first. The default is no limit; n or per of zero
+// or less keeps it.
 func WithRateLimit(n int, per time.Duration) Option {
 	return optionFunc(func(s *Server) {
 		if n > 0 && per > 0 {
@@ -27,15 +34,15 @@ func WithRateLimit(n int, per time.Duration) Option {
 	})
 }
 
-// WithRetryAfter makes every 429 of the rate limiter ask for d, in its body's
-// retry_after and its Retry-After header, fractions of a second allowed,
-// instead of the time left in the window: a test of retries need not wait
-// a real second. (A fraction in Retry-After is not standard HTTP; idctrace
-// reads it.) Zero or less keeps the default.
-func WithRetryAfter(d time.Duration) Option {
+// WithProcessingTime makes each recording's transcription complete d after
+// its upload, by the server's clock (see [WithClock]): from then on the
+// recording's status is "completed" and its transcription, results and
+// summary answer, with the text [ProcessedText]. The default, zero or
+// less, completes none: only [Server.CompleteTranscription] does.
+func WithProcessingTime(d time.Duration) Option {
 	return optionFunc(func(s *Server) {
 		if d > 0 {
-			s.retryAfter = d
+			s.processing = d
 		}
 	})
 }
@@ -57,8 +64,8 @@ func WithMaxUploadBytes(compressed, lossless int64) Option {
 }
 
 // WithClock makes the server read the time from now instead of
-// [time.Now]: rate-limit windows and created_at times follow it, so a test
-// can move past a window without sleeping. now must be safe for concurrent
+// [time.Now]: rate-limit windows, processing times and created_at times
+// follow it, so a test can move past a window without sleeping. now must be safe for concurrent
 // use; nil keeps the default.
 func WithClock(now func() time.Time) Option {
 	return optionFunc(func(s *Server) {

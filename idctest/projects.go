@@ -57,8 +57,8 @@ func (st *store) view(p *project) Project {
 
 // lookupProject returns the project the path names, if k sees it. The
 // caller holds the lock.
-func (s *Server) lookupProject(r *http.Request, k *apiKey) (*project, bool) {
-	p, ok := s.data.projects[numericID(r, "id")]
+func (st *store) lookupProject(r *http.Request, k *apiKey) (*project, bool) {
+	p, ok := st.projects[numericID(r, "id")]
 	return p, ok && k.sees(p.account, p.ID)
 }
 
@@ -109,10 +109,13 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request, k *apiKey
 }
 
 func (s *Server) getProject(w http.ResponseWriter, r *http.Request, k *apiKey) {
-	answer(s, w, r, k, s.lookupProject, s.data.view)
+	answer(s, w, r, k, (*store).lookupProject, (*store).view)
 }
 
 func (s *Server) updateProject(w http.ResponseWriter, r *http.Request, k *apiKey) {
+	if !exists(s, w, r, k, (*store).lookupProject) {
+		return
+	}
 	var body projectBody
 	if !decodeJSON(w, r, &body) {
 		return
@@ -121,7 +124,8 @@ func (s *Server) updateProject(w http.ResponseWriter, r *http.Request, k *apiKey
 		writeErrors(w, []string{"Name can't be blank"})
 		return
 	}
-	answer(s, w, r, k, s.lookupProject, func(p *project) Project {
+	now := s.stamp().Format(time.RFC3339)
+	answer(s, w, r, k, (*store).lookupProject, func(st *store, p *project) Project {
 		if body.Name != nil {
 			p.Name = *body.Name
 		}
@@ -134,8 +138,8 @@ func (s *Server) updateProject(w http.ResponseWriter, r *http.Request, k *apiKey
 		if body.Description != nil {
 			p.Description = *body.Description
 		}
-		p.UpdatedAt = s.stamp().Format(time.RFC3339)
-		return s.data.view(p)
+		p.UpdatedAt = now
+		return st.view(p)
 	})
 }
 
@@ -147,25 +151,33 @@ func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request, k *apiKey
 		return
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, ok := s.lookupProject(r, k)
+	p, ok := s.data.lookupProject(r, k)
+	if ok {
+		s.data.deleteProject(p)
+	}
+	s.mu.Unlock()
 	if !ok {
 		notFound(w)
 		return
 	}
-	delete(s.data.projects, p.ID)
-	for id, rec := range s.data.recordings {
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// deleteProject forgets p, its recordings and virtual numbers, and its
+// operators' links to it. The caller holds the lock.
+func (st *store) deleteProject(p *project) {
+	delete(st.projects, p.ID)
+	for id, rec := range st.recordings {
 		if rec.account == p.account && rec.ProjectID == p.ID {
-			s.data.deleteRecording(id)
+			st.deleteRecording(id)
 		}
 	}
-	for id, n := range s.data.numbers {
+	for id, n := range st.numbers {
 		if n.account == p.account && n.project == p.ID {
-			delete(s.data.numbers, id)
+			delete(st.numbers, id)
 		}
 	}
-	for _, o := range s.data.operators {
+	for _, o := range st.operators {
 		delete(o.projects, p.ID)
 	}
-	w.WriteHeader(http.StatusNoContent)
 }

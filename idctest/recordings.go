@@ -1,19 +1,12 @@
 package idctest
 
 import (
-	"cmp"
 	"encoding/json"
-	"errors"
-	"io"
-	"mime"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/google/uuid"
 )
 
 // Recording is the API's recording resource.
@@ -62,17 +55,16 @@ type recording struct {
 	Recording
 	account    string
 	transcript *string
+	ready      time.Time // when WithProcessingTime completes it; zero: never
 }
+
+// ProcessedText is the text of a transcription that [WithProcessingTime]
+// completed.
+const ProcessedText = "Hello, thank you for calling. Goodbye."
 
 // languages the simulated API transcribes.
 var languages = map[string]bool{"en": true, "es": true, "fr": true, "de": true, "it": true, "pt": true, "nl": true,
 	"pl": true, "ru": true, "ja": true, "ko": true, "zh": true}
-
-// losslessTypes and compressedTypes are the documented upload formats.
-var (
-	losslessTypes   = map[string]bool{".wav": true, ".flac": true}
-	compressedTypes = map[string]bool{".mp3": true, ".m4a": true, ".ogg": true, ".webm": true}
-)
 
 // CompleteTranscription finishes the transcription of the recording with
 // publicID, in any account: its status becomes "completed" and its
@@ -88,16 +80,23 @@ func (s *Server) CompleteTranscription(publicID, text string) bool {
 	return ok
 }
 
-// lookupRecording returns a copy of the recording the path names, by public
-// or legacy numeric ID, if k sees it.
-func (s *Server) lookupRecording(r *http.Request, k *apiKey) (recording, bool) {
+// settle completes rec once its processing time has passed. The caller
+// holds the lock.
+func (st *store) settle(rec *recording) {
+	if rec.transcript == nil && !rec.ready.IsZero() && !st.now().Before(rec.ready) {
+		text := ProcessedText
+		rec.Status, rec.transcript = "completed", &text
+	}
+}
+
+// lookupRecording returns the recording the path names, by public or
+// legacy numeric ID, if k sees it. The caller holds the lock.
+func (st *store) lookupRecording(r *http.Request, k *apiKey) (*recording, bool) {
 	id := r.PathValue("id")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rec, ok := s.data.recordings[id]
+	rec, ok := st.recordings[id]
 	if !ok {
 		if n, err := strconv.Atoi(id); err == nil {
-			for _, c := range s.data.recordings {
+			for _, c := range st.recordings {
 				if c.ID == n {
 					rec, ok = c, true
 					break
@@ -106,9 +105,10 @@ func (s *Server) lookupRecording(r *http.Request, k *apiKey) (recording, bool) {
 		}
 	}
 	if !ok || !k.sees(rec.account, rec.ProjectID) {
-		return recording{}, false
+		return nil, false
 	}
-	return *rec, true
+	st.settle(rec)
+	return rec, true
 }
 
 func (s *Server) listRecordings(w http.ResponseWriter, r *http.Request, k *apiKey) {
@@ -116,7 +116,12 @@ func (s *Server) listRecordings(w http.ResponseWriter, r *http.Request, k *apiKe
 	s.mu.Lock()
 	var mine []Recording
 	for _, id := range s.data.order {
-		if rec := s.data.recordings[id]; k.sees(rec.account, rec.ProjectID) && (status == "" || rec.Status == status) {
+		rec := s.data.recordings[id]
+		if !k.sees(rec.account, rec.ProjectID) {
+			continue
+		}
+		s.data.settle(rec)
+		if status == "" || rec.Status == status {
 			mine = append(mine, rec.Recording)
 		}
 	}
@@ -126,157 +131,12 @@ func (s *Server) listRecordings(w http.ResponseWriter, r *http.Request, k *apiKe
 	}
 }
 
-// upload is what a multipart POST /recordings carries.
-type upload struct {
-	hasFile    bool
-	fileName   string
-	size       int64
-	tooLarge   bool
-	projectID  string
-	externalID string
-	language   string
-	name       string
-}
-
-func (s *Server) createRecording(w http.ResponseWriter, r *http.Request, k *apiKey) {
-	up, err := s.readUpload(r)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	ext := strings.ToLower(filepath.Ext(up.fileName))
-	switch {
-	case !up.hasFile:
-		writeError(w, http.StatusUnprocessableEntity, "file is required")
-		return
-	case !losslessTypes[ext] && !compressedTypes[ext]:
-		writeError(w, http.StatusUnprocessableEntity, "Invalid file type")
-		return
-	case up.tooLarge:
-		writeError(w, http.StatusUnprocessableEntity, "File too large")
-		return
-	case up.projectID == "" && k.project == 0:
-		writeError(w, http.StatusUnprocessableEntity, "project_id is required")
-		return
-	}
-	projectID, ok := s.projectParam(w, k, up.projectID)
-	if !ok {
-		return
-	}
-	if up.language == "" {
-		up.language = "en"
-	}
-	var problems []string
-	if utf8.RuneCountInString(up.externalID) > maxFieldLen {
-		problems = append(problems, "External id is too long (maximum is 255 characters)")
-	}
-	if !languages[up.language] {
-		problems = append(problems, "Language is not supported")
-	}
-	if len(problems) > 0 {
-		writeErrors(w, problems)
-		return
-	}
-
-	s.mu.Lock()
-	if up.externalID != "" {
-		for _, id := range s.data.order {
-			if rec := s.data.recordings[id]; rec.account == k.account && rec.ProjectID == projectID && rec.ExternalID == up.externalID {
-				existing := rec.Recording
-				s.mu.Unlock()
-				writeData(w, http.StatusOK, existing) // the same upload, again: documented as idempotent
-				return
-			}
-		}
-	}
-	rec := &recording{
-		Recording: Recording{
-			ID:         s.data.id(),
-			PublicID:   uuid.Must(uuid.NewV7()).String(),
-			ProjectID:  projectID,
-			Name:       cmp.Or(up.name, up.fileName),
-			Status:     "pending",
-			Language:   up.language,
-			ExternalID: up.externalID,
-			SizeBytes:  up.size,
-			CreatedAt:  s.stamp().Format(time.RFC3339),
-		},
-		account: k.account,
-	}
-	s.data.recordings[rec.PublicID] = rec
-	s.data.order = append(s.data.order, rec.PublicID)
-	created := rec.Recording
-	s.mu.Unlock()
-	writeData(w, http.StatusCreated, created)
-}
-
-// readUpload streams a multipart body: the file is counted, never stored,
-// and its reading stops past the limit for its type.
-func (s *Server) readUpload(r *http.Request) (upload, error) {
-	var up upload
-	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mediaType != "multipart/form-data" {
-		return up, errors.New("Content-Type must be multipart/form-data")
-	}
-	mr, err := r.MultipartReader()
-	if err != nil {
-		return up, errors.New("malformed multipart body")
-	}
-	for {
-		part, err := mr.NextPart()
-		if err == io.EOF {
-			return up, nil
-		}
-		if err != nil {
-			return up, errors.New("malformed multipart body")
-		}
-		switch part.FormName() {
-		case "file":
-			up.hasFile, up.fileName = true, part.FileName()
-			limit := s.maxUpload
-			if losslessTypes[strings.ToLower(filepath.Ext(up.fileName))] {
-				limit = s.maxLossless
-			}
-			up.size, err = io.Copy(io.Discard, io.LimitReader(part, limit+1))
-			up.tooLarge = up.size > limit
-		case "project_id", "external_id", "language", "name":
-			var b []byte
-			b, err = io.ReadAll(io.LimitReader(part, 4*maxFieldLen+1))
-			v := strings.TrimSpace(string(b))
-			switch part.FormName() {
-			case "project_id":
-				up.projectID = v
-			case "external_id":
-				up.externalID = v
-			case "language":
-				up.language = v
-			case "name":
-				up.name = v
-			}
-		}
-		part.Close()
-		if err != nil {
-			return up, errors.New("malformed multipart body")
-		}
-		if up.tooLarge {
-			return up, nil // no need to read the rest
-		}
-	}
-}
-
 func (s *Server) getRecording(w http.ResponseWriter, r *http.Request, k *apiKey) {
-	rec, ok := s.lookupRecording(r, k)
-	if !ok {
-		notFound(w)
-		return
-	}
-	writeData(w, http.StatusOK, rec.Recording)
+	answer(s, w, r, k, (*store).lookupRecording, func(_ *store, rec *recording) Recording { return rec.Recording })
 }
 
 func (s *Server) updateRecording(w http.ResponseWriter, r *http.Request, k *apiKey) {
-	rec, ok := s.lookupRecording(r, k)
-	if !ok {
-		notFound(w)
+	if !exists(s, w, r, k, (*store).lookupRecording) {
 		return
 	}
 	var patch struct {
@@ -305,43 +165,38 @@ func (s *Server) updateRecording(w http.ResponseWriter, r *http.Request, k *apiK
 		writeErrors(w, problems)
 		return
 	}
-	projectID := rec.ProjectID
+	projectID := 0 // none named: the recording keeps its own
 	if patch.ProjectID != nil {
+		var ok bool
 		if projectID, ok = s.projectParam(w, k, string(*patch.ProjectID)); !ok {
 			return
 		}
 	}
-
-	s.mu.Lock()
-	cur, ok := s.data.recordings[rec.PublicID] // gone if deleted since the lookup
-	var updated Recording
-	if ok {
+	answer(s, w, r, k, (*store).lookupRecording, func(_ *store, rec *recording) Recording {
 		if patch.Name != nil {
-			cur.Name = *patch.Name
+			rec.Name = *patch.Name
 		}
 		if patch.Language != nil {
-			cur.Language = *patch.Language
+			rec.Language = *patch.Language
 		}
-		cur.ProjectID = projectID
-		updated = cur.Recording
-	}
-	s.mu.Unlock()
-	if !ok {
-		notFound(w)
-		return
-	}
-	writeData(w, http.StatusOK, updated)
+		if patch.ProjectID != nil {
+			rec.ProjectID = projectID
+		}
+		return rec.Recording
+	})
 }
 
 func (s *Server) deleteRecording(w http.ResponseWriter, r *http.Request, k *apiKey) {
-	rec, ok := s.lookupRecording(r, k)
+	s.mu.Lock()
+	rec, ok := s.data.lookupRecording(r, k)
+	if ok {
+		s.data.deleteRecording(rec.PublicID)
+	}
+	s.mu.Unlock()
 	if !ok {
 		notFound(w)
 		return
 	}
-	s.mu.Lock()
-	s.data.deleteRecording(rec.PublicID)
-	s.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -359,7 +214,13 @@ func (st *store) deleteRecording(publicID string) {
 // completed answers with the body of a completed recording, or 422 until
 // the transcription is done.
 func (s *Server) completed(w http.ResponseWriter, r *http.Request, k *apiKey, body func(recording) any) {
-	rec, ok := s.lookupRecording(r, k)
+	s.mu.Lock()
+	var rec recording
+	found, ok := s.data.lookupRecording(r, k)
+	if ok {
+		rec = *found
+	}
+	s.mu.Unlock()
 	switch {
 	case !ok:
 		notFound(w)

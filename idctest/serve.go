@@ -4,17 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
-	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/identitycall/idctrace/internal/api"
-	"github.com/identitycall/idctrace/internal/redact"
 )
 
 // handler serves one endpoint for a key that passed every check.
@@ -85,13 +79,13 @@ func (s *Server) serve(rw http.ResponseWriter, r *http.Request) {
 	if id != "" {
 		rw.Header().Set("X-Request-ID", id)
 	}
-	w := &loggedWriter{ResponseWriter: rw, s: s, req: r, id: id}
-	defer w.done()
-
+	route := routeOf(r)
 	s.mu.Lock()
-	s.requestIDs = append(s.requestIDs, id)
-	f, faulty := s.nextFault()
+	line := s.received(r, id)
+	f, faulty := s.nextFault(route)
 	s.mu.Unlock()
+	w := &loggedWriter{ResponseWriter: rw, s: s, line: line}
+	defer w.record(0) // no answer at all: the client went away during a Delay
 	if faulty {
 		s.fault(w, r, f)
 		return
@@ -127,10 +121,7 @@ func (s *Server) authorized(e api.Endpoint, h handler) http.Handler {
 		case !ok:
 			writeError(w, http.StatusUnauthorized, "Invalid or expired API key")
 		case wait > 0:
-			secs := wait.Seconds()
-			w.Header().Set("Retry-After", strconv.FormatFloat(secs, 'f', -1, 64))
-			setMessage(w, "Rate limit exceeded")
-			writeJSON(w, http.StatusTooManyRequests, map[string]any{"error": "Rate limit exceeded", "retry_after": secs})
+			tooManyRequests(w, wait)
 		case !k.perms[Permission(e.Permission)]:
 			perm := string(e.Permission)
 			writeError(w, http.StatusForbidden, strings.ToUpper(perm[:1])+perm[1:]+" permission required")
@@ -138,45 +129,6 @@ func (s *Server) authorized(e api.Endpoint, h handler) http.Handler {
 			h(w, r, k)
 		}
 	})
-}
-
-// admit checks the request's key: ok reports a well-formed, known,
-// unrevoked and unexpired key; wait is what a 429 asks for when the key's
-// window is used up, else 0.
-func (s *Server) admit(r *http.Request) (k *apiKey, wait time.Duration, ok bool) {
-	scheme, key, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !strings.EqualFold(scheme, "Bearer") || !redact.IsKey(key) {
-		return nil, 0, false
-	}
-	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k, ok = s.keys[key]
-	if !ok || k.revoked || k.expired {
-		return nil, 0, false
-	}
-	return k, s.spend(k, now), true
-}
-
-// spend counts a request against k's window and, when the window is used
-// up, returns the wait a 429 asks for: the whole seconds until the window
-// ends (at least 1), or WithRetryAfter's. The caller holds s.mu.
-func (s *Server) spend(k *apiKey, now time.Time) time.Duration {
-	if s.limit == 0 {
-		return 0
-	}
-	if now.Sub(k.windowStart) >= s.window {
-		k.windowStart, k.used = now, 0
-	}
-	k.used++
-	switch {
-	case k.used <= s.limit:
-		return 0
-	case s.retryAfter > 0:
-		return s.retryAfter
-	}
-	left := k.windowStart.Add(s.window).Sub(now)
-	return time.Duration(max(1, math.Ceil(left.Seconds()))) * time.Second
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -214,61 +166,3 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	}
 	return true
 }
-
-// loggedWriter records the request once its status is decided and before
-// the response leaves, so that a server line always comes before the
-// client's line about the same request.
-type loggedWriter struct {
-	http.ResponseWriter
-	s      *Server
-	req    *http.Request
-	id     string
-	msg    string
-	logged bool
-}
-
-// setMessage notes the error message for the log line.
-func setMessage(w http.ResponseWriter, msg string) {
-	if lw, ok := w.(*loggedWriter); ok {
-		lw.msg = msg
-	}
-}
-
-func (w *loggedWriter) WriteHeader(status int) {
-	w.record(status)
-	w.ResponseWriter.WriteHeader(status)
-}
-
-func (w *loggedWriter) Write(p []byte) (int, error) {
-	w.record(http.StatusOK)
-	return w.ResponseWriter.Write(p)
-}
-
-// done records a request that got no response at all: a dropped
-// connection.
-func (w *loggedWriter) done() { w.record(0) }
-
-func (w *loggedWriter) record(status int) {
-	if w.logged {
-		return
-	}
-	w.logged = true
-	line := RequestLine{Method: w.req.Method, Path: redact.MaskKeys(w.req.URL.Path), Status: status, RequestID: w.id}
-	w.s.logMu.Lock()
-	w.s.requests = append(w.s.requests, line)
-	w.s.logMu.Unlock()
-	fields := []zap.Field{
-		zap.String("request_id", line.RequestID),
-		zap.String("method", line.Method),
-		zap.String("path", line.Path),
-		zap.Int("status", status),
-	}
-	if w.msg != "" {
-		fields = append(fields, zap.String("error", redact.MaskKeys(w.msg)))
-	}
-	w.s.log.Info("request", fields...)
-}
-
-// Unwrap lets http.ResponseController reach the connection, for faults
-// that drop or cut it.
-func (w *loggedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -2,13 +2,14 @@ package idctest
 
 import (
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// store holds every resource; the Server's mutex guards it.
+// store holds every resource. The Server's mutex guards it: store methods
+// run with it held, and handlers hold it around them only, never while
+// they write a response.
 type store struct {
 	nextID     int
 	recordings map[string]*recording // by public ID
@@ -16,6 +17,9 @@ type store struct {
 	projects   map[int]*project
 	numbers    map[int]*number
 	operators  map[int]*operator
+
+	now        func() time.Time
+	processing time.Duration // > 0: a recording completes this long after its upload
 }
 
 func newStore() store {
@@ -33,10 +37,46 @@ func (st *store) id() int {
 	return st.nextID
 }
 
-// sees reports whether k may see a resource of account in project (0 when
-// it belongs to none).
-func (k *apiKey) sees(account string, project int) bool {
-	return account == k.account && (k.project == 0 || k.project == project)
+// A lookup returns the resource the request's path names, if k sees it.
+type lookup[T any] func(st *store, r *http.Request, k *apiKey) (T, bool)
+
+// exists answers 404 and reports false when the resource the path names
+// is not there for k: the check that comes before the request's body.
+func exists[T any](s *Server, w http.ResponseWriter, r *http.Request, k *apiKey, find lookup[T]) bool {
+	s.mu.Lock()
+	_, ok := find(&s.data, r, k)
+	s.mu.Unlock()
+	if !ok {
+		notFound(w)
+	}
+	return ok
+}
+
+// answer finds the resource the path names for k and makes the answer of
+// it with do, both under the lock; then it writes 200 and the answer, or
+// 404 when there is no such resource.
+func answer[T, V any](s *Server, w http.ResponseWriter, r *http.Request, k *apiKey, find lookup[T], do func(*store, T) V) {
+	s.mu.Lock()
+	v, ok := find(&s.data, r, k)
+	var out V
+	if ok {
+		out = do(&s.data, v)
+	}
+	s.mu.Unlock()
+	if !ok {
+		notFound(w)
+		return
+	}
+	writeData(w, http.StatusOK, out)
+}
+
+// numericID reads a numeric path ID; the zero ID never exists.
+func numericID(r *http.Request, name string) int {
+	id, err := strconv.Atoi(r.PathValue(name))
+	if err != nil || id <= 0 {
+		return 0
+	}
+	return id
 }
 
 // projectParam checks a project ID a request names for k: "" means the
@@ -58,78 +98,13 @@ func (s *Server) projectParam(w http.ResponseWriter, k *apiKey, raw string) (int
 	}
 	s.mu.Lock()
 	p, ok := s.data.projects[id]
+	ok = ok && p.account == k.account
 	s.mu.Unlock()
-	if !ok || p.account != k.account {
+	if !ok {
 		writeErrors(w, []string{"Project must exist"})
 		return 0, false
 	}
 	return id, true
-}
-
-// answer looks up, under the server's lock, the resource the request names
-// and k sees, and answers 200 with what do makes of it, or 404 when there
-// is none.
-func answer[T, V any](s *Server, w http.ResponseWriter, r *http.Request, k *apiKey,
-	lookup func(*http.Request, *apiKey) (T, bool), do func(T) V) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := lookup(r, k)
-	if !ok {
-		notFound(w)
-		return
-	}
-	writeData(w, http.StatusOK, do(v))
-}
-
-// numericID reads a numeric path ID; the zero ID never exists.
-func numericID(r *http.Request, name string) int {
-	id, err := strconv.Atoi(r.PathValue(name))
-	if err != nil || id <= 0 {
-		return 0
-	}
-	return id
-}
-
-// paginate returns page of items, and the meta of the documented list shape;
-// it writes the 400 itself and reports false on bad parameters.
-func paginate[T any](w http.ResponseWriter, r *http.Request, items []T) ([]T, map[string]int, bool) {
-	q := r.URL.Query()
-	page, ok := positiveParam(q.Get("page"), 1)
-	if !ok {
-		writeError(w, http.StatusBadRequest, "page must be a positive integer")
-		return nil, nil, false
-	}
-	perPage, ok := positiveParam(q.Get("per_page"), defaultPerPage)
-	if !ok || perPage > maxPerPage {
-		writeError(w, http.StatusBadRequest, "per_page must be between 1 and 100")
-		return nil, nil, false
-	}
-	from := min((page-1)*perPage, len(items))
-	data := slices.Clone(items[from:min(from+perPage, len(items))])
-	if data == nil {
-		data = []T{}
-	}
-	return data, map[string]int{
-		"current_page": page,
-		"total_pages":  (len(items) + perPage - 1) / perPage,
-		"total_count":  len(items),
-		"per_page":     perPage,
-	}, true
-}
-
-const (
-	defaultPerPage = 20
-	maxPerPage     = 100
-	maxFieldLen    = 255
-)
-
-// positiveParam parses an optional positive integer parameter.
-func positiveParam(v string, def int) (int, bool) {
-	if v == "" {
-		return def, true
-	}
-	n, err := strconv.Atoi(v)
-	return n, err == nil && n > 0
 }
 
 // stamp is a resource's time: the server's clock, to the second, UTC.

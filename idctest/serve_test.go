@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -18,6 +19,68 @@ import (
 	"github.com/identitycall/idctrace/idctest"
 	"github.com/identitycall/idctrace/internal/api"
 )
+
+func TestRouting(t *testing.T) {
+	t.Parallel()
+	srv := idctest.Start(t)
+	key := srv.NewKey(idctest.Read, idctest.Write, idctest.Delete)
+	tests := []struct {
+		name, key, method, path string
+		status                  int
+		body, allow             string
+	}{
+		{"unknown path", key, "GET", "/nowhere", 404, `{"error":"Resource not found"}`, ""},
+		{"unknown path, no key: routing comes first", "", "GET", "/nowhere", 404, `{"error":"Resource not found"}`, ""},
+		{"wrong method", key, "PUT", "/recordings/1", 405, `{"error":"Method not allowed"}`, "DELETE, GET, HEAD, PATCH"},
+		{"wrong method on a list", key, "DELETE", "/recordings", 405, `{"error":"Method not allowed"}`, "GET, HEAD, POST"},
+		// PATCH /virtual_numbers/{id} matches the path too.
+		{"a literal segment wins for its method", key, "POST", "/virtual_numbers/available", 405, `{"error":"Method not allowed"}`, "GET, HEAD, PATCH"},
+	}
+	for _, tt := range tests {
+		r := call(t, srv, tt.key, tt.method, tt.path, nil)
+		assert.Equal(t, tt.status, r.status, tt.name)
+		assert.JSONEq(t, tt.body, r.body, tt.name)
+		assert.Equal(t, tt.allow, r.header.Get("Allow"), tt.name)
+	}
+}
+
+func TestAuthAndPermissions(t *testing.T) {
+	t.Parallel()
+	srv := idctest.Start(t)
+	all := srv.NewKey(idctest.Read, idctest.Write, idctest.Delete)
+	readOnly := srv.NewKey(idctest.Read)
+	writeOnly := srv.NewKey(idctest.Write)
+	revoked := srv.NewKey(idctest.Read)
+	srv.RevokeKey(revoked)
+	expired := srv.NewKey(idctest.Read)
+	srv.ExpireKey(expired)
+	project := newProject(t, srv, all, "Support")
+	rec := upload(t, srv, all, "project_id", project)["public_id"].(string)
+
+	tests := []struct {
+		name, key, method, path string
+		status                  int
+		want                    string
+	}{
+		{"missing key", "", "GET", "/recordings", 401, `{"error":"Invalid or expired API key"}`},
+		{"malformed key", "idc_short", "GET", "/recordings", 401, `{"error":"Invalid or expired API key"}`},
+		{"unknown key", "idc_" + strings.Repeat("a", 32), "GET", "/recordings", 401, `{"error":"Invalid or expired API key"}`},
+		{"revoked key", revoked, "GET", "/recordings", 401, `{"error":"Invalid or expired API key"}`},
+		{"expired key", expired, "GET", "/recordings", 401, `{"error":"Invalid or expired API key"}`},
+		{"read permission", writeOnly, "GET", "/recordings", 403, `{"error":"Read permission required"}`},
+		{"write permission", readOnly, "POST", "/projects", 403, `{"error":"Write permission required"}`},
+		{"write permission on PATCH", readOnly, "PATCH", "/recordings/" + rec, 403, `{"error":"Write permission required"}`},
+		{"delete permission", readOnly, "DELETE", "/recordings/" + rec, 403, `{"error":"Delete permission required"}`},
+		{"an operator's delete needs write, as documented", readOnly, "DELETE", "/operators/1", 403, `{"error":"Write permission required"}`},
+		{"permission before existence", readOnly, "DELETE", "/recordings/none", 403, `{"error":"Delete permission required"}`},
+	}
+	for _, tt := range tests {
+		r := call(t, srv, tt.key, tt.method, tt.path, nil)
+		assert.Equal(t, tt.status, r.status, tt.name)
+		assert.JSONEq(t, tt.want, r.body, tt.name)
+		assert.Equal(t, "application/json; charset=utf-8", r.header.Get("Content-Type"), tt.name)
+	}
+}
 
 // fixture is one of each resource, in one project: what every endpoint
 // needs to answer.
@@ -163,5 +226,74 @@ func TestEveryEndpointThroughIdctrace(t *testing.T) {
 			assert.EqualValues(t, 403, entry[idctrace.FieldStatus])
 			assert.Equal(t, apiErr.RequestID, entry[idctrace.FieldRequestID])
 		})
+	}
+}
+
+// TestOrderOfChecks walks the package doc's order of checks: each row's
+// request fails its check and every later one (most: DELETE /projects/999
+// with a malformed body) and gets the answer of its own check, so no later
+// check comes first.
+func TestOrderOfChecks(t *testing.T) {
+	t.Parallel()
+	srv := idctest.Start(t, idctest.WithRateLimit(20, time.Hour))
+	admin := srv.NewKey(idctest.Read, idctest.Write, idctest.Delete)
+	project := newProject(t, srv, admin, "Mine")
+	other := newProject(t, srv, admin, "Other")
+	rec := upload(t, srv, admin, "project_id", project)["public_id"].(string)
+	scoped := func(perms ...idctest.Permission) string { return srv.NewProjectKey(atoi(t, project), perms...) }
+	limited := scoped() // no permission, and its window used up
+	for range 20 {
+		require.Equal(t, 403, call(t, srv, limited, "DELETE", "/projects/999", nil).status)
+	}
+	revoked := scoped(idctest.Delete)
+	srv.RevokeKey(revoked)
+	const bad = `{`                                                                         // a malformed body
+	all := func() string { return srv.NewKey(idctest.Read, idctest.Write, idctest.Delete) } // a window of its own
+	type row struct {
+		check, key, method, path string
+		body                     any
+		status                   int
+		want                     string
+	}
+	rows := []row{
+		{"1. an injected fault", "", "PUT", "/nowhere", bad, 503, `{"error":"Service unavailable"}`},
+		{"2. the path", "", "PUT", "/nowhere", bad, 404, `{"error":"Resource not found"}`},
+		{"2. then the method", "", "PUT", "/projects/999", bad, 405, `{"error":"Method not allowed"}`},
+		{"3. the key: none", "", "DELETE", "/projects/999", bad, 401, `{"error":"Invalid or expired API key"}`},
+		{"3. the key: revoked", revoked, "DELETE", "/projects/999", bad, 401, `{"error":"Invalid or expired API key"}`},
+		{"4. the rate limit", limited, "DELETE", "/projects/999", bad, 429, `{"error":"Rate limit exceeded","retry_after":3600}`},
+		{"5. the permission", scoped(idctest.Read), "DELETE", "/projects/999", bad, 403, `{"error":"Delete permission required"}`},
+		{"6. the key's scope", scoped(idctest.Delete), "DELETE", "/projects/999", bad, 403,
+			`{"error":"Project-scoped API keys cannot create or destroy projects"}`},
+		{"6. the key's scope, on create", scoped(idctest.Write), "POST", "/projects", bad, 403,
+			`{"error":"Project-scoped API keys cannot create or destroy projects"}`},
+		{"7. the resource", all(), "DELETE", "/projects/999", bad, 404, `{"error":"Resource not found"}`},
+		{"7. the resource, out of the key's scope", scoped(idctest.Write), "PATCH", "/projects/" + other, bad, 404, `{"error":"Resource not found"}`},
+		{"8. the body, malformed", all(), "PATCH", "/projects/" + project, bad, 400, `{"error":"Invalid JSON body"}`},
+		{"8. then invalid", all(), "PATCH", "/projects/" + project, `{"name":""}`, 422, `{"errors":["Name can't be blank"]}`},
+		{"8. an upload, malformed", scoped(idctest.Write), "POST", "/recordings", `{}`, 400, `{"error":"Content-Type must be multipart/form-data"}`},
+		{"8. an upload, invalid", scoped(idctest.Write), "POST", "/recordings", form(t, "call.mp3", "x", "project_id", other, "language", "xx"), 422,
+			`{"errors":["Language is not supported"]}`},
+		{"8. then the project_id", scoped(idctest.Write), "POST", "/recordings", form(t, "call.mp3", "x", "project_id", other), 403,
+			`{"error":"API key is not authorized for this project"}`},
+		{"8. an update, invalid", scoped(idctest.Write), "PATCH", "/recordings/" + rec, `{"language":"xx","project_id":` + other + `}`, 422,
+			`{"errors":["Language is not supported"]}`},
+		{"8. then its project_id", scoped(idctest.Write), "PATCH", "/recordings/" + rec, `{"project_id":` + other + `}`, 403,
+			`{"error":"API key is not authorized for this project"}`},
+		{"8. a project_id not in the account", all(), "PATCH", "/recordings/" + rec, `{"project_id":999}`, 422,
+			`{"errors":["Project must exist"]}`},
+	}
+	// Every endpoint with an ID in its path checks it before the body.
+	for _, e := range api.Endpoints {
+		if strings.Contains(e.Path, "{id}") {
+			rows = append(rows, row{"7. before the body: " + e.Method + " " + e.Path, all(), e.Method,
+				strings.ReplaceAll(e.Path, "{id}", "999"), bad, 404, `{"error":"Resource not found"}`})
+		}
+	}
+	srv.Inject(1, idctest.Fault{Status: 503})
+	for _, r := range rows {
+		got := call(t, srv, r.key, r.method, r.path, r.body)
+		assert.Equal(t, r.status, got.status, r.check)
+		assert.JSONEq(t, r.want, got.body, r.check)
 	}
 }
