@@ -85,7 +85,7 @@ func runDemo(ctx context.Context, w io.Writer, cfg config) error {
 	if _, err := d.callJSON("201  buy a virtual number", ops, "POST", "/virtual_numbers/purchase", `{"phone_number":"+15551234567"}`, &number); err != nil {
 		return err
 	}
-	scoped := srv.NewProjectKey(projectID, idctest.Read, idctest.Write)
+	scoped := srv.NewProjectKey(project.ID, idctest.Read, idctest.Write)
 
 	steps := []struct {
 		title, key, method, path, body string
