@@ -29,6 +29,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -43,27 +44,59 @@ const defaultBaseURL = "https://api.identitycall.ai/api/v1/public"
 
 // config is what the flags and the environment say.
 type config struct {
-	baseURL string
-	apiKey  string
-	retries int
-	email   string
-	json    bool
-	timeout time.Duration
-	form    formFlags
+	baseURL  string
+	apiKey   string
+	retries  int
+	email    string
+	json     bool
+	timeout  time.Duration
+	form     formFlags
+	progress bool
+}
+
+// system is what run takes from the process, so that tests can give
+// their own.
+type system struct {
+	getenv   func(string) string
+	stdin    io.Reader
+	stdout   io.Writer
+	stderr   io.Writer
+	terminal bool              // stderr is a terminal: -progress defaults to true
+	base     http.RoundTripper // under idctrace's Transport; nil: http.DefaultTransport
+	now      func() time.Time  // nil: time.Now
+}
+
+func (sys *system) clock() func() time.Time {
+	if sys.now == nil {
+		return time.Now
+	}
+	return sys.now
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	code := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], &system{
+		getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
+		terminal: isTerminal(os.Stderr),
+	})
 	stop()
 	os.Exit(code)
 }
 
+// isTerminal reports whether f is a character device, as a terminal is.
+// /dev/null is one too, which costs nothing: progress written there is lost.
+func isTerminal(f *os.File) bool {
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
+}
+
 // run is main without the process: it returns the exit code.
-func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, sys *system) int {
+	stderr := sys.stderr
 	fs := flag.NewFlagSet("idctrace", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { usage(fs, stderr) }
+	getenv := sys.getenv
 	cfg := config{apiKey: strings.TrimSpace(getenv("IDENTITYCALL_API_KEY"))}
 	baseURL := getenv("IDENTITYCALL_BASE_URL")
 	if baseURL == "" {
@@ -75,25 +108,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	fs.BoolVar(&cfg.json, "json", false, "log JSON lines instead of the console format")
 	fs.DurationVar(&cfg.timeout, "timeout", 60*time.Second, "timeout of the whole call, retries included; 0 means none")
 	fs.Var(&cfg.form, "F", "a multipart form part, name=value or name=@file; repeat for more")
+	fs.BoolVar(&cfg.progress, "progress", sys.terminal, "show on stderr how much of a body is sent; on by default when stderr is a terminal")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return 0
 	} else if err != nil {
 		return 2 // flag has printed the problem and the usage
 	}
 	if fs.NArg() == 0 {
-		if err := runDemo(ctx, stdout, cfg); err != nil {
+		if err := runDemo(ctx, sys.stdout, cfg); err != nil {
 			fmt.Fprintln(stderr, "idctrace: demo:", err)
 			return 1
 		}
 		return 0
 	}
-	c, err := parseCall(fs.Args(), cfg, stdin)
+	c, err := parseCall(fs.Args(), cfg, sys.stdin)
 	if err != nil {
 		fmt.Fprintln(stderr, "idctrace:", cfg.redact(err.Error()))
 		fmt.Fprintln(stderr, "Run 'idctrace -h' for usage.")
 		return 2
 	}
-	return c.do(ctx, stdout, stderr)
+	return c.do(ctx, sys)
 }
 
 // redact makes text safe to print: keys masked, the key and the base
