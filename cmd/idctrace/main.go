@@ -21,6 +21,27 @@
 // response, the log line and a support ticket with its request ID and hint
 // go to stderr and the exit code is 1; bad usage exits with 2. Everything
 // printed is redacted as idctrace's logs are.
+//
+// BODY @FILE and the files of -F are streamed from disk, never held in
+// memory, and sent again for a retry; only regular files are accepted (a
+// device or a named pipe has no length and may never end). A file that
+// changes while it is sent fails the call rather than send another body.
+// BODY - reads standard input: up to 1 MiB it is sent like a literal and
+// retried like one; beyond, it streams and is sent once. While a body is
+// sent, progress shows on stderr when it is a terminal, or with -progress.
+// A redirect from https to http is refused: it would send the key in
+// clear.
+//
+// Subcommands, named by the first argument, work from logs:
+//
+//	idctrace report [-log FILE]... [-since DURATION|TIME] [-json]
+//
+// report reads JSON-lines logs (zap's JSON encoder, or log/slog's
+// JSONHandler through idcslog; plain or gzip; standard input without
+// -log) and prints idctrace's failures by endpoint and status or cause,
+// with counts that include what storm summaries counted, first and last
+// times and the most common hint. -since takes a duration back from now,
+// or a time. Lines that are not idctrace entries are skipped and counted.
 package main
 
 import (
@@ -74,13 +95,23 @@ func (sys *system) clock() func() time.Time {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := context.Background(), func() {}
+	if !readsLogs(os.Args[1:]) {
+		ctx, stop = signal.NotifyContext(ctx, os.Interrupt)
+	}
 	code := run(ctx, os.Args[1:], &system{
 		getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
 		terminal: isTerminal(os.Stderr),
 	})
 	stop()
 	os.Exit(code)
+}
+
+// readsLogs reports whether args run a subcommand that reads logs. Those
+// hold nothing to clean up, and may wait on standard input: an interrupt
+// ends them at once, as it ends cat.
+func readsLogs(args []string) bool {
+	return len(args) > 0 && args[0] == "report"
 }
 
 // isTerminal reports whether f is a character device, as a terminal is.
@@ -92,6 +123,12 @@ func isTerminal(f *os.File) bool {
 
 // run is main without the process: it returns the exit code.
 func run(ctx context.Context, args []string, sys *system) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "report":
+			return runReport(args[1:], sys)
+		}
+	}
 	stderr := sys.stderr
 	fs := flag.NewFlagSet("idctrace", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -151,6 +188,8 @@ func usage(fs *flag.FlagSet, w io.Writer) {
   idctrace                          run the demo against an embedded simulator
   idctrace [flags] METHOD PATH [BODY]
                                     call the IdentityCall API
+  idctrace report [-log FILE]... [-since DURATION|TIME] [-json]
+                                    idctrace's failures in JSON logs, by endpoint
 
 METHOD is GET, POST, PUT, PATCH or DELETE. PATH is relative to the base URL,
 for example /recordings?page=2. BODY is JSON sent as application/json:
@@ -159,7 +198,10 @@ instead, one -F per part:
 
   idctrace -F file=@call.wav -F external_id=crm-42 POST /recordings
 
-The API key is read from IDENTITYCALL_API_KEY only.
+Files are streamed from disk and must be regular files. Standard input is
+sent once, without retries, when it is longer than 1 MiB. A redirect from
+https to http is refused. The API key is read from IDENTITYCALL_API_KEY only.
+Run 'idctrace report -h' for the report's flags.
 
 Flags:
 `)

@@ -104,6 +104,8 @@ func TestHelp(t *testing.T) {
 		assert.Empty(t, out)
 		assert.Contains(t, stderr, "idctrace [flags] METHOD PATH [BODY]")
 		assert.Contains(t, stderr, "-F value")
+		assert.Contains(t, stderr, "idctrace report [-log FILE]... [-since DURATION|TIME] [-json]")
+		assert.Contains(t, stderr, "-progress")
 	}
 }
 
