@@ -110,7 +110,7 @@ func TestFailureBodyCloseEndsAWaitingRead(t *testing.T) {
 	}()
 	var err error
 	finishes(t, "Read after Close", func() { _, err = body.Read(make([]byte, 8)) })
-	assert.ErrorIs(t, err, io.ErrClosedPipe)
+	assert.ErrorIs(t, err, errReadAfterClose)
 }
 
 type rwc struct {
@@ -133,4 +133,19 @@ func TestFailureBodyKeepsReadWriteCloser(t *testing.T) {
 	got, err := io.ReadAll(w)
 	require.NoError(t, err)
 	assert.Equal(t, "hello", string(got))
+}
+
+// TestFailureBodyReadAfterClose: once closed, a body returns an error, even
+// with prefix bytes still unread, as net/http's bodies do.
+func TestFailureBodyReadAfterClose(t *testing.T) {
+	t.Parallel()
+	body, _, _ := readFailureBody(context.Background(), io.NopCloser(strings.NewReader(`{"error":"x"}`)), 1024, time.Minute)
+	p := make([]byte, 4)
+	n, err := body.Read(p)
+	require.NoError(t, err)
+	assert.Equal(t, `{"er`, string(p[:n]))
+	require.NoError(t, body.Close())
+	n, err = body.Read(p)
+	assert.Zero(t, n)
+	assert.ErrorIs(t, err, errReadAfterClose)
 }

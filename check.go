@@ -24,30 +24,32 @@ func CheckResponse(resp *http.Response) error {
 	if resp.StatusCode < 400 {
 		return nil
 	}
-	f := failureOf(resp)
-	if f == nil {
+	r := recordOf(resp)
+	if r == nil {
 		req := resp.Request
 		if req == nil {
 			req = &http.Request{}
 		}
-		f = newFailure(req, RequestID(resp), time.Now(), 0, nil)
-		f.inspectResponse(resp, DefaultMaxBodyBytes, DefaultBodyReadTimeout, time.Now)
-		f.finish()
+		r = newRecord(req, RequestID(resp), time.Now(), 0, nil)
+		end := r.inspectResponse(resp, DefaultMaxBodyBytes, DefaultBodyReadTimeout, time.Now)
+		r.duration = end.Sub(r.started)
+		r.finish()
+		r.sent, r.secrets = nil, nil
 	}
-	return f.apiError()
+	return r.apiError()
 }
 
-// failureOf finds the failure record a Transport attached to resp: on its
-// body, or, when a middleware above the Transport wrapped the body, on the
-// context of the request behind it.
-func failureOf(resp *http.Response) *failure {
-	if fb, ok := resp.Body.(interface{ failureRecord() *failure }); ok {
-		return fb.failureRecord()
+// recordOf finds the record a Transport attached to resp: on its body, or,
+// when a middleware above the Transport wrapped the body, on the context of
+// the request behind it.
+func recordOf(resp *http.Response) *record {
+	if fb, ok := resp.Body.(interface{ recordOf() *record }); ok {
+		return fb.recordOf()
 	}
 	if resp.Request != nil {
 		if c, ok := resp.Request.Context().Value(ctxKey{}).(*idContext); ok &&
-			c.failure != nil && c.failure.status == resp.StatusCode {
-			return c.failure
+			c.record != nil && c.record.status == resp.StatusCode {
+			return c.record
 		}
 	}
 	return nil

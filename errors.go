@@ -20,13 +20,15 @@ var (
 	ErrUnauthorized = errors.New("identitycall: unauthorized")        // 401: invalid, missing, revoked or expired key
 	ErrForbidden    = errors.New("identitycall: permission required") // 403
 	ErrNotFound     = errors.New("identitycall: resource not found")  // 404
-	ErrValidation   = errors.New("identitycall: validation failed")   // 422
+	ErrValidation   = errors.New("identitycall: validation failed")   // 422, but for ErrNotReady
+	ErrNotReady     = errors.New("identitycall: not ready yet")       // 422 "Transcription not available", while polling
 	ErrRateLimited  = errors.New("identitycall: rate limit exceeded") // 429
 	ErrServer       = errors.New("identitycall: server error")        // 5xx
 )
 
-// APIError describes a response with a status of 400 or more. Every string
-// in it is redacted, as in the log entry.
+// APIError describes a response with a status of 400 or more. When a
+// [Transport] or [CheckResponse] builds it, every string in it is redacted,
+// as in the log entry; one built by hand prints as given.
 type APIError struct {
 	StatusCode int
 	Message    string        // the body's "error"
@@ -43,6 +45,8 @@ type APIError struct {
 	// Attempt is the attempt that got this response: 1, or more when
 	// [WithRetry] retried the request. 0 when unknown.
 	Attempt int
+
+	record *record // what the Transport knew, for the ticket; nil when built by hand
 }
 
 // Error returns the status, the message and the request ID, for example
@@ -58,9 +62,10 @@ func (e *APIError) Error() string {
 		b.WriteString(": " + strings.Join(msgs, "; "))
 	}
 	writeRequestID(&b, e.RequestID)
-	// The fields are redacted when the Transport fills them; this covers an
-	// error built by hand.
-	return redact.MaskKeys(b.String())
+	if e.record == nil {
+		return redact.MaskKeys(b.String()) // built by hand: nothing redacted it yet
+	}
+	return b.String()
 }
 
 // statusText is "404 Not Found", or the bare code when it has no name.
@@ -72,8 +77,10 @@ func statusText(code int) string {
 }
 
 // Is reports whether target is the sentinel for e's status: [ErrBadRequest],
-// [ErrUnauthorized], [ErrForbidden], [ErrNotFound], [ErrValidation],
-// [ErrRateLimited] or, for any 5xx, [ErrServer].
+// [ErrUnauthorized], [ErrForbidden], [ErrNotFound], [ErrRateLimited], for any
+// 5xx [ErrServer], and for a 422 [ErrNotReady] when it is the documented
+// not-ready answer (a 422 from a recording's transcription, results or
+// summary: "Transcription not available") and [ErrValidation] otherwise.
 func (e *APIError) Is(target error) bool {
 	switch target {
 	case ErrBadRequest:
@@ -85,7 +92,9 @@ func (e *APIError) Is(target error) bool {
 	case ErrNotFound:
 		return e.StatusCode == http.StatusNotFound
 	case ErrValidation:
-		return e.StatusCode == http.StatusUnprocessableEntity
+		return e.StatusCode == http.StatusUnprocessableEntity && !notReady(e.StatusCode, e.Route)
+	case ErrNotReady:
+		return notReady(e.StatusCode, e.Route)
 	case ErrRateLimited:
 		return e.StatusCode == http.StatusTooManyRequests
 	case ErrServer:
@@ -94,10 +103,15 @@ func (e *APIError) Is(target error) bool {
 	return false
 }
 
-// TransportError is returned by RoundTrip when the base transport fails (no
-// response): a refused connection, a DNS failure, a timeout. Every error a
-// [Transport] returns is one; with retries, the last attempt's. Its strings
-// are redacted, as in the log entry.
+// TransportError is returned by RoundTrip when a call ends without a
+// response: a refused connection, a DNS failure, a timeout, or a request
+// the Transport did not send (no rate-limit slot before the deadline, a
+// retry wait cut short). Every error a [Transport] returns reaches one with
+// [errors.As]; with retries, the last attempt's. A certificate error keeps
+// net/http's outer type, *tls.CertificateVerificationError, wrapping the
+// TransportError, so that retry policies that assert on that type (as
+// go-retryablehttp's does) still see it. When the Transport builds it, its
+// strings are redacted, as in the log entry.
 type TransportError struct {
 	RequestID string
 	Method    string
@@ -107,9 +121,15 @@ type TransportError struct {
 	Duration  time.Duration // how long the attempt waited for the error
 	Attempt   int           // the attempt that failed: 1, or more with [WithRetry]
 	Hint      string        // what to check when the cause is most likely local; "" when none applies
-	Err       error         // the base transport's error
 
-	cause string // Err's text, redacted
+	// ErrorType is the cause's class, as OpenTelemetry's error.type:
+	// timeout, canceled, name_resolution, connection_refused,
+	// connection_reset, tls, local_rate_limit (not sent: see
+	// [ErrLocalRateLimit]) or _OTHER.
+	ErrorType string
+	Err       error // the cause: the base transport's error, or the context's
+
+	record *record // what the Transport knew; nil when built by hand
 }
 
 // Error returns the method, the URL, the cause and the request ID, for
@@ -118,14 +138,21 @@ type TransportError struct {
 // redacted. [RequestIDFromError] reads the ID back from this text, as it
 // must when [http.Client] replaced the error by its text.
 func (e *TransportError) Error() string {
-	cause := e.cause
-	if cause == "" && e.Err != nil {
-		cause = redact.Text(e.Err.Error(), nil, false)
-	}
 	var b strings.Builder
-	b.WriteString("identitycall: " + e.Method + " " + e.URL + ": " + cause)
+	b.WriteString("identitycall: " + e.Method + " " + e.URL + ": " + e.cause())
 	writeRequestID(&b, e.RequestID)
-	return redact.MaskKeys(b.String())
+	return b.String()
+}
+
+// cause is the text of Err: redacted when the Transport built e.
+func (e *TransportError) cause() string {
+	switch {
+	case e.record != nil:
+		return e.record.message
+	case e.Err != nil:
+		return redact.Text(e.Err.Error(), nil, false)
+	}
+	return ""
 }
 
 // Unwrap returns the base transport's error, so that [errors.Is] and
@@ -154,7 +181,8 @@ func writeRequestID(b *strings.Builder, id string) {
 // [*APIError] or a [*TransportError] anywhere in err's chain (through
 // *url.Error), or, when [http.Client] replaced the error by its text (as it
 // does when Client.Timeout fires), the ID that text holds. "" when there is
-// none. An ID with spaces or parentheses cannot be read back from text.
+// none. Every ID a Transport sends can be read back from text: it replaces
+// one that could not (see [ContextWithRequestID]).
 func RequestIDFromError(err error) string {
 	if err == nil {
 		return ""

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 func TestAPIErrorError(t *testing.T) {
@@ -39,16 +40,20 @@ func TestAPIErrorIs(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		status int
+		route  string
 		want   error
 	}{
-		{400, ErrBadRequest}, {401, ErrUnauthorized}, {403, ErrForbidden}, {404, ErrNotFound},
-		{422, ErrValidation}, {429, ErrRateLimited}, {500, ErrServer}, {502, ErrServer},
-		{503, ErrServer}, {599, ErrServer}, {409, nil}, {418, nil},
+		{400, "", ErrBadRequest}, {401, "", ErrUnauthorized}, {403, "", ErrForbidden}, {404, "", ErrNotFound},
+		{422, "", ErrValidation}, {429, "", ErrRateLimited}, {500, "", ErrServer}, {502, "", ErrServer},
+		{503, "", ErrServer}, {599, "", ErrServer}, {409, "", nil}, {418, "", nil},
+		{422, "/recordings", ErrValidation}, {422, "/recordings/{id}", ErrValidation},
+		{422, "/recordings/{id}/transcription", ErrNotReady}, {422, "/recordings/{id}/results", ErrNotReady},
+		{422, "/recordings/{id}/summary", ErrNotReady}, {404, "/recordings/{id}/summary", ErrNotFound},
 	}
 	for _, tt := range tests {
-		err := fmt.Errorf("listing recordings: %w", &APIError{StatusCode: tt.status})
+		err := fmt.Errorf("listing recordings: %w", &APIError{StatusCode: tt.status, Route: tt.route})
 		for _, s := range allSentinels {
-			assert.Equal(t, s == tt.want, errors.Is(err, s), "status %d, errors.Is(err, %v)", tt.status, s)
+			assert.Equal(t, s == tt.want, errors.Is(err, s), "status %d %s, errors.Is(err, %v)", tt.status, tt.route, s)
 		}
 	}
 }
@@ -120,4 +125,26 @@ func TestCheckResponseUnderWrappingMiddleware(t *testing.T) {
 	assert.Equal(t, srv.seenIDs()[0], apiErr.RequestID)
 	assert.Equal(t, "Resource not found", apiErr.Message)
 	assert.Equal(t, body, readAll(t, resp))
+}
+
+// TestErrNotReadyWhilePolling: the documented not-ready answer, as the
+// transcription workflow's polling meets it, is ErrNotReady and not
+// ErrValidation; the Recorder does not keep it by default.
+func TestErrNotReadyWhilePolling(t *testing.T) {
+	t.Parallel()
+	srv := newScripted(t, reply(422, `{"error":"Transcription not available"}`))
+	for _, tt := range []struct {
+		opts []RecorderOption
+		kept int
+	}{{nil, 0}, {[]RecorderOption{WithMinLevel(zapcore.DebugLevel)}, 1}} {
+		rec := NewRecorder(0, tt.opts...)
+		client := WrapClient(srv.Client(), nil, WithRecorder(rec))
+		resp, err := client.Get(srv.URL + "/api/v1/public/recordings/018f3a2b-7c4d-7e8f-9a0b-1c2d3e4f5a6b/transcription")
+		require.NoError(t, err)
+		readAll(t, resp)
+		err = CheckResponse(resp)
+		assert.ErrorIs(t, err, ErrNotReady)
+		assert.NotErrorIs(t, err, ErrValidation)
+		assert.Equal(t, tt.kept, rec.Len())
+	}
 }

@@ -258,3 +258,13 @@ func listen(t *testing.T) net.Listener {
 	require.NoError(t, err)
 	return ln
 }
+
+// accounted returns the failures the entries in logs account for: one per
+// failure entry, and each summary's count.
+func accounted(logs *observer.ObservedLogs) int {
+	n := logs.FilterMessage(LogMessage).Len()
+	for _, e := range logs.FilterMessage(SummaryMessage).All() {
+		n += int(e.ContextMap()[FieldSuppressed].(int64))
+	}
+	return n
+}

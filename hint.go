@@ -1,10 +1,12 @@
 package idctrace
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -16,18 +18,18 @@ import (
 	"github.com/identitycall/idctrace/internal/redact"
 )
 
-// findHint returns an instruction for a cause of f the caller can fix
+// findHint returns an instruction for a cause of r the caller can fix
 // alone, or "" when none is known for sure: a wrong hint is worse than none.
-func (f *failure) findHint(e api.Endpoint, documented bool) string {
-	u := f.sent.URL
+func (r *record) findHint() string {
+	u := r.sent.URL
 	if u == nil {
 		u = &url.URL{} // a response that came without its request
 	}
-	switch f.status {
+	switch r.status {
 	case 0:
-		return transportHint(f.err, f.duration)
+		return transportHint(errorType(r.err), r.duration)
 	case http.StatusUnauthorized:
-		auth, _, _ := scanHeader(f.sent.Header, "Authorization")
+		auth, _ := scanHeader(r.sent.Header, "Authorization")
 		switch {
 		case len(auth) > 0 && strings.TrimSpace(auth[0]) != "":
 			if !validAuthorization(auth[0]) {
@@ -42,21 +44,21 @@ func (f *failure) findHint(e api.Endpoint, documented bool) string {
 				"on every request; http.Client drops it when a redirect leads to another host."
 		}
 	case http.StatusNotFound:
-		if _, ok := api.Relative(u.Path); !ok && u.Host != "" {
+		if _, ok := api.Relative(sentPath(u)); !ok && u.Host != "" {
 			return "Check the base URL: IdentityCall endpoints are under " +
 				"https://api.identitycall.ai/api/v1/public, and this path is not."
 		}
 	case http.StatusForbidden:
 		// Only the documented permission answer: a 403 for a
 		// project-scoped key has another cause.
-		if strings.HasSuffix(f.message, "permission required") {
-			perm := e.Permission
-			if !documented {
-				perm = permissionOf(f.method)
+		if strings.HasSuffix(r.message, "permission required") {
+			perm := r.endpoint.Permission
+			if !r.documented {
+				perm = permissionOf(r.method)
 			}
 			if perm != "" {
 				return fmt.Sprintf("Use an API key with %s permission: %s needs it. "+
-					"Keys and their permissions are set in the dashboard, Settings > API Keys.", perm, f.method)
+					"Keys and their permissions are set in the dashboard, Settings > API Keys.", perm, r.method)
 			}
 		}
 	}
@@ -83,9 +85,33 @@ func permissionOf(method string) api.Permission {
 	return ""
 }
 
-// transportHint returns the hint for a transport error that took waited.
-func transportHint(err error, waited time.Duration) string {
+// transportHint returns the hint for a transport error of the class
+// errType that took waited.
+func transportHint(errType string, waited time.Duration) string {
+	switch errType {
+	case "name_resolution":
+		return "Check the host name of the base URL (" + DefaultBaseURL + "): it did not resolve in DNS."
+	case "connection_refused":
+		return "Check the base URL and port, and any proxy: nothing accepted the connection."
+	case "tls":
+		return "Check the base URL and any proxy that intercepts TLS: the server's certificate did not " +
+			"verify. Do not turn verification off."
+	case "timeout":
+		return fmt.Sprintf("No response within %s: raise the timeout (Client.Timeout or the context's "+
+			"deadline) or try again later.", waited.Round(time.Millisecond))
+	case "local_rate_limit":
+		return "Not sent: the client held the request back to stay under the rate limit, and no slot came " +
+			"before the request's deadline. The server never saw it. Allow more time, or send less."
+	}
+	return ""
+}
+
+// errorType classifies a transport error's cause, as OpenTelemetry's
+// error.type would: one short list for the hints, the storm limit's kinds,
+// TransportError.ErrorType and idcotel's metrics.
+func errorType(err error) string {
 	var (
+		timeout interface{ Timeout() bool }
 		dnsErr  *net.DNSError
 		certErr *tls.CertificateVerificationError
 		unknown x509.UnknownAuthorityError
@@ -93,17 +119,23 @@ func transportHint(err error, waited time.Duration) string {
 		host    x509.HostnameError
 	)
 	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, ErrLocalRateLimit):
+		return "local_rate_limit"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &timeout) && timeout.Timeout():
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
 	case errors.As(err, &dnsErr):
-		return "Check the host name of the base URL (https://api.identitycall.ai/api/v1/public): " +
-			"it did not resolve in DNS."
+		return "name_resolution"
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return "Check the base URL and port, and any proxy: nothing accepted the connection."
+		return "connection_refused"
 	case errors.As(err, &certErr), errors.As(err, &unknown), errors.As(err, &invalid), errors.As(err, &host):
-		return "Check the base URL and any proxy that intercepts TLS: the server's certificate did not " +
-			"verify. Do not turn verification off."
-	case isTimeout(err):
-		return fmt.Sprintf("No response within %s: raise the timeout (Client.Timeout or the context's "+
-			"deadline) or try again later.", waited.Round(time.Millisecond))
+		return "tls"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNABORTED), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection_reset"
 	}
-	return ""
+	return "_OTHER"
 }

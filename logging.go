@@ -1,6 +1,8 @@
 package idctrace
 
 import (
+	"net/http"
+
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -11,119 +13,140 @@ const LogMessage = "identitycall request failed"
 
 // Field keys of the failure entry.
 const (
-	FieldRequestID  = "request_id"
-	FieldMethod     = "method"
-	FieldURL        = "url"
-	FieldRoute      = "route"
-	FieldStatus     = "status"
-	FieldDuration   = "duration"
-	FieldStartedAt  = "started_at"
-	FieldAttempt    = "attempt"
-	FieldError      = "error"
-	FieldErrors     = "errors"
-	FieldRetryAfter = "retry_after"
-	FieldBody       = "body"
-	FieldRetryIn    = "retry_in"
-	FieldHint       = "hint"
+	FieldRequestID    = "request_id"
+	FieldMethod       = "method"
+	FieldURL          = "url"
+	FieldRoute        = "route"
+	FieldStatus       = "status"
+	FieldDuration     = "duration"
+	FieldStartedAt    = "started_at"
+	FieldAttempt      = "attempt"
+	FieldQueued       = "queued" // the wait for a rate-limit slot before the attempt; not in duration
+	FieldError        = "error"
+	FieldErrors       = "errors"
+	FieldRetryAfter   = "retry_after"
+	FieldBody         = "body"
+	FieldRetryIn      = "retry_in"
+	FieldRetrySkipped = "retry_skipped" // why a failure the policy retries was not: budget, deadline, max_delay...
+	FieldHint         = "hint"
 )
-
-// WithLevel sets the level of each failure entry; status is 0 for a
-// transport error and route is as [Route]. The default: Debug for the
-// documented not-ready answers (422 from a recording's transcription,
-// results or summary, which polling meets until the transcription is done),
-// Warn for other 4xx, Error for 5xx and transport errors. Levels above
-// Error count as Error, so that a failed call never panics or exits the
-// program; nil keeps the default.
-func WithLevel(fn func(status int, route string) zapcore.Level) Option {
-	return optionFunc(func(t *Transport) {
-		if fn != nil {
-			t.level = fn
-		}
-	})
-}
 
 func defaultLevel(status int, route string) zapcore.Level {
 	switch {
 	case status == 0 || status >= 500:
 		return zapcore.ErrorLevel
-	case status == 422 && notReadyRoute(route):
+	case notReady(status, route):
 		return zapcore.DebugLevel
 	}
 	return zapcore.WarnLevel
 }
 
-// notReadyRoute reports whether route answers 422 "Transcription not
-// available" until the recording's transcription is done.
-func notReadyRoute(route string) bool {
+// notReady reports whether status and route are the documented not-ready
+// answer: 422 "Transcription not available" from a recording's
+// transcription, results or summary, until its transcription is done.
+func notReady(status int, route string) bool {
 	switch route {
 	case "/recordings/{id}/transcription", "/recordings/{id}/results", "/recordings/{id}/summary":
-		return true
+		return status == http.StatusUnprocessableEntity
 	}
 	return false
 }
 
-// logFailure writes the entry for one failed attempt, at the level
-// WithLevel sets. Fields are built only when the logger will write the
-// entry.
-func (t *Transport) logFailure(f *failure) {
-	if t.logger == nil {
+// levelOf is the level of r's entry, as WithLevel sets it, between Debug
+// and Error.
+func (t *Transport) levelOf(r *record) zapcore.Level {
+	return max(min(t.level(r.status, r.route), zapcore.ErrorLevel), zapcore.DebugLevel)
+}
+
+// log writes r's entry at lvl, or counts it into its kind's storm summary.
+// Nothing is built for an entry the logger would not write.
+func (t *Transport) log(r *record, lvl zapcore.Level) {
+	if t.logger == nil || !enabled(t.logger, lvl) || !t.storm.admit(r, lvl) {
 		return
 	}
-	ce := check(t.logger, max(min(t.level(f.status, f.route), zapcore.ErrorLevel), zapcore.DebugLevel))
+	ce := check(t.logger, lvl, LogMessage)
 	if ce == nil {
 		return
 	}
-	fields := []zap.Field{
-		zap.String(FieldRequestID, f.requestID),
-		zap.String(FieldMethod, f.method),
-		zap.String(FieldURL, f.url),
-	}
-	if f.route != "" {
-		fields = append(fields, zap.String(FieldRoute, f.route))
-	}
-	if f.status != 0 {
-		fields = append(fields, zap.Int(FieldStatus, f.status))
-	}
-	fields = append(fields,
-		zap.Duration(FieldDuration, f.duration),
-		zap.Time(FieldStartedAt, f.started.UTC()),
-		zap.Int(FieldAttempt, f.attempt),
-	)
-	if f.message != "" {
-		fields = append(fields, zap.String(FieldError, f.message))
-	}
-	if len(f.errs) > 0 {
-		fields = append(fields, zap.Strings(FieldErrors, f.errs))
-	}
-	if f.showsRetryAfter() {
-		fields = append(fields, zap.Duration(FieldRetryAfter, f.retryAfter))
-	}
-	if f.body != "" {
-		fields = append(fields, zap.String(FieldBody, f.body))
-	}
-	if f.retrying {
-		fields = append(fields, zap.Duration(FieldRetryIn, f.retryIn))
-	}
-	if f.hint != "" {
-		fields = append(fields, zap.String(FieldHint, f.hint))
-	}
-	for _, fn := range t.fieldFuncs {
-		fields = append(fields, fn(f.sent)...)
+	fields := r.fields()
+	if len(t.fieldFuncs) > 0 {
+		// The caller's own context, with the request ID: never the
+		// Transport's, which holds the record.
+		req := r.sent.WithContext(ContextWithRequestID(r.ctx, r.requestID))
+		for _, fn := range t.fieldFuncs {
+			fields = append(fields, fn(req)...)
+		}
 	}
 	write(ce, fields)
 }
 
-// check and write call the logger's cores, which are the caller's code: a
-// core that panics must not turn a response into a crash, since the HTTP
-// result never depends on the log. The recover covers those calls only, so
-// that a bug of idctrace's own still shows.
-func check(l *zap.Logger, lvl zapcore.Level) (ce *zapcore.CheckedEntry) {
+// fields is the record as entry fields: the one projection of it that the
+// log entry, the Recorder's bundle line and its debug page share.
+func (r *record) fields() []zap.Field {
+	fields := make([]zap.Field, 0, 16)
+	fields = append(fields,
+		zap.String(FieldRequestID, r.requestID),
+		zap.String(FieldMethod, r.method),
+		zap.String(FieldURL, r.url),
+	)
+	if r.route != "" {
+		fields = append(fields, zap.String(FieldRoute, r.route))
+	}
+	if r.status != 0 {
+		fields = append(fields, zap.Int(FieldStatus, r.status))
+	}
+	fields = append(fields,
+		zap.Duration(FieldDuration, r.duration),
+		zap.Time(FieldStartedAt, r.started.UTC()),
+		zap.Int(FieldAttempt, r.attempt),
+	)
+	if r.queued > 0 {
+		fields = append(fields, zap.Duration(FieldQueued, r.queued))
+	}
+	if r.message != "" {
+		fields = append(fields, zap.String(FieldError, r.message))
+	}
+	if len(r.errs) > 0 {
+		fields = append(fields, zap.Strings(FieldErrors, r.errs))
+	}
+	if r.showsRetryAfter() {
+		fields = append(fields, zap.Duration(FieldRetryAfter, r.retryAfter))
+	}
+	if r.body != "" {
+		fields = append(fields, zap.String(FieldBody, r.body))
+	}
+	if r.retrying {
+		fields = append(fields, zap.Duration(FieldRetryIn, r.retryIn))
+	}
+	if r.retrySkipped != "" {
+		fields = append(fields, zap.String(FieldRetrySkipped, r.retrySkipped))
+	}
+	if r.hint != "" {
+		fields = append(fields, zap.String(FieldHint, r.hint))
+	}
+	return fields
+}
+
+// enabled, check and write call the logger's cores, which are the caller's
+// code: a core that panics must not turn a response into a crash, since the
+// HTTP result never depends on the log. The recover covers those calls
+// only, so that a bug of idctrace's own still shows.
+func enabled(l *zap.Logger, lvl zapcore.Level) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	return l.Core().Enabled(lvl)
+}
+
+func check(l *zap.Logger, lvl zapcore.Level, msg string) (ce *zapcore.CheckedEntry) {
 	defer func() {
 		if recover() != nil {
 			ce = nil
 		}
 	}()
-	return l.Check(lvl, LogMessage)
+	return l.Check(lvl, msg)
 }
 
 func write(ce *zapcore.CheckedEntry, fields []zap.Field) {

@@ -1,6 +1,7 @@
 package idctrace
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -87,12 +88,14 @@ func TestNilLoggerStillWorks(t *testing.T) {
 	assert.Equal(t, `{"error":"Resource not found"}`, readAll(t, resp))
 }
 
-// TestQuickStartLoggerKeepsEveryEntry: the README's quick start logger (the
-// production config without its sampler) writes one entry for each of
-// 1,000 failures in a second. zap.NewProduction's sampler, keyed by level
-// and message, keeps the first 100 and then one in 100: every idctrace
-// entry has the same message.
-func TestQuickStartLoggerKeepsEveryEntry(t *testing.T) {
+// TestQuickStartLoggerAccountsForEveryFailure: the README's quick start
+// logger (the production config without its sampler) accounts for each of
+// 1,000 failures in a second: 10 entries and a summary of the other 990.
+// zap.NewProduction's sampler, keyed by level and message, keeps the first
+// 100 and then one in 100, and counts nothing: every idctrace entry has the
+// same message, so once a storm has more than 100 entries a second (the
+// storm limit off, or more than 10 kinds failing), it drops IDs silently.
+func TestQuickStartLoggerAccountsForEveryFailure(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
 		name    string
@@ -109,23 +112,68 @@ func TestQuickStartLoggerKeepsEveryEntry(t *testing.T) {
 			logger, err := cfg.Build()
 			require.NoError(t, err)
 
-			tr := New(stubRT{status: 503, body: stringBody(`{"error":"Service unavailable"}`)}, logger)
+			var opts []Option
+			if tt.sampled {
+				opts = append(opts, WithLogLimit(0, 0))
+			}
+			tr := New(stubRT{status: 503, body: stringBody(`{"error":"Service unavailable"}`)}, logger, opts...)
 			const n = 1000
 			for range n {
 				resp, err := tr.RoundTrip(httptest.NewRequest("GET", "http://h/api/v1/public/recordings", nil))
 				require.NoError(t, err)
 				resp.Body.Close()
 			}
+			tr.Flush()
 			logger.Sync()
 			b, err := os.ReadFile(path)
 			require.NoError(t, err)
 			lines := strings.Count(string(b), "\n")
+			got := 0
+			for _, l := range jsonLines(t, b) {
+				switch l["msg"] {
+				case LogMessage:
+					got++
+				case SummaryMessage:
+					got += int(l[FieldSuppressed].(float64))
+				}
+			}
 			if tt.sampled {
-				assert.Less(t, lines, n, "the sampler drops entries")
-				t.Logf("zap.NewProduction wrote %d of %d entries", lines, n)
+				assert.Less(t, got, n, "the sampler drops entries, and says nothing")
+				t.Logf("zap.NewProduction wrote %d lines accounting for %d of %d failures", lines, got, n)
 			} else {
-				assert.Equal(t, n, lines, "one entry per failure")
+				assert.Equal(t, n, got, "every failure is written or counted")
+				assert.Equal(t, DefaultLogLimit+1, lines, "the first 10 of the second, then one summary")
 			}
 		})
 	}
+}
+
+type ctxKeyForTest struct{}
+
+// TestLogFieldsSeeTheCallersContext: a WithLogFields function gets the
+// caller's context with the request ID, never the Transport's own, which
+// holds the failure record.
+func TestLogFieldsSeeTheCallersContext(t *testing.T) {
+	t.Parallel()
+	srv := newScripted(t, reply(500, `{"error":"Internal server error"}`))
+	var got context.Context
+	log, _ := observed()
+	client := WrapClient(srv.Client(), log, WithLogFields(func(req *http.Request) []zap.Field {
+		got = req.Context()
+		return nil
+	}))
+	ctx := context.WithValue(context.Background(), ctxKeyForTest{}, "mine")
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/v1/public/recordings", nil)
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	readAll(t, resp)
+
+	require.NotNil(t, got)
+	assert.Equal(t, "mine", got.Value(ctxKeyForTest{}))
+	id, ok := RequestIDFromContext(got)
+	assert.True(t, ok)
+	assert.Equal(t, srv.seenIDs()[0], id)
+	c := got.Value(ctxKey{}).(*idContext)
+	assert.Nil(t, c.record, "no record, so no request, reachable from it")
+	assert.Same(t, ctx, c.Context, "the caller's context itself")
 }

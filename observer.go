@@ -2,80 +2,72 @@ package idctrace
 
 import (
 	"net/http"
-	"slices"
 	"time"
-
-	"github.com/identitycall/idctrace/internal/redact"
 )
 
-// Attempt describes one attempt of a call, whatever became of it: what an
-// observer set with [WithObserver] receives.
+// Attempt describes one attempt of a call that was sent, whatever became of
+// it: what an observer set with [WithObserver] receives.
 type Attempt struct {
 	RequestID string
 	Method    string
 	URL       string        // redacted
 	Route     string        // as Route(req); "" for undocumented paths
 	Status    int           // 0 on a transport error
-	Err       error         // the *TransportError, nil when a response came back
-	Start     time.Time     // when the attempt started
+	Start     time.Time     // when the attempt was sent
 	Duration  time.Duration // until the response headers (and the inspected prefix of a failure)
+	Queued    time.Duration // how long it waited for a rate-limit slot before it was sent; not in Duration
 	Attempt   int           // 1, 2, ... with retries
-	RetryIn   time.Duration // > 0 when another attempt follows after this wait (1ns when at once)
+	RetryIn   time.Duration // > 0 when another attempt followed, after this wait (1ns when at once)
+
+	// RetrySkipped says why a failure the retry policy retries was not
+	// retried: "budget", "deadline", "max_delay", "max_retries",
+	// "not_idempotent" or "no_get_body" (see [FieldRetrySkipped]).
+	RetrySkipped string
+
+	// Last reports that the call ended with this attempt: RoundTrip returned
+	// its response, or an error (see Err), with no attempt after it.
+	Last bool
+
+	// Err is the attempt's *TransportError when no response came back. On
+	// the last attempt, it is the error RoundTrip returned, if any: also
+	// when the attempt got a response but the call ended while it waited to
+	// retry it (the context ended, or no rate-limit slot came in time).
+	Err error
 }
 
-// WithObserver makes the Transport call fn once per attempt, success or
-// failure, after the attempt and before any wait for the next one. fn runs
-// on the goroutine of the call and must not block; it sees what the log
-// entry sees, redacted the same way. Successes cost one allocation more with
-// an observer (the redacted URL) and nothing without. A nil fn adds
-// nothing; several WithObserver options add up, in order.
-func WithObserver(fn func(Attempt)) Option {
-	return optionFunc(func(t *Transport) {
-		if fn != nil {
-			t.observers = append(t.observers, fn)
+// observe hands the attempt r records to the observers; last reports that
+// the call ends with it, and err is what the call returns then. Observers
+// are the caller's code: a panic in one reaches the caller, after the
+// Transport has closed the response the caller will not get.
+func (c *call) observe(r *record, last bool, err error, resp *http.Response) {
+	if len(c.t.observers) == 0 {
+		return
+	}
+	a := Attempt{
+		RequestID:    r.requestID,
+		Method:       r.method,
+		URL:          r.url,
+		Route:        r.route,
+		Status:       r.status,
+		Start:        r.started,
+		Duration:     r.duration,
+		Queued:       r.queued,
+		Attempt:      r.attempt,
+		RetrySkipped: r.retrySkipped,
+		Last:         last,
+		Err:          err,
+	}
+	if r.retrying && !last {
+		a.RetryIn = max(r.retryIn, time.Nanosecond)
+	}
+	returned := false
+	defer func() {
+		if !returned && resp != nil && resp.Body != nil {
+			resp.Body.Close() // an observer panicked: nobody will read resp
 		}
-	})
-}
-
-// observeSuccess hands a successful attempt of req to the observers.
-func (t *Transport) observeSuccess(req *http.Request, id string, attempt int, started time.Time, status int) {
-	e, _ := endpointOf(req)
-	var arr [4]string // the usual secrets, on the stack
-	secrets := redact.AppendSecrets(arr[:0], req)
-	a := Attempt{
-		RequestID: id,
-		Method:    req.Method,
-		URL:       redact.URL(req.URL, func(name string) bool { return e.LoggedParam(name) || slices.Contains(t.logged, name) }, secrets),
-		Route:     e.Path,
-		Status:    status,
-		Start:     started,
-		Duration:  t.now().Sub(started),
-		Attempt:   attempt,
-	}
-	for _, fn := range t.observers {
+	}()
+	for _, fn := range c.t.observers {
 		fn(a)
 	}
-}
-
-// observeFailure hands a failed attempt to the observers.
-func (t *Transport) observeFailure(f *failure) {
-	a := Attempt{
-		RequestID: f.requestID,
-		Method:    f.method,
-		URL:       f.url,
-		Route:     f.route,
-		Status:    f.status,
-		Start:     f.started,
-		Duration:  f.duration,
-		Attempt:   f.attempt,
-	}
-	if f.status == 0 {
-		a.Err = f.transportError()
-	}
-	if f.retrying {
-		a.RetryIn = max(f.retryIn, time.Nanosecond)
-	}
-	for _, fn := range t.observers {
-		fn(a)
-	}
+	returned = true
 }

@@ -3,6 +3,7 @@ package idctrace
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -80,4 +81,62 @@ func newRequest(t *testing.T, method, url string) *http.Request {
 	req, err := http.NewRequest(method, url, nil)
 	require.NoError(t, err)
 	return req
+}
+
+// TestObserverLastAttempt: the call's last attempt is marked, with the
+// error the call returned; earlier ones say a retry followed.
+func TestObserverLastAttempt(t *testing.T) {
+	t.Parallel()
+	srv := newScripted(t, reply(503, ""), reply(502, ""))
+	tr, _, _ := retrying(srv.Client().Transport, RetryPolicy{MaxRetries: 1, BaseDelay: time.Millisecond, MaxDelay: time.Second})
+	var seen recordAttempts
+	WithObserver(seen.observe).apply(tr)
+	resp, err := tr.RoundTrip(newRequest(t, "GET", srv.URL+"/api/v1/public/recordings"))
+	require.NoError(t, err)
+	readAll(t, resp)
+	require.Len(t, seen.got, 2)
+	assert.False(t, seen.got[0].Last)
+	assert.Positive(t, seen.got[0].RetryIn)
+	assert.True(t, seen.got[1].Last)
+	assert.Equal(t, 502, seen.got[1].Status)
+	assert.Equal(t, "max_retries", seen.got[1].RetrySkipped)
+	assert.NoError(t, seen.got[1].Err, "the call returned a response")
+}
+
+// TestObserverPanicReachesTheCaller: a panic in an observer is the
+// caller's, as in any code of theirs; the response the call would have
+// returned is closed first, so nothing stays open.
+func TestObserverPanicReachesTheCaller(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name     string
+		statuses []int
+		policy   RetryPolicy
+	}{
+		{"success", []int{200}, RetryPolicy{}},
+		{"failure", []int{503}, RetryPolicy{}},
+		{"a retried failure", []int{503, 200}, RetryPolicy{MaxRetries: 1, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var bodies []*closeCounter
+			n := 0
+			base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				b := &closeCounter{Reader: strings.NewReader(`{"error":"x"}`)}
+				bodies = append(bodies, b)
+				status := tt.statuses[min(n, len(tt.statuses)-1)]
+				n++
+				return &http.Response{StatusCode: status, Body: b, Header: http.Header{}, Request: r}, nil
+			})
+			tr, _, _ := retrying(base, tt.policy)
+			WithObserver(func(Attempt) { panic("observer bug") }).apply(tr)
+			assert.PanicsWithValue(t, "observer bug", func() {
+				tr.RoundTrip(newRequest(t, "GET", "http://h/api/v1/public/recordings"))
+			})
+			require.NotEmpty(t, bodies)
+			for i, b := range bodies {
+				assert.Positive(t, b.count(), "body %d is closed", i)
+			}
+		})
+	}
 }

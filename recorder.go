@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"go.uber.org/zap/zapcore"
+
 	"github.com/identitycall/idctrace/internal/redact"
 )
 
@@ -16,41 +18,68 @@ const DefaultRecorderSize = 50
 
 // A Recorder keeps the most recent failed attempts of one or more
 // Transports in memory, so they can be attached to a support ticket as one
-// bundle. Attach it with [WithRecorder]. It records exactly what is logged,
-// already redacted, and holds no request or response. It is safe for
+// bundle ([Recorder.WriteBundle]) or looked at on a debug page
+// ([Recorder.ServeHTTP]). Attach it with [WithRecorder]. It holds exactly
+// what is logged, already redacted, and no request or response. It keeps
+// failures at Warn and above by default, so not the not-ready answers
+// polling meets, which log at Debug (see [WithMinLevel]). It is safe for
 // concurrent use.
 type Recorder struct {
-	mu    sync.Mutex
-	ring  []failure // a circular buffer of copies
-	next  int       // where the next failure goes
-	count int       // failures held, at most len(ring)
+	minLevel zapcore.Level
+	now      func() time.Time
+
+	mu     sync.Mutex
+	ring   []record // a circular buffer of copies
+	next   int      // where the next failure goes
+	count  int      // failures held, at most len(ring)
+	counts kindCounts
+}
+
+// A RecorderOption configures a [Recorder].
+type RecorderOption interface {
+	applyRecorder(*Recorder)
+}
+
+type recorderOptionFunc func(*Recorder)
+
+func (f recorderOptionFunc) applyRecorder(r *Recorder) { f(r) }
+
+// WithMinLevel makes the Recorder keep and count the failures whose entry
+// level is lvl or above. The default is Warn; zapcore.DebugLevel keeps the
+// not-ready answers of polling too.
+func WithMinLevel(lvl zapcore.Level) RecorderOption {
+	return recorderOptionFunc(func(r *Recorder) { r.minLevel = lvl })
 }
 
 // NewRecorder returns a Recorder that keeps the last size failures; zero or
 // less means [DefaultRecorderSize].
-func NewRecorder(size int) *Recorder {
+func NewRecorder(size int, opts ...RecorderOption) *Recorder {
 	if size <= 0 {
 		size = DefaultRecorderSize
 	}
-	return &Recorder{ring: make([]failure, size)}
+	r := &Recorder{minLevel: zapcore.WarnLevel, now: time.Now, ring: make([]record, size)}
+	for _, opt := range opts {
+		opt.applyRecorder(r)
+	}
+	return r
 }
 
-// WithRecorder makes the Transport add every failed attempt to r, whether or
-// not the logger writes it. nil records nothing.
-func WithRecorder(r *Recorder) Option {
-	return optionFunc(func(t *Transport) { t.recorder = r })
-}
-
-// add stores a copy of f without the references that would keep a request,
-// a response body or an unredacted error alive.
-func (r *Recorder) add(f *failure) {
+// add keeps and counts f, whose entry has level lvl, when lvl is at least
+// the Recorder's. It keeps a copy without the references that would keep a
+// request, a response body or an unredacted error alive.
+func (r *Recorder) add(f *record, lvl zapcore.Level) {
+	if lvl < r.minLevel {
+		return
+	}
 	c := *f
-	c.sent, c.err, c.secrets = nil, nil, nil
+	c.sent, c.err, c.secrets, c.ctx = nil, nil, nil, nil
+	now := r.now()
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.ring[r.next] = c
 	r.next = (r.next + 1) % len(r.ring)
 	r.count = min(r.count+1, len(r.ring))
-	r.mu.Unlock()
+	r.counts.add(kindOf(f), now)
 }
 
 // Len returns the number of failures held.
@@ -60,19 +89,20 @@ func (r *Recorder) Len() int {
 	return r.count
 }
 
-// Reset forgets every failure held.
+// Reset forgets every failure held, and the counts.
 func (r *Recorder) Reset() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	clear(r.ring)
 	r.next, r.count = 0, 0
+	r.counts = kindCounts{}
 }
 
 // snapshot returns the failures held, oldest first.
-func (r *Recorder) snapshot() []failure {
+func (r *Recorder) snapshot() []record {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]failure, 0, r.count)
+	out := make([]record, 0, r.count)
 	start := (r.next - r.count + len(r.ring)) % len(r.ring)
 	for i := range r.count {
 		out = append(out, r.ring[(start+i)%len(r.ring)])
@@ -88,24 +118,6 @@ type bundleHeader struct {
 	Failures    int       `json:"failures"`
 }
 
-// bundleLine is one failed attempt, with the field names of the log entry.
-type bundleLine struct {
-	RequestID  string   `json:"request_id"`
-	Method     string   `json:"method"`
-	URL        string   `json:"url"`
-	Route      string   `json:"route,omitempty"`
-	Status     int      `json:"status,omitempty"`
-	StartedAt  string   `json:"started_at"`
-	Duration   string   `json:"duration"`
-	Attempt    int      `json:"attempt"`
-	Error      string   `json:"error,omitempty"`
-	Errors     []string `json:"errors,omitempty"`
-	RetryAfter string   `json:"retry_after,omitempty"`
-	RetryIn    string   `json:"retry_in,omitempty"`
-	Body       string   `json:"body,omitempty"`
-	Hint       string   `json:"hint,omitempty"`
-}
-
 // WriteBundle writes the failures held to w as JSON lines, to attach to a
 // support ticket: first a header line with accountEmail, the time and the
 // count, then one line per failed attempt, oldest first, with the fields of
@@ -118,39 +130,32 @@ func (r *Recorder) WriteBundle(w io.Writer, accountEmail string) error {
 	if err := enc.Encode(bundleHeader{
 		Bundle:      "identitycall-failures",
 		Account:     redact.Text(accountEmail, nil, false),
-		GeneratedAt: time.Now().UTC().Truncate(time.Second),
+		GeneratedAt: r.now().UTC().Truncate(time.Second),
 		Failures:    len(failures),
 	}); err != nil {
 		return err
 	}
+	lines := bundleEncoder()
 	for i := range failures {
-		if err := enc.Encode(failures[i].bundleLine()); err != nil {
+		buf, err := lines.EncodeEntry(zapcore.Entry{}, failures[i].fields())
+		if err != nil {
+			return err
+		}
+		_, err = bw.Write(buf.Bytes())
+		buf.Free()
+		if err != nil {
 			return err
 		}
 	}
 	return bw.Flush()
 }
 
-func (f *failure) bundleLine() bundleLine {
-	l := bundleLine{
-		RequestID: f.requestID,
-		Method:    f.method,
-		URL:       f.url,
-		Route:     f.route,
-		Status:    f.status,
-		StartedAt: f.started.UTC().Format(time.RFC3339Nano),
-		Duration:  f.duration.String(),
-		Attempt:   f.attempt,
-		Error:     f.message,
-		Errors:    f.errs,
-		Body:      f.body,
-		Hint:      f.hint,
-	}
-	if f.showsRetryAfter() {
-		l.RetryAfter = f.retryAfter.String()
-	}
-	if f.retrying {
-		l.RetryIn = f.retryIn.String()
-	}
-	return l
+// bundleEncoder writes a record's fields and nothing else, with times in
+// RFC 3339 and durations as Go duration strings.
+func bundleEncoder() zapcore.Encoder {
+	return zapcore.NewJSONEncoder(zapcore.EncoderConfig{
+		EncodeTime:     zapcore.RFC3339NanoTimeEncoder,
+		EncodeDuration: zapcore.StringDurationEncoder,
+		LineEnding:     "\n",
+	})
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zapcore"
 )
 
 func TestRecorderBundle(t *testing.T) {
@@ -69,7 +70,7 @@ func TestRecorderKeepsTheLastN(t *testing.T) {
 	t.Parallel()
 	recorder := NewRecorder(3)
 	for i := range 7 {
-		recorder.add(&failure{requestID: fmt.Sprint("r", i), sent: &http.Request{}, err: fmt.Errorf("e")})
+		recorder.add(&record{requestID: fmt.Sprint("r", i), sent: &http.Request{}, err: fmt.Errorf("e")}, zapcore.ErrorLevel)
 	}
 	got := recorder.snapshot()
 	require.Len(t, got, 3)

@@ -2,7 +2,6 @@ package idctrace
 
 import (
 	"context"
-	"crypto/rand"
 	"net/http"
 	"strings"
 
@@ -16,14 +15,14 @@ const maxIDLen = 128
 
 type ctxKey struct{}
 
-// idContext carries a request ID. The Transport gives every attempt its own
-// idContext, so that the failure record of that attempt hangs off the
-// request behind the response, where CheckResponse finds it when a
-// middleware above the Transport wrapped the body (see failureOf).
+// idContext carries a request ID. The Transport sends every attempt of a
+// call with one, to which it hangs the record of the last failed attempt:
+// CheckResponse finds it there when a middleware above the Transport
+// wrapped the body (see recordOf).
 type idContext struct {
 	context.Context
-	id      string
-	failure *failure // set by the Transport after a failed attempt
+	id     string
+	record *record // set by the Transport after a failed attempt
 }
 
 func (c *idContext) Value(key any) any {
@@ -35,8 +34,10 @@ func (c *idContext) Value(key any) any {
 
 // ContextWithRequestID returns a copy of ctx that carries id. A [Transport]
 // sends id with a request made with that context unless the request already
-// carries the request ID header. An id that is empty, longer than 128 bytes
-// or holds control characters is ignored and replaced by a fresh one.
+// carries the request ID header. An id that a server or a reader of the
+// error's text could read differently is ignored and replaced by a fresh
+// one: it must be 1 to 128 bytes of visible ASCII (no space, no control
+// character, nothing beyond ASCII), without parentheses, and hold no API key.
 func ContextWithRequestID(ctx context.Context, id string) context.Context {
 	return &idContext{Context: ctx, id: id}
 }
@@ -58,8 +59,8 @@ func RequestID(resp *http.Response) string {
 	if resp == nil {
 		return ""
 	}
-	if f := failureOf(resp); f != nil {
-		return f.requestID
+	if r := recordOf(resp); r != nil {
+		return r.requestID
 	}
 	if resp.Request == nil {
 		return ""
@@ -71,26 +72,43 @@ func RequestID(resp *http.Response) string {
 }
 
 // requestHeader picks the ID for req: its header, under any spelling of
-// the name, else its context, else a new one. It returns the header to send
-// all attempts with: nil when req's own carries that ID as the header's one
-// value under its one, canonical key, and a copy with the ID otherwise.
+// the name, else the ID of the request whose redirect led to req, else its
+// context's, else a new one. It returns the header to send every attempt
+// with: nil when req's own carries that ID as the one value of its one,
+// canonical key, and a copy with the ID otherwise.
 func (t *Transport) requestHeader(req *http.Request) (id string, header http.Header) {
-	values, exact, n := scanHeader(req.Header, t.header)
+	values, exact := scanHeader(req.Header, t.header)
 	switch {
 	case len(values) > 0 && validID(values[0]) && exact:
 		return values[0], nil
 	case len(values) > 0 && validID(values[0]):
 		id = values[0]
 	default:
-		id = t.newID(req.Context())
+		id = t.newID(req)
 	}
-	return id, cloneHeaderWith(req.Header, t.header, id, n)
+	header = req.Header.Clone()
+	if header == nil {
+		header = make(http.Header, 1)
+	}
+	for k := range header {
+		if len(k) == len(t.header) && strings.EqualFold(k, t.header) {
+			delete(header, k)
+		}
+	}
+	header[t.header] = []string{id}
+	return id, header
 }
 
-// newID returns the ID of a request whose header has none: its context's,
-// else the generator's, else a new UUID.
-func (t *Transport) newID(ctx context.Context) string {
-	if id, ok := RequestIDFromContext(ctx); ok && validID(id) {
+// newID returns the ID of a request whose header has none: the ID of the
+// request whose redirect led to it (http.Client builds a new request for
+// each hop), else its context's, else the generator's, else a new UUID.
+func (t *Transport) newID(req *http.Request) string {
+	if req.Response != nil {
+		if id := RequestID(req.Response); validID(id) {
+			return id
+		}
+	}
+	if id, ok := RequestIDFromContext(req.Context()); ok && validID(id) {
 		return id
 	}
 	if t.gen != nil {
@@ -98,73 +116,38 @@ func (t *Transport) newID(ctx context.Context) string {
 			return id
 		}
 	}
-	return newUUID()
+	return uuid.NewString()
 }
 
 // scanHeader returns the values of the header whose canonical key is key,
-// found under any spelling, the canonical one first, and n, the number of
-// values in h. exact reports one value under the canonical key and under no
-// other spelling. It walks h once: this is every request's path.
-func scanHeader(h http.Header, key string) (values []string, exact bool, n int) {
-	spellings := 0
+// found under any spelling: the canonical one, else the first in byte
+// order, as net/http writes them. exact reports one value under the
+// canonical key and under no other spelling.
+func scanHeader(h http.Header, key string) (values []string, exact bool) {
+	spellings, first := 0, ""
 	for k, vv := range h {
-		n += len(vv)
 		if len(k) == len(key) && strings.EqualFold(k, key) {
 			spellings++
-			if k == key || values == nil {
-				values = vv
+			if first == "" || first != key && (k == key || k < first) {
+				first, values = k, vv
 			}
 		}
 	}
-	return values, spellings == 1 && len(values) == 1 && h[key] != nil, n
+	return values, spellings == 1 && len(values) == 1 && first == key
 }
 
-// validID reports whether id may be sent as given: 1 to 128 bytes, none of
-// them a control character, and no IdentityCall key in them.
+// validID reports whether id may be sent as given: 1 to 128 bytes of
+// visible ASCII, without parentheses, and no IdentityCall key in them. A
+// server reads such an ID as it was sent, and [RequestIDFromError] reads it
+// back from an error's text; anything else is replaced by a new ID.
 func validID(id string) bool {
 	if id == "" || len(id) > maxIDLen || redact.HasKey(id) {
 		return false
 	}
 	for i := 0; i < len(id); i++ {
-		if c := id[i]; c < 0x20 || c == 0x7f {
+		if c := id[i]; c <= ' ' || c >= 0x7f || c == '(' || c == ')' {
 			return false
 		}
 	}
 	return true
-}
-
-// newUUID returns a random version 4 UUID. It reads crypto/rand into a stack
-// array rather than calling uuid.NewString, which allocates twice: the
-// success path's ceiling of six allocations (allocs_test.go) has no room
-// for the second.
-func newUUID() string {
-	var u uuid.UUID
-	rand.Read(u[:])         // never fails; crashes the program if the OS source does
-	u[6] = u[6]&0x0f | 0x40 // version 4
-	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
-	return u.String()
-}
-
-// cloneHeaderWith returns a copy of h, which holds n values, with key set
-// to the single value v, and no other spelling of key. Like
-// [http.Header.Clone], it backs the values with one shared array, with a
-// slot more for v.
-func cloneHeaderWith(h http.Header, key, v string, n int) http.Header {
-	sv := make([]string, n+1)
-	h2 := make(http.Header, len(h)+1)
-	for k, vv := range h {
-		switch {
-		case len(k) == len(key) && strings.EqualFold(k, key):
-			continue
-		case vv == nil:
-			h2[k] = nil // as Clone, which keeps nil apart from empty
-			continue
-		}
-		n := copy(sv, vv)
-		h2[k] = sv[:n:n]
-		sv = sv[n:]
-	}
-	sv[0] = v
-	h2[key] = sv[:1:1]
-	return h2
 }

@@ -3,6 +3,7 @@ package idctrace
 import (
 	"cmp"
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -41,6 +42,16 @@ func TestTransportRequestIDRules(t *testing.T) {
 		{name: "escaped key replaced", header: []string{"idc%5F" + testKey[4:]}, gen: func() string { return "gen-1" }, want: "gen-1"},
 		{name: "context holding a key replaced", ctxID: testKey},
 		{name: "generated key replaced", gen: func() string { return testKey }},
+		// What a server or a reader of the error's text would read otherwise.
+		{name: "not UTF-8 replaced", header: []string{"id-\xff"}, ctxID: "ctx-1", want: "ctx-1"},
+		{name: "beyond ASCII replaced", header: []string{"idé"}, ctxID: "ctx-1", want: "ctx-1"},
+		{name: "leading blank replaced", header: []string{" id-1"}, ctxID: "ctx-1", want: "ctx-1"},
+		{name: "trailing blank replaced", header: []string{"id-1 "}, ctxID: "ctx-1", want: "ctx-1"},
+		{name: "inner space replaced", header: []string{"id 1"}, ctxID: "ctx-1", want: "ctx-1"},
+		{name: "parenthesis replaced", header: []string{"id(1)"}, ctxID: "ctx-1", want: "ctx-1"},
+		{name: "context beyond ASCII replaced", ctxID: "ключ"},
+		{name: "generator's blank replaced", gen: func() string { return "gen 1" }},
+		{name: "visible ASCII kept", header: []string{"a-Z_0.9:/=+~!#$%&'*;<>?@[]^`{|}\""}, want: "a-Z_0.9:/=+~!#$%&'*;<>?@[]^`{|}\""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,6 +93,20 @@ func TestTransportRequestIDRules(t *testing.T) {
 	}
 }
 
+// TestRequestIDReadsBackFromText: every ID a Transport sends comes back,
+// byte for byte, from the text of the error http.Client keeps.
+func TestRequestIDReadsBackFromText(t *testing.T) {
+	t.Parallel()
+	for _, id := range []string{"req-1", "a-Z_0.9:/=+~!#$%&'*;<>?@[]^`{|}\"", strings.Repeat("x", 128)} {
+		tr := New(stubRT{err: refused}, nil)
+		req := newRequest(t, "GET", "http://h/api/v1/public/recordings")
+		req.Header.Set(DefaultRequestIDHeader, id)
+		_, err := tr.RoundTrip(req)
+		require.Error(t, err)
+		assert.Equal(t, id, RequestIDFromError(errors.New("Get: "+err.Error())), "%q", id)
+	}
+}
+
 func TestTransportCustomHeader(t *testing.T) {
 	t.Parallel()
 	srv := newScripted(t, reply(200, ""))
@@ -105,7 +130,7 @@ func TestWithRequestIDHeaderRejectsInvalidName(t *testing.T) {
 	assert.NotPanics(t, func() { New(nil, nil, WithRequestIDHeader("")) })
 }
 
-func TestCloneHeaderWith(t *testing.T) {
+func TestRequestHeaderCopy(t *testing.T) {
 	t.Parallel()
 	many := []string{"a", "b", "c", "d", "e"}
 	tests := []struct {
@@ -132,11 +157,14 @@ func TestCloneHeaderWith(t *testing.T) {
 			}
 			want["X-Request-Id"] = []string{"id"}
 
-			_, _, n := scanHeader(tt.h, "X-Request-Id")
-			got := cloneHeaderWith(tt.h, "X-Request-Id", "id", n)
+			tr := New(nil, nil, WithIDGenerator(func() string { return "id" }))
+			id, got := tr.requestHeader(&http.Request{Header: tt.h})
+			if vv, _ := scanHeader(tt.h, "X-Request-Id"); len(vv) > 0 {
+				want["X-Request-Id"] = vv[:1] // the caller's ID, alone, under the canonical key
+			}
+			assert.Equal(t, want["X-Request-Id"][0], id)
 			assert.Equal(t, want, got)
-			for k, vv := range got {
-				assert.Equal(t, len(vv), cap(vv), "%s: an append must not write into a shared array", k)
+			for _, vv := range got {
 				for i := range vv {
 					vv[i] = "changed"
 				}

@@ -17,12 +17,21 @@ type RetryPolicy struct {
 	BaseDelay          time.Duration // first backoff; doubles each retry, with jitter
 	MaxDelay           time.Duration // cap on any single wait, backoff or server-asked
 	RetryNonIdempotent bool          // also retry requests that are not idempotent on 5xx and transport errors
+
+	// Budget bounds the retries after 5xx and transport errors to a share
+	// of the calls made, so that retries never multiply the load on a
+	// service that is down; nil means no budget. Several Transports may
+	// share one.
+	Budget *RetryBudget
 }
 
-// DefaultRetryPolicy returns 3 retries, a 500 ms base delay and a 60 s cap:
-// the wait the IdentityCall docs ask for after a 429.
+// DefaultRetryPolicy returns 3 retries, a 500 ms base delay, a 60 s cap (the
+// wait the IdentityCall docs ask for after a 429) and a new budget of
+// NewRetryBudget(0.1, 10): retries after 5xx and transport errors at most a
+// tenth of the calls, beyond 10 a second.
 func DefaultRetryPolicy() RetryPolicy {
-	return RetryPolicy{MaxRetries: 3, BaseDelay: 500 * time.Millisecond, MaxDelay: time.Minute}
+	return RetryPolicy{MaxRetries: 3, BaseDelay: 500 * time.Millisecond, MaxDelay: time.Minute,
+		Budget: NewRetryBudget(0.1, 10)}
 }
 
 // DefaultRateLimitWait is the wait after a 429 that says for how long in
@@ -30,90 +39,66 @@ func DefaultRetryPolicy() RetryPolicy {
 // docs' own default.
 const DefaultRateLimitWait = time.Minute
 
-// WithRetry makes the Transport retry, as the IdentityCall docs advise:
-//
-//   - 429: after the larger of the body's retry_after and the Retry-After
-//     header, exactly, or [DefaultRateLimitWait] when neither says; a 429
-//     asking for more than MaxDelay is returned at once.
-//   - 500, 502, 503, 504 and transport errors a retry can cure (connection
-//     refused or reset, EOF before the response): after BaseDelay·2^(n-1),
-//     capped at MaxDelay, with jitter, and at least a Retry-After under
-//     MaxDelay. Never TLS or certificate errors, a malformed request, or a
-//     done context.
-//   - 400, 401, 403, 404, 422, 501 and every other status: never.
-//
-// A 429 means the request was not processed: every request is retried
-// after one. After a 5xx or a transport error, only a request that cannot
-// do its work twice is: a documented endpoint the route table marks
-// idempotent (reads, updates, deletes), any other GET, HEAD, OPTIONS, PUT
-// or DELETE, and a request with an Idempotency-Key header, or any request
-// with RetryNonIdempotent set. A request whose context has [AllowRetry]
-// is retried whatever its method, and a purchase (a route that spends
-// money) only then. A request body is replayed through req.GetBody only,
-// never buffered: a request with a body and no GetBody is sent once.
-//
-// Every attempt carries the same request ID and gets its own log entry with
-// its attempt number; an entry followed by a retry adds retry_in. The
-// response of a retried attempt is closed; the last response is returned
-// intact. A wait ends as soon as the request's context is done, with a
-// [*TransportError] holding the context's error, and a deadline that would
-// expire during a wait returns the last response without waiting.
-//
-// Retries are off by default. A MaxRetries of 0 or less keeps them off; a
-// zero BaseDelay or MaxDelay takes the value of [DefaultRetryPolicy].
-func WithRetry(p RetryPolicy) Option {
-	return optionFunc(func(t *Transport) {
-		if p.MaxRetries <= 0 {
-			t.retry = RetryPolicy{}
-			return
-		}
-		def := DefaultRetryPolicy()
-		if p.BaseDelay <= 0 {
-			p.BaseDelay = def.BaseDelay
-		}
-		if p.MaxDelay <= 0 {
-			p.MaxDelay = def.MaxDelay
-		}
-		t.retry = p
-	})
-}
-
-// retryWait decides whether the failed attempt f of req is retried, and
-// after how long. The zero policy never retries, and no retry follows once
-// the request's context is done or when its deadline would pass during the
-// wait.
-func (t *Transport) retryWait(req *http.Request, f *failure) (time.Duration, bool) {
-	wait, ok := t.policyWait(req, f)
-	ctx := req.Context()
-	if deadline, has := ctx.Deadline(); has && !t.now().Add(wait).Before(deadline) {
-		return wait, false
-	}
-	return wait, ok && ctx.Err() == nil
-}
-
-// policyWait is retryWait by the policy alone.
-func (t *Transport) policyWait(req *http.Request, f *failure) (time.Duration, bool) {
+// retryWait decides whether the failed attempt r of c is retried, and
+// after how long. The zero policy never retries. When the policy retries
+// r's status or error but not this time, r says why (retrySkipped); when
+// it does, r says after how long (retryIn).
+func (t *Transport) retryWait(c *call, r *record) (time.Duration, bool) {
 	p := t.retry
-	if f.attempt > p.MaxRetries || req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
-		return 0, false // a body that cannot be sent again is sent once
+	if p.MaxRetries <= 0 || r.notSent || !retryable(r) {
+		return 0, false
 	}
+	req, ctx := c.req, c.req.Context()
+	rateLimited := r.status == http.StatusTooManyRequests
+	var wait time.Duration
+	why := ""
 	switch {
-	case f.status == http.StatusTooManyRequests:
-		wait := DefaultRateLimitWait
-		if f.hasRetry {
-			wait = f.waitHint
+	case r.attempt > p.MaxRetries:
+		why = "max_retries"
+	case req.Body != nil && req.Body != http.NoBody && req.GetBody == nil:
+		why = "no_get_body" // a body that cannot be sent again is sent once
+	case !rateLimited && !retryAllowed(ctx) && (r.endpoint.SpendsMoney || !p.RetryNonIdempotent && !idempotent(req, r)):
+		why = "not_idempotent"
+	case rateLimited:
+		wait = DefaultRateLimitWait
+		if r.hasRetry {
+			wait = r.waitHint
 		}
-		return wait, wait <= p.MaxDelay
-	case f.status == 0 && !retryableError(f.err), f.status != 0 && !retryableStatus(f.status):
-		return 0, false
-	case !retryAllowed(req.Context()) && (f.endpoint.SpendsMoney || !p.RetryNonIdempotent && !idempotent(req, f)):
+		if wait > p.MaxDelay {
+			why = "max_delay"
+		}
+	default:
+		wait = t.backoff(r.attempt)
+		if r.hasRetry && r.waitHint <= p.MaxDelay {
+			wait = max(wait, r.waitHint)
+		}
+	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return 0, false // the caller gave up: nothing to explain
+	}
+	if deadline, ok := ctx.Deadline(); why == "" && ok && !t.now().Add(wait).Before(deadline) {
+		why = "deadline"
+	}
+	if why == "" && !rateLimited && !p.Budget.withdraw(t.now()) {
+		why = "budget" // a 429 is paced by the limiter, not charged here
+	}
+	if why != "" {
+		r.retrySkipped = why
 		return 0, false
 	}
-	wait := t.backoff(f.attempt)
-	if f.hasRetry && f.waitHint <= p.MaxDelay {
-		wait = max(wait, f.waitHint)
-	}
+	r.retrying, r.retryIn = true, wait
 	return wait, true
+}
+
+// retryable reports whether r's status or error is one the policy retries.
+func retryable(r *record) bool {
+	switch {
+	case r.status == http.StatusTooManyRequests:
+		return true
+	case r.status != 0:
+		return retryableStatus(r.status)
+	}
+	return retryableError(r.err)
 }
 
 // backoff returns BaseDelay·2^(attempt-1), capped at MaxDelay, with equal
@@ -161,14 +146,14 @@ func retryableError(err error) bool {
 	return false
 }
 
-// idempotent reports whether req, whose failed attempt is f, may be sent
+// idempotent reports whether req, whose failed attempt is r, may be sent
 // again after a 5xx or a transport error without the caller's say-so.
-func idempotent(req *http.Request, f *failure) bool {
+func idempotent(req *http.Request, r *record) bool {
 	switch {
 	case req.Header.Get("Idempotency-Key") != "":
 		return true
-	case f.documented:
-		return f.endpoint.Idempotent
+	case r.documented:
+		return r.endpoint.Idempotent
 	}
 	switch req.Method {
 	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete, http.MethodTrace:

@@ -317,7 +317,11 @@ func TestWithRetryDefaults(t *testing.T) {
 	assert.Zero(t, New(nil, nil, WithRetry(RetryPolicy{BaseDelay: time.Second})).retry)
 	tr := New(nil, nil, WithRetry(RetryPolicy{MaxRetries: 2}))
 	assert.Equal(t, RetryPolicy{MaxRetries: 2, BaseDelay: 500 * time.Millisecond, MaxDelay: time.Minute}, tr.retry)
-	assert.Equal(t, RetryPolicy{MaxRetries: 3, BaseDelay: 500 * time.Millisecond, MaxDelay: time.Minute}, DefaultRetryPolicy())
+	def := DefaultRetryPolicy()
+	assert.Equal(t, NewRetryBudget(0.1, 10), def.Budget)
+	assert.NotSame(t, def.Budget, DefaultRetryPolicy().Budget, "each policy gets a budget of its own")
+	def.Budget = nil
+	assert.Equal(t, RetryPolicy{MaxRetries: 3, BaseDelay: 500 * time.Millisecond, MaxDelay: time.Minute}, def)
 }
 
 func TestBackoffJitterStaysInRange(t *testing.T) {

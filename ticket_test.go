@@ -3,6 +3,7 @@ package idctrace
 import (
 	"context"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -90,8 +91,8 @@ Request:     GET https://h/api/v1/public/recordings
 Endpoint:    GET /recordings
 Parameters:  page=2
 Cause:       context deadline exceeded
-Waited:      30s
 Attempts:    3
+Waited:      30s
 Hint:        No response within 30s: raise the timeout.
 `},
 	}
@@ -124,4 +125,32 @@ func TestSupportTicketRedacts(t *testing.T) {
 	assert.NotContains(t, hand, "Account:")
 	assert.Equal(t, 1, strings.Count(hand, "Error:"))
 	assert.NotContains(t, hand, http.StatusText(200))
+}
+
+// TestSupportTicketAfterRetries: a ticket after retries lists every
+// attempt, with its time, status, duration and the wait after it, and the
+// time the whole call took, waits included.
+func TestSupportTicketAfterRetries(t *testing.T) {
+	t.Parallel()
+	srv := newScripted(t, reply(503, `{"error":"Service unavailable"}`))
+	tr := New(srv.Client().Transport, nil, WithRetry(RetryPolicy{MaxRetries: 2, BaseDelay: 20 * time.Millisecond, MaxDelay: time.Second}))
+	tr.jitter = func(d time.Duration) time.Duration { return d }
+	resp, err := tr.RoundTrip(newRequest(t, "GET", srv.URL+"/api/v1/public/recordings"))
+	require.NoError(t, err)
+	readAll(t, resp)
+	var apiErr *APIError
+	require.ErrorAs(t, CheckResponse(resp), &apiErr)
+	ticket := apiErr.SupportTicket("")
+
+	assert.Regexp(t, `(?m)^Attempts:\n`+
+		`  1\. \d\d:\d\d:\d\d\.\d{3}  503 Service Unavailable  took \S+, retried after 20ms\n`+
+		`  2\. \d\d:\d\d:\d\d\.\d{3}  503 Service Unavailable  took \S+, retried after 40ms\n`+
+		`  3\. \d\d:\d\d:\d\d\.\d{3}  503 Service Unavailable  took \S+\n`+
+		`Waited: +(\S+)\n`, ticket)
+	waited := regexp.MustCompile(`Waited: +(\S+)`).FindStringSubmatch(ticket)[1]
+	d, err := time.ParseDuration(waited)
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, d, 60*time.Millisecond, "the waits count")
+	assert.NotContains(t, ticket, "Attempts:    ")
+	assert.Contains(t, ticket, "Time:        "+apiErr.record.history[0].started.UTC().Format(time.RFC3339)+"\n", "when the call started")
 }

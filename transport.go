@@ -2,11 +2,9 @@ package idctrace
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
-	"fmt"
 	"net/http"
 	"net/textproto"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -27,8 +25,13 @@ type Transport struct {
 	level      func(status int, route string) zapcore.Level
 	logged     []string    // query parameters whose values are logged, beyond the documented ones
 	retry      RetryPolicy // the zero policy never retries
+	limiter    Limiter     // nil: every attempt is sent at once
 	recorder   *Recorder
 	observers  []func(Attempt)
+	limitN     int           // WithLogLimit's n; <= 0: every failure is logged
+	limitPer   time.Duration // and its window
+	storm      *logLimit     // built from limitN and limitPer; nil when off
+	warnedAt   atomic.Int64  // when the limiter last failed open with a warning, in Unix nanoseconds
 
 	// Seams for tests inside the package; New sets the real ones.
 	now    func() time.Time
@@ -42,6 +45,10 @@ var _ http.RoundTripper = (*Transport)(nil)
 // to logger, without caller annotations or stack traces. A nil base means
 // [http.DefaultTransport]; a nil logger means no logging, while IDs, body
 // inspection and [CheckResponse] still work.
+//
+// A Transport that logs may hold storm summaries back for up to a second
+// (see [WithLogLimit]): call [Transport.Flush] before the program exits, or
+// before a test's logger goes away.
 func New(base http.RoundTripper, logger *zap.Logger, opts ...Option) *Transport {
 	if base == nil {
 		base = http.DefaultTransport
@@ -61,12 +68,20 @@ func New(base http.RoundTripper, logger *zap.Logger, opts ...Option) *Transport 
 		maxBody:  DefaultMaxBodyBytes,
 		bodyWait: DefaultBodyReadTimeout,
 		level:    defaultLevel,
+		limitN:   DefaultLogLimit,
+		limitPer: time.Second,
 		now:      time.Now,
 		sleep:    sleepContext,
 		jitter:   randomJitter,
 	}
 	for _, opt := range opts {
 		opt.apply(t)
+	}
+	if t.limiter == nil && t.retry.MaxRetries > 0 {
+		t.limiter = newPauser() // no quota, but no request into a window a 429 closed
+	}
+	if logger != nil && t.limitN > 0 {
+		t.storm = newLogLimit(t.limitN, t.limitPer, t.writeSummary)
 	}
 	return t
 }
@@ -84,138 +99,58 @@ func WrapClient(c *http.Client, logger *zap.Logger, opts ...Option) *http.Client
 }
 
 // RoundTrip sends req with a request ID and returns the base transport's
-// response, or a [*TransportError] wrapping the base transport's error. It
-// never modifies req: the request sent is a copy carrying the ID in its
+// response, or an error that reaches a [*TransportError] with [errors.As].
+// It never modifies req: the request sent is a copy carrying the ID in its
 // header and context.
 //
-// A response with a status of 400 or more gets one log entry, and its body is
+// A response with a status of 400 or more gets a log entry, and its body is
 // replaced by one that yields the same bytes; any other response is returned
 // as the base transport gave it. With [WithRetry], one RoundTrip may make
-// several attempts, all with the same request ID; without it, one.
+// several attempts, all with the same request ID; without it, one. Every way
+// a call ends with a failure is logged and recorded.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	id, header := t.requestHeader(req)
-	for attempt := 1; ; attempt++ {
-		out := req
-		if attempt > 1 && req.Body != nil && req.Body != http.NoBody {
-			body, err := req.GetBody()
-			if err != nil {
-				f := t.failure(req, id, attempt, t.now())
-				f.inspectError(fmt.Errorf("idctrace: GetBody for a retry: %w", err))
-				f.finish()
-				t.report(f)
-				return nil, f.transportError()
-			}
-			out = new(http.Request)
-			*out = *req
-			out.Body = body
-		}
-		resp, f := t.send(out, id, header, attempt)
-		if f == nil {
+	c := t.newCall(req)
+	for {
+		resp, r := c.attempt()
+		if r == nil {
 			return resp, nil
 		}
-		wait, again := t.retryWait(req, f)
-		f.retrying, f.retryIn = again, wait
-		t.report(f)
-		switch {
-		case !again && f.status == 0:
-			return nil, f.transportError()
-		case !again:
-			return resp, nil
+		wait, again := t.retryWait(&c, r)
+		t.report(r)
+		if !again {
+			return c.end(resp, r)
 		}
-		if resp != nil && resp.Body != nil {
-			// The prefix read has reached the end of a small body, which
-			// frees the connection; a larger one is not read any further.
-			resp.Body.Close()
-		}
-		if err := t.sleep(req.Context(), wait); err != nil {
-			// The wait was cut short: the error is the last attempt's,
-			// with the context's error as its cause.
-			te := f.transportError()
-			te.Err, te.cause, te.Hint = err, err.Error(), ""
-			return nil, te
+		c.keep(resp, r)
+		if r := c.wait(wait); r != nil {
+			t.report(r)
+			return c.end(nil, r)
 		}
 	}
 }
 
-// send makes one attempt, with header instead of req's when it is not nil.
-// The failure record is nil when the attempt
-// succeeded; for a transport error, the response is nil. A base transport
-// that breaks the RoundTripper contract gets net/http's answer: a response
-// with an error counts as the error, and no response without an error is
-// an error.
-func (t *Transport) send(req *http.Request, id string, header http.Header, attempt int) (*http.Response, *failure) {
-	started := t.now()
-	ctx := &idContext{Context: req.Context(), id: id}
-	out := req.WithContext(ctx)
-	if header != nil {
-		out.Header = header
-	}
-	resp, err := t.base.RoundTrip(out)
-	switch {
-	case err != nil:
-		resp, err = nil, explain(req.Context(), err, t.now())
-	case resp == nil:
-		err = fmt.Errorf("idctrace: %T returned a nil *http.Response with a nil error", t.base)
-	case resp.StatusCode < 400:
-		if len(t.observers) > 0 {
-			t.observeSuccess(out, id, attempt, started, resp.StatusCode)
-		}
-		return resp, nil
-	}
-	f := t.failure(out, id, attempt, started)
-	var end time.Time
-	if err != nil {
-		f.inspectError(err)
-		end = t.now()
-	} else {
-		end = f.inspectResponse(resp, t.maxBody, t.bodyWait, t.now) // the duration includes the prefix read
-		ctx.failure = f
-	}
-	f.duration = end.Sub(started)
-	f.finish()
-	return resp, f
-}
-
-// explain adds to a base transport's error what the Transport knows of its
-// cause. An HTTPS request answered in plain HTTP gets the error http.Client
-// would give it: the client finds that case by a type assertion, which a
-// TransportError defeats. An error that came when the request's context was
-// done, or past its deadline, also wraps the context's error:
-// http.Client's timer cancels a request as "request canceled", a moment
-// before the deadline it enforces ends the context.
-func explain(ctx context.Context, err error, now time.Time) error {
-	if tlsErr, ok := err.(tls.RecordHeaderError); ok && string(tlsErr.RecordHeader[:]) == "HTTP/" {
-		return fmt.Errorf("%w: %w", http.ErrSchemeMismatch, tlsErr)
-	}
-	ctxErr := ctx.Err()
-	if deadline, ok := ctx.Deadline(); ok && !now.Before(deadline) {
-		ctxErr = context.DeadlineExceeded
-	}
-	if ctxErr != nil && !errors.Is(err, ctxErr) {
-		return fmt.Errorf("%w: %w", err, ctxErr)
-	}
-	return err
-}
-
-// failure starts the record of a failed attempt of req.
-func (t *Transport) failure(req *http.Request, id string, attempt int, started time.Time) *failure {
-	return newFailure(req, id, started, attempt, t.logged)
-}
-
-// report hands the finished record of a failed attempt to its outputs.
-func (t *Transport) report(f *failure) {
+// report hands the finished record of a failed attempt, or of a call's end,
+// to the Recorder and the log, and drops what only they needed.
+func (t *Transport) report(r *record) {
+	lvl := t.levelOf(r)
 	if t.recorder != nil {
-		t.recorder.add(f)
+		t.recorder.add(r, lvl)
 	}
-	t.logFailure(f)
-	if len(t.observers) > 0 {
-		t.observeFailure(f)
-	}
+	t.log(r, lvl)
+	r.sent, r.secrets = nil, nil
 }
 
-// CloseIdleConnections closes the idle connections of the base transport,
-// when it has a CloseIdleConnections method. [http.Client] calls it.
+// Flush writes at once the storm summaries that are waiting for the end of
+// their window (see [WithLogLimit]). Call it with logger.Sync at shutdown.
+func (t *Transport) Flush() {
+	t.storm.flush()
+}
+
+// CloseIdleConnections flushes the storm summaries, as [Transport.Flush],
+// and closes the idle connections of the base transport when it has a
+// CloseIdleConnections method. [http.Client.CloseIdleConnections] calls it,
+// so a client from [WrapClient] flushes through it.
 func (t *Transport) CloseIdleConnections() {
+	t.Flush()
 	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}

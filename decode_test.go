@@ -55,7 +55,7 @@ func TestDecode(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var f failure
+			var f record
 			f.decode([]byte(tt.body), false)
 			assert.Equal(t, tt.message, f.message)
 			assert.Equal(t, tt.errs, f.errs)
@@ -140,7 +140,7 @@ func TestRetryAfterBodyBeatsHeader(t *testing.T) {
 				resp.Header.Set("Retry-After", tt.header)
 			}
 			req, _ := http.NewRequest("GET", "http://h/", nil)
-			f := newFailure(req, "id", time.Now(), 1, nil)
+			f := newRecord(req, "id", time.Now(), 1, nil)
 			f.inspectResponse(resp, DefaultMaxBodyBytes, time.Minute, time.Now)
 			assert.Equal(t, tt.want, f.retryAfter, "APIError.RetryAfter prefers the body")
 			assert.Equal(t, tt.waitFor, f.waitHint, "a retry waits for the larger")
@@ -174,7 +174,7 @@ func FuzzDecode(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var fl failure
+		var fl record
 		fl.decode(body, false)
 		assertNoKey(t, fl.message)
 		assertNoKey(t, fl.body)

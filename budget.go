@@ -1,0 +1,91 @@
+package idctrace
+
+import (
+	"sync"
+	"time"
+)
+
+// budgetSeconds is how long a deposit into a RetryBudget lasts.
+const budgetSeconds = 10
+
+// RetryBudget bounds the retries after 5xx and transport errors to a share
+// of the calls made, as Finagle's RetryBudget does: every first attempt
+// deposits ratio of a retry, every such retry withdraws one, deposits
+// expire after 10 seconds, and minPerSecond retries a second are allowed
+// whatever the balance. During an outage, calls then cost about 1 + ratio
+// requests each rather than 1 + MaxRetries; once calls succeed again, the
+// budget refills. A 429 retried after its retry_after is not charged.
+//
+// A RetryBudget is safe for concurrent use: give one to the Transports that
+// share an account. A nil *RetryBudget allows every retry.
+type RetryBudget struct {
+	ratio        float64
+	minPerSecond int
+
+	mu      sync.Mutex
+	seconds [budgetSeconds]budgetSecond // a ring: second s at s % budgetSeconds
+}
+
+// budgetSecond is what one second of a RetryBudget counts.
+type budgetSecond struct {
+	unix      int64 // the second counted
+	deposits  int   // first attempts
+	withdrawn int   // retries paid from the deposits
+	free      int   // retries of the minPerSecond allowance
+}
+
+// NewRetryBudget returns a RetryBudget in which every first attempt
+// deposits ratio of a retry and minPerSecond retries a second are always
+// allowed. Negative arguments count as 0: NewRetryBudget(0, 0) allows no
+// retry after a 5xx or a transport error.
+func NewRetryBudget(ratio float64, minPerSecond int) *RetryBudget {
+	return &RetryBudget{ratio: max(ratio, 0), minPerSecond: max(minPerSecond, 0)}
+}
+
+// deposit counts a first attempt made at now.
+func (b *RetryBudget) deposit(now time.Time) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	b.second(now.Unix()).deposits++
+	b.mu.Unlock()
+}
+
+// withdraw reports whether a retry at now is within the budget, and if so
+// charges it.
+func (b *RetryBudget) withdraw(now time.Time) bool {
+	if b == nil {
+		return true
+	}
+	unix := now.Unix()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.second(unix)
+	if s.free < b.minPerSecond {
+		s.free++
+		return true
+	}
+	deposits, withdrawn := 0, 0
+	for _, c := range b.seconds {
+		if unix-c.unix < budgetSeconds {
+			deposits += c.deposits
+			withdrawn += c.withdrawn
+		}
+	}
+	if b.ratio*float64(deposits)-float64(withdrawn) < 1 {
+		return false
+	}
+	s.withdrawn++
+	return true
+}
+
+// second returns the count of the second unix, reset when it held an older
+// one. The caller holds b.mu.
+func (b *RetryBudget) second(unix int64) *budgetSecond {
+	s := &b.seconds[(unix%budgetSeconds+budgetSeconds)%budgetSeconds]
+	if s.unix != unix {
+		*s = budgetSecond{unix: unix}
+	}
+	return s
+}

@@ -1,0 +1,213 @@
+package idctrace
+
+import (
+	"context"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestRetryBudgetArithmetic(t *testing.T) {
+	t.Parallel()
+	t0 := time.Unix(1_800_000_000, 0)
+	b := NewRetryBudget(0.1, 2)
+	assert.True(t, b.withdraw(t0), "the allowance of the second")
+	assert.True(t, b.withdraw(t0))
+	assert.False(t, b.withdraw(t0), "nothing deposited yet")
+	for range 25 {
+		b.deposit(t0)
+	}
+	assert.True(t, b.withdraw(t0), "25 first attempts pay for 2 retries")
+	assert.True(t, b.withdraw(t0))
+	assert.False(t, b.withdraw(t0))
+	assert.True(t, b.withdraw(t0.Add(time.Second)), "a new second, a new allowance")
+
+	later := t0.Add(budgetSeconds * time.Second)
+	assert.True(t, b.withdraw(later))
+	assert.True(t, b.withdraw(later))
+	assert.False(t, b.withdraw(later), "the deposits expired after 10 s")
+	for range 10 {
+		b.deposit(later)
+	}
+	assert.True(t, b.withdraw(later), "and the withdrawals with them: 10 new first attempts pay for one")
+
+	var none *RetryBudget
+	none.deposit(t0)
+	assert.True(t, none.withdraw(t0), "a nil budget allows every retry")
+	zero := NewRetryBudget(-1, -5)
+	assert.Equal(t, NewRetryBudget(0, 0), zero, "negative arguments count as 0")
+	zero.deposit(t0)
+	assert.False(t, zero.withdraw(t0))
+}
+
+// budgetTransport returns a Transport with the default policy, its delays
+// shrunk to nothing, and a clock that stands still: the budget's 10 s and
+// its allowance a second then do not depend on how fast the machine is.
+func budgetTransport(base http.RoundTripper, budget *RetryBudget) *Transport {
+	p := DefaultRetryPolicy()
+	if budget != nil {
+		p.Budget = budget
+	}
+	tr, _, _ := retrying(base, p)
+	frozen := time.Unix(1_800_000_000, 0)
+	tr.now = func() time.Time { return frozen }
+	return tr
+}
+
+// TestRetryBudgetBoundsAnOutage: 50 callers make 2,000 calls against a
+// server that answers 503 to everything. Without a budget the server gets
+// 4 requests a call; with the default one, at most 1.2.
+func TestRetryBudgetBoundsAnOutage(t *testing.T) {
+	t.Parallel()
+	var sent atomic.Int64
+	down := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		sent.Add(1)
+		return stubRT{status: 503, body: stringBody(`{"error":"Service unavailable"}`)}.RoundTrip(r)
+	})
+	for _, tt := range []struct {
+		name   string
+		budget *RetryBudget
+		most   int
+	}{{"default policy", nil, 2000 * 12 / 10}, {"no budget", NewRetryBudget(1e9, 0), 4 * 2000}} {
+		sent.Store(0)
+		tr := budgetTransport(down, tt.budget)
+		const callers, calls = 50, 2000
+		var wg sync.WaitGroup
+		for range callers {
+			wg.Go(func() {
+				for range calls / callers {
+					req, _ := http.NewRequest("GET", "http://h/api/v1/public/recordings", nil)
+					resp, err := tr.RoundTrip(req)
+					if assert.NoError(t, err) {
+						readAll(t, resp)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		got := int(sent.Load())
+		t.Logf("%s: %d calls sent %d requests", tt.name, calls, got)
+		assert.LessOrEqual(t, got, tt.most, tt.name)
+		assert.GreaterOrEqual(t, got, calls+calls/10, "%s: the budget's share of retries was used", tt.name)
+	}
+}
+
+// TestRetryBudgetKeepsRareFailuresRetried: with 1 % of attempts failing at
+// random, every failed call is retried and succeeds.
+func TestRetryBudgetKeepsRareFailuresRetried(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(1, 2))
+	var mu sync.Mutex
+	var failed, sent atomic.Int32
+	flaky := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		sent.Add(1)
+		mu.Lock()
+		fail := rng.IntN(100) == 0
+		mu.Unlock()
+		if fail {
+			failed.Add(1)
+			return stubRT{status: 503, body: stringBody("")}.RoundTrip(r)
+		}
+		return stubRT{status: 200, body: stringBody("ok")}.RoundTrip(r)
+	})
+	tr := budgetTransport(flaky, nil)
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			for range 100 {
+				req, _ := http.NewRequest("GET", "http://h/api/v1/public/recordings", nil)
+				resp, err := tr.RoundTrip(req)
+				if assert.NoError(t, err) {
+					assert.Equal(t, 200, resp.StatusCode, "a failed call was retried to success")
+					readAll(t, resp)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, 2000+failed.Load(), sent.Load(), "one retry per failed attempt")
+	assert.NotZero(t, failed.Load())
+}
+
+// TestRetryBudgetRefillsAfterAnOutage: once the outage has spent the
+// budget, calls that succeed again refill it, and the next failure is
+// retried.
+func TestRetryBudgetRefillsAfterAnOutage(t *testing.T) {
+	t.Parallel()
+	var down atomic.Bool
+	down.Store(true)
+	var failNext atomic.Int32
+	srv := newScripted(t, func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() || failNext.Add(-1) >= 0 {
+			w.WriteHeader(503)
+			return
+		}
+		w.WriteHeader(200)
+	})
+	log, logs := observed()
+	tr := budgetTransport(srv.Client().Transport, NewRetryBudget(0.1, 0))
+	tr.logger, tr.storm = log, nil
+	get := func() int {
+		req, _ := http.NewRequest("GET", srv.URL+"/api/v1/public/recordings", nil)
+		resp, err := tr.RoundTrip(req)
+		require.NoError(t, err)
+		readAll(t, resp)
+		return resp.StatusCode
+	}
+	for range 100 {
+		get()
+	}
+	last := logs.FilterMessage(LogMessage).All()
+	assert.Equal(t, "budget", last[len(last)-1].ContextMap()[FieldRetrySkipped], "the outage spent the budget")
+	assert.Equal(t, 503, get(), "not retried: still no budget")
+
+	down.Store(false)
+	for range 30 {
+		require.Equal(t, 200, get())
+	}
+	failNext.Store(1)
+	before := len(srv.got())
+	assert.Equal(t, 200, get(), "the refilled budget pays for a retry")
+	assert.Equal(t, 2, len(srv.got())-before)
+}
+
+// TestRetryBudgetDoesNotCharge429: a 429 is retried after its retry_after
+// whatever the budget: the limiter paces those.
+func TestRetryBudgetDoesNotCharge429(t *testing.T) {
+	t.Parallel()
+	srv := newScripted(t, reply(429, `{"error":"Rate limit exceeded","retry_after":0}`), reply(503, ""), reply(200, "ok"))
+	tr := budgetTransport(srv.Client().Transport, NewRetryBudget(0, 0))
+	req, _ := http.NewRequestWithContext(context.Background(), "GET", srv.URL+"/api/v1/public/recordings", nil)
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err)
+	readAll(t, resp)
+	assert.Equal(t, 503, resp.StatusCode, "the 429 was retried, the 503 was not")
+	assert.Len(t, srv.got(), 2)
+}
+
+// TestRetryBudgetShared: one budget across two Transports of one account.
+func TestRetryBudgetShared(t *testing.T) {
+	t.Parallel()
+	srv := newScripted(t, reply(503, ""))
+	budget := NewRetryBudget(0.5, 0)
+	a := budgetTransport(srv.Client().Transport, budget)
+	b := budgetTransport(srv.Client().Transport, budget)
+	for range 4 {
+		req, _ := http.NewRequest("GET", srv.URL+"/api/v1/public/recordings", nil)
+		resp, err := a.RoundTrip(req)
+		require.NoError(t, err)
+		readAll(t, resp)
+	}
+	before := len(srv.got())
+	req, _ := http.NewRequest("GET", srv.URL+"/api/v1/public/recordings", nil)
+	resp, err := b.RoundTrip(req)
+	require.NoError(t, err)
+	readAll(t, resp)
+	assert.Equal(t, 1, len(srv.got())-before, "a's retries spent the budget b shares")
+}

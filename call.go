@@ -1,0 +1,245 @@
+package idctrace
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/identitycall/idctrace/internal/redact"
+)
+
+// call is one RoundTrip: the caller's request, its ID, and what its
+// attempts leave for the next.
+type call struct {
+	t       *Transport
+	req     *http.Request // the caller's, never modified
+	id      string
+	header  http.Header // sent with every attempt; nil: req's own carries the ID
+	ctx     *idContext  // sent with every attempt
+	n       int         // the attempt being made
+	started time.Time   // when the first attempt was sent
+	history []tried     // the attempts that failed and were retried
+
+	// The last failed attempt, while the Transport waits to retry it: its
+	// response stays open, so that the call can still return it, and its
+	// observers learn its fate once it is known.
+	kept    *http.Response
+	pending *record
+}
+
+func (t *Transport) newCall(req *http.Request) call {
+	id, header := t.requestHeader(req)
+	return call{t: t, req: req, id: id, header: header, ctx: &idContext{Context: req.Context(), id: id}}
+}
+
+// attempt makes the next attempt: it waits for a rate-limit slot, sends,
+// and inspects what came back. The record is nil for a success; otherwise
+// it records a failed attempt, or one that was not sent.
+func (c *call) attempt() (*http.Response, *record) {
+	t := c.t
+	c.n++
+	queued, err := c.admit()
+	if err != nil {
+		return nil, c.notSent(c.n, err, queued)
+	}
+	out, err := c.request()
+	if err != nil {
+		return nil, c.notSent(c.n, fmt.Errorf("GetBody for a retry: %w", err), queued)
+	}
+	c.retried()
+	started := t.now()
+	if c.n == 1 {
+		c.started = started
+		t.retry.Budget.deposit(started)
+	}
+	resp, err := t.base.RoundTrip(out)
+	switch {
+	case err != nil:
+		resp, err = nil, explain(c.req.Context(), err, t.now())
+	case resp == nil:
+		err = fmt.Errorf("idctrace: RoundTripper implementation (%T) returned a nil *Response with a nil error", t.base)
+	case resp.StatusCode < 400:
+		t.answered(resp.StatusCode)
+		if len(t.observers) > 0 {
+			var r record
+			r.init(out, c.id, started, c.n, t.logged)
+			r.status, r.duration, r.queued = resp.StatusCode, t.now().Sub(started), queued
+			c.observe(&r, true, nil, resp)
+		}
+		return resp, nil
+	}
+	r := c.record(out, started, queued)
+	end := t.now()
+	if err != nil {
+		r.inspectError(err)
+	} else {
+		t.answered(resp.StatusCode)
+		end = r.inspectResponse(resp, t.maxBody, t.bodyWait, t.now)
+		c.ctx.record = r
+		if r.status == http.StatusTooManyRequests {
+			t.pause(r, end)
+		}
+	}
+	r.duration = end.Sub(started)
+	r.finish()
+	return resp, r
+}
+
+// admit waits for a rate-limit slot. An error means the attempt is not
+// sent: no slot before the deadline, or the context ended. A limiter that
+// cannot decide (its store is unreachable) lets the attempt go.
+func (c *call) admit() (queued time.Duration, err error) {
+	t := c.t
+	if t.limiter == nil {
+		return 0, nil
+	}
+	start := t.now()
+	err = t.limiter.Wait(c.req.Context())
+	queued = t.now().Sub(start)
+	if err != nil && !errors.Is(err, ErrLocalRateLimit) && c.req.Context().Err() == nil {
+		t.failOpen(err)
+		err = nil
+	}
+	return queued, err
+}
+
+// request returns the request for this attempt: a copy of the caller's
+// with the ID's header and context, and for a retry a new body.
+func (c *call) request() (*http.Request, error) {
+	out := c.req.WithContext(c.ctx)
+	if c.header != nil {
+		out.Header = c.header
+	}
+	if c.n > 1 && c.req.Body != nil && c.req.Body != http.NoBody {
+		body, err := c.req.GetBody()
+		if err != nil {
+			return nil, err
+		}
+		out.Body = body
+	}
+	return out, nil
+}
+
+// record starts the record of this attempt, sent as out.
+func (c *call) record(out *http.Request, started time.Time, queued time.Duration) *record {
+	r := new(record)
+	r.init(out, c.id, started, c.n, c.t.logged)
+	r.queued, r.callStart, r.history, r.ctx = queued, c.started, c.history, c.req.Context()
+	return r
+}
+
+// notSent records attempt n, which was not sent because of err.
+func (c *call) notSent(n int, err error, queued time.Duration) *record {
+	r := c.record(c.req, c.t.now(), queued)
+	r.attempt, r.notSent, r.err = n, true, err
+	r.message = "not sent: " + redact.Text(err.Error(), r.secrets, false)
+	if c.kept != nil && errors.Is(err, ErrLocalRateLimit) {
+		r.retrySkipped = "deadline"
+	}
+	r.finish()
+	return r
+}
+
+// keep holds the failed attempt r, and its response, while the Transport
+// waits to retry it.
+func (c *call) keep(resp *http.Response, r *record) {
+	c.kept, c.pending = resp, r
+	c.history = append(c.history, r.tried())
+}
+
+// retried tells the observers that the kept attempt was retried, and
+// closes its response: the next attempt is about to be sent.
+func (c *call) retried() {
+	if c.pending == nil {
+		return
+	}
+	kept, pending := c.kept, c.pending
+	c.kept, c.pending = nil, nil
+	if kept != nil && kept.Body != nil {
+		// The prefix read has reached the end of a small body, which
+		// freed the connection; a larger one is not read any further.
+		defer kept.Body.Close()
+	}
+	c.observe(pending, false, nil, kept)
+}
+
+// wait sleeps d before the next attempt. When the context ends first, it
+// returns the record of the end of the call: the retry was not sent.
+func (c *call) wait(d time.Duration) *record {
+	if err := c.t.sleep(c.req.Context(), d); err != nil {
+		return c.notSent(c.n+1, fmt.Errorf("the wait before attempt %d ended: %w", c.n+1, err), 0)
+	}
+	return nil
+}
+
+// end returns what the call returns after r, its last record: r's
+// response, r's error, or, when a retry was not sent, the kept response
+// or an error.
+func (c *call) end(resp *http.Response, r *record) (*http.Response, error) {
+	switch {
+	case r.status != 0:
+		c.observe(r, true, nil, resp)
+		return resp, nil
+	case !r.notSent:
+		err := r.failure()
+		c.observe(r, true, err, nil)
+		return nil, err
+	}
+	if c.n == 1 && c.req.Body != nil {
+		c.req.Body.Close() // the base never got it: RoundTrip closes it
+	}
+	kept, pending := c.kept, c.pending
+	c.kept, c.pending = nil, nil
+	if pending != nil {
+		pending.retrying, pending.retryIn = false, 0 // no retry followed after all
+	}
+	if kept != nil && r.retrySkipped == "deadline" {
+		c.observe(pending, true, nil, kept)
+		return kept, nil
+	}
+	if kept != nil && kept.Body != nil {
+		kept.Body.Close()
+	}
+	err := r.failure()
+	if pending != nil {
+		c.observe(pending, true, err, nil)
+	}
+	return nil, err
+}
+
+// failure returns the error of a call that ended with the record of a
+// transport error or of an attempt not sent. A certificate error keeps the
+// type net/http gives it, around the TransportError: retry policies assert
+// on that type, and errors.As still reaches the TransportError.
+func (r *record) failure() error {
+	te := r.transportError()
+	var cve *tls.CertificateVerificationError
+	if errors.As(r.err, &cve) {
+		return &tls.CertificateVerificationError{UnverifiedCertificates: cve.UnverifiedCertificates, Err: te}
+	}
+	return te
+}
+
+// explain adds to a base transport's error what the Transport knows of its
+// cause. An HTTPS request answered in plain HTTP gets the error http.Client
+// would give it: the client finds that case by a type assertion, which a
+// TransportError defeats. An error that came when the request's context was
+// done, or past its deadline, also wraps the context's error:
+// http.Client's timer cancels a request as "request canceled", a moment
+// before the deadline it enforces ends the context.
+func explain(ctx context.Context, err error, now time.Time) error {
+	if tlsErr, ok := err.(tls.RecordHeaderError); ok && string(tlsErr.RecordHeader[:]) == "HTTP/" {
+		return fmt.Errorf("%w: %w", http.ErrSchemeMismatch, tlsErr)
+	}
+	ctxErr := ctx.Err()
+	if deadline, ok := ctx.Deadline(); ok && !now.Before(deadline) {
+		ctxErr = context.DeadlineExceeded
+	}
+	if ctxErr != nil && !errors.Is(err, ctxErr) {
+		return fmt.Errorf("%w: %w", err, ctxErr)
+	}
+	return err
+}

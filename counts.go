@@ -1,0 +1,81 @@
+package idctrace
+
+import (
+	"slices"
+	"time"
+)
+
+// countedMinutes is how far back a Recorder's counts per minute go.
+const countedMinutes = 60
+
+// maxKinds bounds the kinds a Recorder counts apart; failures of further
+// kinds are counted under one kind with no method.
+const maxKinds = 100
+
+// kindCounts counts failures per kind, and per minute over the last hour,
+// in memory bounded by maxKinds. Its owner's mutex guards it.
+type kindCounts struct {
+	kinds map[kind]*kindCount
+}
+
+// kindCount is what is counted of one kind.
+type kindCount struct {
+	kind
+	total       int
+	first, last time.Time
+	minutes     [countedMinutes]int   // failures in minute m at m % countedMinutes
+	minuteOf    [countedMinutes]int64 // which minute each slot counts
+}
+
+func (c *kindCounts) add(k kind, now time.Time) {
+	if c.kinds == nil {
+		c.kinds = make(map[kind]*kindCount)
+	}
+	n, ok := c.kinds[k]
+	if !ok && len(c.kinds) >= maxKinds {
+		k = kind{route: "other kinds"}
+		n, ok = c.kinds[k]
+	}
+	if !ok {
+		n = &kindCount{kind: k, first: now}
+		c.kinds[k] = n
+	}
+	n.total++
+	n.last = now
+	m := now.Unix() / 60
+	i := m % countedMinutes
+	if n.minuteOf[i] != m {
+		n.minuteOf[i], n.minutes[i] = m, 0
+	}
+	n.minutes[i]++
+}
+
+// perMinute returns the failures of each of the last countedMinutes
+// minutes up to now, oldest first.
+func (n *kindCount) perMinute(now time.Time) []int {
+	out := make([]int, countedMinutes)
+	m := now.Unix() / 60
+	for j := range countedMinutes {
+		minute := m - int64(countedMinutes-1-j)
+		i := minute % countedMinutes
+		if n.minuteOf[i] == minute {
+			out[j] = n.minutes[i]
+		}
+	}
+	return out
+}
+
+// sorted returns copies of the counts, the most failures first.
+func (c *kindCounts) sorted() []kindCount {
+	out := make([]kindCount, 0, len(c.kinds))
+	for _, n := range c.kinds {
+		out = append(out, *n)
+	}
+	slices.SortFunc(out, func(a, b kindCount) int {
+		if a.total != b.total {
+			return b.total - a.total
+		}
+		return b.last.Compare(a.last)
+	})
+	return out
+}

@@ -1,0 +1,228 @@
+package idctrace
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// refused is the error a base transport gives for a port nobody listens on.
+var refused = &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+
+// stormCalls makes n calls of method to path through tr and returns the
+// request IDs the observer saw, in order.
+func stormCalls(t *testing.T, tr *Transport, n int, method, path string) []string {
+	t.Helper()
+	var ids []string
+	for range n {
+		resp, err := tr.RoundTrip(httptest.NewRequest(method, "http://h/api/v1/public"+path, nil))
+		if err == nil {
+			resp.Body.Close()
+		}
+		ids = append(ids, RequestIDFromError(err))
+		if resp != nil {
+			ids[len(ids)-1] = RequestID(resp)
+		}
+	}
+	return ids
+}
+
+func TestLogLimitAccountsForEveryFailure(t *testing.T) {
+	t.Parallel()
+	log, logs := observed()
+	tr := New(stubRT{status: 503, body: stringBody(`{"error":"Service unavailable"}`)}, log, WithLogLimit(3, time.Hour))
+	ids := stormCalls(t, tr, 20, "GET", "/recordings/1")
+
+	require.Equal(t, 3, logs.FilterMessage(LogMessage).Len(), "the first 3 of the window in full")
+	assert.Zero(t, logs.FilterMessage(SummaryMessage).Len(), "the window has not ended")
+	tr.Flush()
+	sums := logs.FilterMessage(SummaryMessage).All()
+	require.Len(t, sums, 1)
+	assert.Equal(t, zapcore.ErrorLevel, sums[0].Level, "the level the entries would have had")
+	f := sums[0].ContextMap()
+	assert.Equal(t, "GET", f[FieldMethod])
+	assert.Equal(t, "/recordings/{id}", f[FieldRoute])
+	assert.EqualValues(t, 503, f[FieldStatus])
+	assert.EqualValues(t, 17, f[FieldSuppressed])
+	assert.Equal(t, ids[3], f[FieldFirstRequestID])
+	assert.Equal(t, ids[19], f[FieldLastRequestID])
+	first, last := f[FieldFirstAt].(time.Time), f[FieldLastAt].(time.Time)
+	assert.False(t, last.Before(first))
+	assert.Equal(t, time.UTC, first.Location())
+	assert.Equal(t, 20, accounted(logs))
+
+	tr.Flush()
+	assert.Len(t, logs.FilterMessage(SummaryMessage).All(), 1, "a flush writes nothing twice")
+}
+
+// TestLogLimitKindsAreIndependent: a storm of refused connections never
+// hides the first 404 of another endpoint, and each kind gets its summary.
+func TestLogLimitKindsAreIndependent(t *testing.T) {
+	t.Parallel()
+	log, logs := observed()
+	storm := New(stubRT{err: refused}, log, WithLogLimit(2, time.Hour))
+	stormCalls(t, storm, 50, "GET", "/recordings")
+	tr404 := New(stubRT{status: 404, body: stringBody(`{"error":"Resource not found"}`)}, log)
+	stormCalls(t, tr404, 1, "GET", "/projects/7")
+	stormCalls(t, storm, 5, "POST", "/recordings") // another method, another kind
+
+	entries := logs.FilterMessage(LogMessage).All()
+	require.Len(t, entries, 5)
+	assert.EqualValues(t, 404, entries[2].ContextMap()[FieldStatus], "the 404 is written in full")
+	storm.Flush()
+	tr404.Flush()
+	sums := logs.FilterMessage(SummaryMessage).All()
+	require.Len(t, sums, 2)
+	byMethod := map[string]map[string]any{}
+	for _, s := range sums {
+		f := s.ContextMap()
+		byMethod[f[FieldMethod].(string)] = f
+		assert.Equal(t, "connection_refused", f[FieldError], "a transport error's kind is its cause")
+		assert.NotContains(t, f, FieldStatus)
+	}
+	assert.EqualValues(t, 48, byMethod["GET"][FieldSuppressed])
+	assert.EqualValues(t, 3, byMethod["POST"][FieldSuppressed])
+	assert.Equal(t, 56, accounted(logs))
+}
+
+// TestLogLimitSummaryAtTheEndOfItsWindow: the summary comes when its window
+// ends, with no call after it: a timer, scheduled while it is pending. The
+// clock the limit reads is frozen inside the window while the failures
+// happen, so that they all fall into it however slow the machine.
+func TestLogLimitSummaryAtTheEndOfItsWindow(t *testing.T) {
+	t.Parallel()
+	log, logs := observed()
+	tr := New(stubRT{status: 500, body: stringBody(`{"error":"Internal server error"}`)}, log, WithLogLimit(1, 20*time.Millisecond))
+	var now atomic.Pointer[time.Time]
+	start := time.Now()
+	now.Store(&start)
+	tr.storm.now = func() time.Time { return *now.Load() }
+	stormCalls(t, tr, 5, "GET", "/recordings")
+	end := start.Add(20 * time.Millisecond)
+	now.Store(&end) // the window is over by the time the timer fires
+
+	assert.Eventually(t, func() bool { return logs.FilterMessage(SummaryMessage).Len() == 1 }, 10*time.Second, time.Millisecond)
+	assert.EqualValues(t, 4, logs.FilterMessage(SummaryMessage).All()[0].ContextMap()[FieldSuppressed])
+	assert.Equal(t, 5, accounted(logs))
+	tr.storm.mu.Lock()
+	assert.Nil(t, tr.storm.timer, "nothing pending, nothing scheduled")
+	assert.Empty(t, tr.storm.windows, "ended windows are forgotten")
+	tr.storm.mu.Unlock()
+}
+
+// TestLogLimitFlushThroughTheClient: http.Client.CloseIdleConnections
+// reaches the Transport, which flushes.
+func TestLogLimitFlushThroughTheClient(t *testing.T) {
+	t.Parallel()
+	srv := newScripted(t, reply(503, `{"error":"Service unavailable"}`))
+	log, logs := observed()
+	client := WrapClient(srv.Client(), log, WithLogLimit(1, time.Hour))
+	for range 4 {
+		resp, err := client.Get(srv.URL + "/api/v1/public/recordings")
+		require.NoError(t, err)
+		readAll(t, resp)
+	}
+	require.Zero(t, logs.FilterMessage(SummaryMessage).Len())
+	client.CloseIdleConnections()
+	require.Equal(t, 1, logs.FilterMessage(SummaryMessage).Len())
+	assert.Equal(t, 4, accounted(logs))
+}
+
+func TestLogLimitOptions(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		opts    []Option
+		entries int
+	}{
+		{"default: 10 a second", nil, DefaultLogLimit},
+		{"n of 0 turns it off", []Option{WithLogLimit(0, time.Hour)}, 30},
+		{"negative n turns it off", []Option{WithLogLimit(-1, 0)}, 30},
+		{"per of 0 keeps the second", []Option{WithLogLimit(4, 0)}, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			log, logs := observed()
+			tr := New(stubRT{status: 503, body: stringBody("{}")}, log, tt.opts...)
+			t.Cleanup(tr.Flush)
+			if tr.storm != nil {
+				tr.storm.now = func() time.Time { return time.Unix(1e9, 0) } // one window, however slow the machine
+			}
+			stormCalls(t, tr, 30, "GET", "/recordings")
+			assert.Equal(t, tt.entries, logs.FilterMessage(LogMessage).Len())
+			if tt.entries < 30 {
+				assert.Equal(t, time.Second, tr.storm.per)
+			}
+		})
+	}
+	assert.Nil(t, New(nil, nil).storm, "no logger, nothing to limit")
+}
+
+// TestLogLimitSkipsWhatTheLoggerDrops: a failure whose level the logger
+// does not write is not counted either: the logger chose not to see it.
+func TestLogLimitSkipsWhatTheLoggerDrops(t *testing.T) {
+	t.Parallel()
+	log, logs := observedAt(zapcore.InfoLevel)
+	tr := New(stubRT{status: 422, body: stringBody(`{"error":"Transcription not available"}`)}, log, WithLogLimit(1, time.Hour))
+	stormCalls(t, tr, 5, "GET", "/recordings/1/transcription") // Debug
+	tr.Flush()
+	assert.Zero(t, logs.Len())
+}
+
+// TestLogLimitManyCallersAtOnce: callers on many goroutines, two kinds,
+// windows ending while they run: every failure is written or counted, once.
+func TestLogLimitManyCallersAtOnce(t *testing.T) {
+	t.Parallel()
+	log, logs := observed()
+	var n atomic.Int64
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if n.Add(1)%3 == 0 {
+			return nil, refused
+		}
+		return stubRT{status: 502, body: stringBody("bad gateway")}.RoundTrip(r)
+	})
+	tr := New(base, log, WithLogLimit(5, time.Millisecond))
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() { stormCalls(t, tr, 30, "GET", "/operators") })
+	}
+	wg.Wait()
+	tr.Flush()
+	assert.Equal(t, 600, accounted(logs))
+}
+
+// BenchmarkStormFailure measures a failure during a storm: nearly every
+// one is counted, not written. The logger encodes JSON to io.Discard.
+func BenchmarkStormFailure(b *testing.B) {
+	for _, limit := range []int{DefaultLogLimit, 0} {
+		b.Run(fmt.Sprintf("limit=%d", limit), func(b *testing.B) {
+			enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+			log := zap.New(zapcore.NewCore(enc, zapcore.AddSync(discard{}), zapcore.DebugLevel))
+			tr := New(stubRT{status: 503, body: stringBody(`{"error":"Service unavailable"}`)}, log, WithLogLimit(limit, 0))
+			req := httptest.NewRequest("GET", "https://api.identitycall.ai/api/v1/public/recordings", nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				resp, _ := tr.RoundTrip(req)
+				resp.Body.Close()
+			}
+			tr.Flush()
+		})
+	}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }

@@ -1,0 +1,73 @@
+package idctrace
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/identitycall/idctrace/internal/redact"
+)
+
+// pause stops the limiter until the end of the wait a 429 asks for,
+// answered at end: its retry_after, or the documented minute when it says
+// nothing, capped at the retry policy's MaxDelay, or a minute without one.
+func (t *Transport) pause(r *record, end time.Time) {
+	if t.limiter == nil {
+		return
+	}
+	d := DefaultRateLimitWait
+	if r.hasRetry {
+		d = r.waitHint
+	}
+	maxDelay := t.retry.MaxDelay
+	if maxDelay <= 0 {
+		maxDelay = time.Minute
+	}
+	t.limiter.Pause(end.Add(min(d, maxDelay)))
+}
+
+// answered tells a limiter that learns the quota (see newPauser) that an
+// attempt got status.
+func (t *Transport) answered(status int) {
+	if l, ok := t.limiter.(interface{ answered(int, time.Time) }); ok {
+		l.answered(status, t.now())
+	}
+}
+
+// LimiterMessage is the message of the warning entry a Transport writes, at
+// most once a minute, while its Limiter cannot decide (its store is
+// unreachable) and requests go out without it.
+const LimiterMessage = "identitycall rate limiter unavailable; sending without it"
+
+// failOpen lets an attempt go when the limiter could not decide, and warns
+// once a minute while that lasts.
+func (t *Transport) failOpen(err error) {
+	now := t.now().UnixNano()
+	last := t.warnedAt.Load()
+	if t.logger == nil || now-last < int64(time.Minute) || !t.warnedAt.CompareAndSwap(last, now) {
+		return
+	}
+	if ce := check(t.logger, zapcore.WarnLevel, LimiterMessage); ce != nil {
+		write(ce, []zap.Field{zap.String(FieldError, redact.Text(err.Error(), nil, false))})
+	}
+}
+
+// --- temporary until the limiter lands ---
+
+// ErrLocalRateLimit is the cause of a request the Transport did not send:
+// its Limiter had no slot before the request's deadline.
+var ErrLocalRateLimit = errors.New("idctrace: no rate-limit slot before the deadline")
+
+// A Limiter admits requests under a quota shared by everything that holds it.
+type Limiter interface {
+	Wait(ctx context.Context) error
+	Pause(t time.Time)
+}
+
+func newPauser() Limiter { return nil }
+
+var _ = http.StatusOK
