@@ -12,10 +12,6 @@ import (
 	"github.com/identitycall/idctrace"
 )
 
-// summaryMessage is the message of a storm summary (issue 19), written
-// here until the root package exports it as SummaryMessage.
-const summaryMessage = "identitycall request failures summarized"
-
 // logEntry is one idctrace entry of a log: a failed attempt, or a summary
 // of failures of one kind that were counted, not written. Fields absent
 // from the line keep their zero value.
@@ -101,10 +97,10 @@ func parseLine(line []byte, tooLong bool) (*logEntry, lineKind) {
 	if msg == nil {
 		msg = raw.Message
 	}
-	if msg == nil || *msg != idctrace.LogMessage && *msg != summaryMessage {
+	if msg == nil || *msg != idctrace.LogMessage && *msg != idctrace.SummaryMessage {
 		return nil, lineOther
 	}
-	e, err := raw.entry(*msg == summaryMessage)
+	e, err := raw.entry(*msg == idctrace.SummaryMessage)
 	if err != nil {
 		return nil, lineUnreadable
 	}

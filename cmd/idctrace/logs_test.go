@@ -258,7 +258,7 @@ func TestReadLogsErrors(t *testing.T) {
 func FuzzReadLogs(f *testing.F) {
 	var buf bytes.Buffer
 	zapProduction(&buf).Warn(idctrace.LogMessage, zap.String("request_id", "r-1"), zap.Duration("duration", time.Second))
-	slogJSON(&buf).Error(summaryMessage, zap.Int("suppressed", 3), zap.Time("first_at", time.Now()))
+	slogJSON(&buf).Error(idctrace.SummaryMessage, zap.Int("suppressed", 3), zap.Time("first_at", time.Now()))
 	f.Add(buf.Bytes())
 	f.Add([]byte("\x1f\x8b\x08"))
 	f.Add([]byte(`{"msg":"identitycall request failed","ts":"1e400"}`))

@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/identitycall/idctrace"
 	"github.com/identitycall/idctrace/internal/redact"
 )
 
@@ -183,13 +184,15 @@ func endpoint(e *logEntry) string {
 }
 
 // causeOf names the cause of a transport error from its text, in the
-// classes that idcotel's error.type and storm summaries use: timeout,
-// canceled, name_resolution, connection_refused, tls, or _OTHER.
+// classes of [idctrace.TransportError.ErrorType], which storm summaries
+// carry: a failure entry has only the text. The order is ErrorType's.
 func causeOf(text string) string {
 	has := func(subs ...string) bool {
 		return slices.ContainsFunc(subs, func(s string) bool { return strings.Contains(text, s) })
 	}
 	switch {
+	case has(idctrace.ErrLocalRateLimit.Error()):
+		return "local_rate_limit"
 	case has("deadline exceeded", "Client.Timeout", "i/o timeout", "timeout awaiting", "handshake timeout"):
 		return "timeout"
 	case has("context canceled", "operation was canceled"):
@@ -200,6 +203,8 @@ func causeOf(text string) string {
 		return "connection_refused"
 	case has("tls: ", "x509: ", "certificate"):
 		return "tls"
+	case has("connection reset", "connection abort", "broken pipe", "EOF"):
+		return "connection_reset"
 	}
 	return "_OTHER"
 }

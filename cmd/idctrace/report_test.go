@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/identitycall/idctrace"
 )
@@ -172,7 +176,7 @@ func TestReportRedactsEchoedKeys(t *testing.T) {
 			zap.String("hint", "Check the key "+echo))
 		logger.Error(idctrace.LogMessage, zap.String("request_id", "req-"+echo), zap.String("method", "POST"),
 			zap.String("route", "/recordings"), zap.String("error", "proxy refused key "+echo))
-		logger.Error(summaryMessage, zap.String("method", "GET"), zap.String("route", "/x/"+echo), zap.String("error", echo),
+		logger.Error(idctrace.SummaryMessage, zap.String("method", "GET"), zap.String("route", "/x/"+echo), zap.String("error", echo),
 			zap.Int("suppressed", 2), zap.String("first_request_id", echo), zap.String("last_request_id", echo))
 	}
 	// The same, written by hand: JSON's own escape of the underscore.
@@ -188,6 +192,78 @@ func TestReportRedactsEchoedKeys(t *testing.T) {
 		assert.NotContains(t, out+stderr, secret[:28])
 		assert.NotRegexp(t, leaked, out+stderr)
 		assert.NotRegexp(t, rawKey, out+stderr)
+	}
+}
+
+// TestReportOfARealStorm: the Transport's storm limit writes a few entries
+// and summaries of the rest; the report counts every failure, each in the
+// kind the Transport gave it.
+func TestReportOfARealStorm(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	refused := "http://" + ln.Addr().String()
+	ln.Close()
+	drop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	defer drop.Close()
+	unavailable := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, `{"error":"Service unavailable"}`)
+	}))
+	defer unavailable.Close()
+
+	var buf bytes.Buffer
+	logger := zapProduction(zapcore.Lock(zapcore.AddSync(&buf)))
+	transport := &http.Transport{}
+	// A window of an hour: no summary is written before the flush.
+	client := idctrace.WrapClient(&http.Client{Transport: transport}, logger, idctrace.WithLogLimit(3, time.Hour))
+	calls := []struct {
+		url string
+		n   int
+	}{
+		{refused + "/api/v1/public/recordings", 40},
+		{drop.URL + "/api/v1/public/projects", 25},
+		{unavailable.URL + "/api/v1/public/recordings/rec_1", 30},
+	}
+	for _, c := range calls {
+		for range c.n {
+			resp, err := client.Get(c.url)
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}
+	}
+	client.CloseIdleConnections() // flushes the summaries
+	path := filepath.Join(t.TempDir(), "storm.log")
+	require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o600))
+
+	code, out, stderr := runCLI(t, nil, "", "report", "-json", "-log", path)
+	require.Equal(t, 0, code, stderr)
+	var got struct {
+		Failures           []row
+		Entries, Summaries int
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &got), out)
+	assert.Equal(t, 9, got.Entries, "three of each kind")
+	assert.Equal(t, 3, got.Summaries)
+	want := []row{
+		{Method: "GET", Endpoint: "/recordings", Cause: "connection_refused", Failures: 40, Entries: 3, Suppressed: 37},
+		{Method: "GET", Endpoint: "/recordings/{id}", Status: 503, Failures: 30, Entries: 3, Suppressed: 27},
+		{Method: "GET", Endpoint: "/projects", Cause: "connection_reset", Failures: 25, Entries: 3, Suppressed: 22},
+	}
+	require.Len(t, got.Failures, len(want), out)
+	for i, w := range want {
+		g := got.Failures[i]
+		assert.Equal(t, w, row{Method: g.Method, Endpoint: g.Endpoint, Status: g.Status, Cause: g.Cause,
+			Failures: g.Failures, Entries: g.Entries, Suppressed: g.Suppressed})
+		assert.False(t, g.Last.Before(g.First))
+		assert.NotEmpty(t, g.LastRequestID)
 	}
 }
 
@@ -233,7 +309,11 @@ func TestCauseOf(t *testing.T) {
 		{"context canceled", "canceled"},
 		{"dial tcp: lookup api.identitycall.ai on 127.0.0.53:53: no such host", "name_resolution"},
 		{"tls: failed to verify certificate: x509: certificate signed by unknown authority", "tls"},
-		{"read tcp 127.0.0.1:5->127.0.0.1:6: read: connection reset by peer", "_OTHER"},
+		{"read tcp 127.0.0.1:5->127.0.0.1:6: read: connection reset by peer", "connection_reset"},
+		{`Get "http://127.0.0.1:5/x": EOF`, "connection_reset"},
+		{"write tcp 127.0.0.1:5->127.0.0.1:6: write: broken pipe", "connection_reset"},
+		{"idctrace: no rate-limit slot before the deadline", "local_rate_limit"},
+		{"proxyconnect tcp: something odd", "_OTHER"},
 		{"", "_OTHER"},
 	} {
 		assert.Equal(t, tt.want, causeOf(tt.text), tt.text)
