@@ -99,8 +99,9 @@ func openLog(path string, stdin io.Reader) (io.Reader, func(), error) {
 	return br, closeLog, nil
 }
 
-// eachLine calls fn with each line of r, without its end. A line longer
-// than maxLogLine comes as tooLong, without its bytes.
+// eachLine calls fn with each line of r, without its end, as wc -l counts
+// them (and a last one without an end). A line longer than maxLogLine
+// comes as tooLong, without its bytes.
 func eachLine(r io.Reader, fn func(line []byte, tooLong bool)) error {
 	br, ok := r.(*bufio.Reader)
 	if !ok {
@@ -124,9 +125,8 @@ func eachLine(r io.Reader, fn func(line []byte, tooLong bool)) error {
 		if len(long) > 0 {
 			line = long
 		}
-		line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
 		if tooLong || len(line) > 0 {
-			fn(line, tooLong)
+			fn(bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r")), tooLong)
 		}
 		long, tooLong = long[:0], false
 		if err == io.EOF {

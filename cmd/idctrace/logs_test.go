@@ -227,7 +227,7 @@ func TestReadLogsSkipsWhatIsNotAnEntry(t *testing.T) {
 		good,         // the last line, with no newline
 	}
 	entries, stats := readAllEntries(t, nil, strings.NewReader(strings.Join(lines, "\n")))
-	assert.Equal(t, logStats{logs: 1, lines: 14, entries: 5, other: 4, unreadable: 3, tooLong: 2}, stats)
+	assert.Equal(t, logStats{logs: 1, lines: 15, entries: 5, other: 5, unreadable: 3, tooLong: 2}, stats)
 	require.Len(t, entries, 5)
 	assert.Equal(t, "r-2", entries[2].requestID)
 	assert.Len(t, entries[2].body, maxLogLine-70)

@@ -32,9 +32,10 @@
 // A redirect from https to http is refused: it would send the key in
 // clear.
 //
-// Subcommands, named by the first argument, work from logs:
+// Subcommands are named by the first argument:
 //
 //	idctrace report [-log FILE]... [-since DURATION|TIME] [-json]
+//	idctrace sim [-addr HOST:PORT] [-rate N/DURATION]
 //
 // report reads JSON-lines logs (zap's JSON encoder, or log/slog's
 // JSONHandler through idcslog; plain or gzip; standard input without
@@ -42,6 +43,10 @@
 // with counts that include what storm summaries counted, first and last
 // times and the most common hint. -since takes a duration back from now,
 // or a time. Lines that are not idctrace entries are skipped and counted.
+//
+// sim runs the IdentityCall simulator of package idctest until
+// interrupted, and prints its URL and a key with every permission: the
+// simulator's own key, printed whole, the one exception to redaction.
 package main
 
 import (
@@ -127,6 +132,8 @@ func run(ctx context.Context, args []string, sys *system) int {
 		switch args[0] {
 		case "report":
 			return runReport(args[1:], sys)
+		case "sim":
+			return runSim(ctx, args[1:], sys)
 		}
 	}
 	stderr := sys.stderr
@@ -190,6 +197,8 @@ func usage(fs *flag.FlagSet, w io.Writer) {
                                     call the IdentityCall API
   idctrace report [-log FILE]... [-since DURATION|TIME] [-json]
                                     idctrace's failures in JSON logs, by endpoint
+  idctrace sim [-addr HOST:PORT] [-rate N/DURATION]
+                                    run the simulator, print its URL and a key
 
 METHOD is GET, POST, PUT, PATCH or DELETE. PATH is relative to the base URL,
 for example /recordings?page=2. BODY is JSON sent as application/json:
@@ -201,7 +210,7 @@ instead, one -F per part:
 Files are streamed from disk and must be regular files. Standard input is
 sent once, without retries, when it is longer than 1 MiB. A redirect from
 https to http is refused. The API key is read from IDENTITYCALL_API_KEY only.
-Run 'idctrace report -h' for the report's flags.
+Run 'idctrace report -h' or 'idctrace sim -h' for their flags.
 
 Flags:
 `)

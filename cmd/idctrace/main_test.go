@@ -105,6 +105,7 @@ func TestHelp(t *testing.T) {
 		assert.Contains(t, stderr, "idctrace [flags] METHOD PATH [BODY]")
 		assert.Contains(t, stderr, "-F value")
 		assert.Contains(t, stderr, "idctrace report [-log FILE]... [-since DURATION|TIME] [-json]")
+		assert.Contains(t, stderr, "idctrace sim [-addr HOST:PORT] [-rate N/DURATION]")
 		assert.Contains(t, stderr, "-progress")
 	}
 }

@@ -107,8 +107,8 @@ func (p *progress) line(now time.Time) string {
 		b.WriteString(" sent")
 	}
 	elapsed := now.Sub(p.start)
-	if elapsed <= 0 {
-		return b.String()
+	if elapsed <= 0 || !p.done && elapsed < progressEvery {
+		return b.String() // too soon for a rate that means anything
 	}
 	rate := float64(p.sent) / elapsed.Seconds()
 	fmt.Fprintf(&b, "  %s/s", size(int64(rate)))
