@@ -193,6 +193,9 @@ func TestStdinBody(t *testing.T) {
 				assert.Equal(t, int64(tt.size), r.n)
 				assert.Equal(t, tt.length, r.contentLength)
 			}
+			if tt.requests == 1 {
+				assert.Contains(t, stderr, `"retry_skipped": "no_get_body"`, "the log says why it was not retried")
+			}
 		})
 	}
 }
