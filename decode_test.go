@@ -1,15 +1,19 @@
 package idctrace
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/identitycall/idctrace/internal/redact"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -184,4 +188,115 @@ func FuzzDecode(f *testing.F) {
 		assert.GreaterOrEqual(t, fl.retryAfter, time.Duration(0))
 		assert.LessOrEqual(t, fl.retryAfter, maxWait)
 	})
+}
+
+// rawServer answers every connection with raw, once, then closes it.
+func rawServer(t *testing.T, raw string) string {
+	t.Helper()
+	ln := listen(t)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer conn.Close()
+				http.ReadRequest(bufio.NewReader(conn))
+				io.WriteString(conn, raw)
+			})
+		}
+	})
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	return "http://" + ln.Addr().String() + "/"
+}
+
+func TestFaultMalformedBodies(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, raw, prefix string
+	}{
+		{"Content-Length larger than the body",
+			"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 100\r\n\r\n{\"error\":\"x\"}", `{"error":"x"}`},
+		{"malformed chunked body",
+			"HTTP/1.1 500 Internal Server Error\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n", "hello"},
+		{"chunked body cut short",
+			"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n20\r\n{\"error\":\"Resource", `{"error":"Resource`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			url := rawServer(t, tt.raw)
+			base := &http.Transport{}
+			defer base.CloseIdleConnections()
+			log, logs := observed()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+
+			resp, err := New(base, log).RoundTrip(req)
+			require.NoError(t, err)
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			assert.Equal(t, tt.prefix, string(b))
+			require.Error(t, err, "an error, not a hang or a clean EOF")
+			assert.NotErrorIs(t, err, context.DeadlineExceeded)
+			assert.Equal(t, 1, logs.Len())
+		})
+	}
+}
+
+func TestFaultGzipErrorBody(t *testing.T) {
+	t.Parallel()
+	const plain = `{"error":"Resource not found"}`
+	zipped := gzipped(t, []byte(plain))
+	bomb := gzipped(t, []byte(strings.Repeat("A", 16<<20))) // 16 MiB from ~16 KiB
+	for _, proto := range protocols {
+		for _, tt := range []struct {
+			name      string
+			encoding  string
+			body      []byte
+			askedGzip bool // the caller set Accept-Encoding and reads gzip
+			message   string
+			logBody   string
+		}{
+			{"caller decodes", "gzip", zipped, true, "Resource not found", ""},
+			{"transport decodes", "gzip", zipped, false, "Resource not found", ""},
+			{"bomb capped after decompression", "gzip", bomb, true, "", strings.Repeat("A", 4096)},
+			{"mislabelled plain JSON", "gzip", []byte(plain), true, "Resource not found", ""},
+			{"gzip bytes without the header", "", zipped, true, "", redact.Text(string(zipped), nil, false)},
+		} {
+			t.Run(tt.name+"/"+proto, func(t *testing.T) {
+				t.Parallel()
+				srv := newServer(t, proto, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if tt.encoding != "" {
+						w.Header().Set("Content-Encoding", tt.encoding)
+					}
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(404)
+					w.Write(tt.body)
+				}))
+				log, logs := observed()
+				req, _ := http.NewRequest("GET", srv.URL, nil)
+				if tt.askedGzip {
+					req.Header.Set("Accept-Encoding", "gzip")
+				}
+				resp, err := WrapClient(srv.Client(), log, WithMaxBodyBytes(4096)).Do(req)
+				require.NoError(t, err)
+				got, err := io.ReadAll(resp.Body)
+				require.NoError(t, err)
+				resp.Body.Close()
+				if tt.askedGzip {
+					assert.Equal(t, tt.body, got, "the caller reads the bytes as sent")
+				} else {
+					assert.Equal(t, plain, string(got))
+				}
+				require.Equal(t, 1, logs.Len())
+				f := logs.All()[0].ContextMap()
+				assertField(t, f, FieldError, tt.message, tt.message != "")
+				assertField(t, f, FieldBody, tt.logBody, tt.logBody != "")
+			})
+		}
+	}
 }

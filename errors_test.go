@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -146,5 +147,25 @@ func TestErrNotReadyWhilePolling(t *testing.T) {
 		assert.ErrorIs(t, err, ErrNotReady)
 		assert.NotErrorIs(t, err, ErrValidation)
 		assert.Equal(t, tt.kept, rec.Len())
+	}
+}
+
+func TestRequestIDFromError(t *testing.T) {
+	t.Parallel()
+	apiErr := &APIError{StatusCode: 404, RequestID: "api-1"}
+	te := &TransportError{RequestID: "tr-1", Err: io.EOF}
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{errors.New("plain"), ""},
+		{apiErr, "api-1"},
+		{&url.Error{Op: "Get", URL: "u", Err: te}, "tr-1"},
+		{&url.Error{Op: "Get", URL: "u", Err: errors.New(te.Error() + " (Client.Timeout exceeded while awaiting headers)")}, "tr-1"},
+		{errors.New(`Get "u": identitycall: GET u: x (request_id a b)`), ""},
+		{errors.New("(request_id first) then (request_id)"), "first"},
+	} {
+		assert.Equal(t, tt.want, RequestIDFromError(tt.err), "%v", tt.err)
 	}
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -176,4 +178,69 @@ func TestLogFieldsSeeTheCallersContext(t *testing.T) {
 	c := got.Value(ctxKey{}).(*idContext)
 	assert.Nil(t, c.record, "no record, so no request, reachable from it")
 	assert.Same(t, ctx, c.Context, "the caller's context itself")
+}
+
+type failingSink struct{ slow time.Duration }
+
+func (s failingSink) Write(p []byte) (int, error) {
+	time.Sleep(s.slow)
+	return 0, errors.New("disk full")
+}
+
+// panickingCore panics in the one method named by in.
+type panickingCore struct {
+	zapcore.Core
+	in string
+}
+
+func (c panickingCore) Enabled(lvl zapcore.Level) bool {
+	if c.in == "Enabled" {
+		panic("Enabled exploded")
+	}
+	return true
+}
+
+func (c panickingCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if c.in == "Check" {
+		panic("Check exploded")
+	}
+	return ce.AddCore(e, c)
+}
+
+func (c panickingCore) Write(zapcore.Entry, []zapcore.Field) error {
+	panic("Write exploded")
+}
+
+func TestFaultBrokenLoggerNeverChangesTheResult(t *testing.T) {
+	t.Parallel()
+	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+	quietErrors := zap.ErrorOutput(zapcore.AddSync(io.Discard))
+	loggers := map[string]*zap.Logger{
+		"failing sink":   zap.New(zapcore.NewCore(enc, zapcore.AddSync(failingSink{}), zapcore.DebugLevel), quietErrors),
+		"slow sink":      zap.New(zapcore.NewCore(enc, zapcore.AddSync(failingSink{slow: 200 * time.Millisecond}), zapcore.DebugLevel), quietErrors),
+		"Enabled panics": zap.New(panickingCore{zapcore.NewNopCore(), "Enabled"}),
+		"Check panics":   zap.New(panickingCore{zapcore.NewNopCore(), "Check"}),
+		"Write panics":   zap.New(panickingCore{zapcore.NewNopCore(), "Write"}),
+	}
+	srv := newScripted(t, reply(429, `{"error":"Rate limit exceeded","retry_after":1}`))
+	for name, log := range loggers {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			resp, err := WrapClient(srv.Client(), log).Get(srv.URL)
+			require.NoError(t, err)
+			assert.Equal(t, 429, resp.StatusCode)
+			assert.Equal(t, `{"error":"Rate limit exceeded","retry_after":1}`, readAll(t, resp))
+			var apiErr *APIError
+			require.ErrorAs(t, CheckResponse(resp), &apiErr)
+			assert.Equal(t, time.Second, apiErr.RetryAfter)
+		})
+	}
+	t.Run("a panicking field hook is the caller's bug, and shows", func(t *testing.T) {
+		t.Parallel()
+		hook := WithLogFields(func(*http.Request) []zap.Field { panic("hook exploded") })
+		log, _ := observed()
+		assert.PanicsWithValue(t, "hook exploded", func() {
+			New(stubRT{status: 404, body: stringBody("{}")}, log, hook).RoundTrip(httptest.NewRequest("GET", "http://h/", nil))
+		})
+	})
 }

@@ -173,3 +173,27 @@ func TestRequestHeaderCopy(t *testing.T) {
 		})
 	}
 }
+
+func TestClientRedirects(t *testing.T) {
+	t.Parallel()
+	target := newScripted(t, reply(404, `{"error":"Resource not found"}`))
+	origin := newScripted(t, func(w http.ResponseWriter, r *http.Request) {
+		// Another host name for the same server: the client treats it as
+		// another host.
+		http.Redirect(w, r, strings.Replace(target.URL, "127.0.0.1", "localhost", 1)+"/api/v1/public/recordings/9", http.StatusFound)
+	})
+	log, logs := observed()
+	client := WrapClient(origin.Client(), log)
+	req, _ := http.NewRequest("GET", origin.URL+"/api/v1/public/recordings/9", nil)
+	req.Header.Set("Authorization", "Bearer "+testKey)
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	assert.Equal(t, `{"error":"Resource not found"}`, readAll(t, resp))
+
+	var apiErr *APIError
+	require.ErrorAs(t, CheckResponse(resp), &apiErr)
+	assert.Equal(t, target.seenIDs()[0], apiErr.RequestID, "the error is the last hop's")
+	assert.Equal(t, []string{""}, target.seen("Authorization"), "the client dropped the key on the way to another host")
+	require.Equal(t, 1, logs.Len(), "a redirect is no failure")
+	assert.Equal(t, origin.seenIDs()[0], apiErr.RequestID, "every hop of one call carries its ID")
+}

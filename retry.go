@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"syscall"
@@ -101,17 +100,6 @@ func retryable(r *record) bool {
 	return retryableError(r.err)
 }
 
-// backoff returns BaseDelay·2^(attempt-1), capped at MaxDelay, with equal
-// jitter: a wait in [d/2, d], so retries spread out and never pass the cap.
-func (t *Transport) backoff(attempt int) time.Duration {
-	p := t.retry
-	d := p.MaxDelay
-	if shift := attempt - 1; shift < 62 && p.BaseDelay <= p.MaxDelay>>shift {
-		d = p.BaseDelay << shift
-	}
-	return d/2 + t.jitter(d-d/2)
-}
-
 func retryableStatus(status int) bool {
 	switch status {
 	case http.StatusInternalServerError, http.StatusBadGateway,
@@ -176,27 +164,4 @@ func AllowRetry(ctx context.Context) context.Context {
 func retryAllowed(ctx context.Context) bool {
 	allowed, _ := ctx.Value(allowRetryKey{}).(bool)
 	return allowed
-}
-
-// sleepContext waits d, or until ctx is done, and then returns ctx's error.
-func sleepContext(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// randomJitter returns a random duration in [0, d].
-func randomJitter(d time.Duration) time.Duration {
-	if d <= 0 {
-		return 0
-	}
-	return rand.N(d + 1)
 }

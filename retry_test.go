@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -135,133 +134,6 @@ func TestRetryNeverOnClientErrors(t *testing.T) {
 	}
 }
 
-func TestRetryBodyWithoutGetBodySentOnce(t *testing.T) {
-	t.Parallel()
-	srv := newScripted(t, reply(503, "busy"), reply(200, "ok"))
-	tr, fs, _ := retrying(srv.Client().Transport, testPolicy)
-	req, err := http.NewRequest("PUT", srv.URL, io.NopCloser(strings.NewReader("payload")))
-	require.NoError(t, err)
-	require.Nil(t, req.GetBody)
-
-	resp, err := tr.RoundTrip(req)
-	require.NoError(t, err)
-	assert.Equal(t, 503, resp.StatusCode)
-	assert.Equal(t, "busy", readAll(t, resp))
-	assert.Len(t, srv.got(), 1)
-	assert.Empty(t, fs.got())
-}
-
-func TestRetryGetBodyErrorEndsRetries(t *testing.T) {
-	t.Parallel()
-	srv := newScripted(t, reply(503, "busy"), reply(200, "ok"))
-	tr, _, _ := retrying(srv.Client().Transport, testPolicy)
-	req, err := http.NewRequest("PUT", srv.URL, strings.NewReader("payload"))
-	require.NoError(t, err)
-	boom := errors.New("cannot reopen upload")
-	req.GetBody = func() (io.ReadCloser, error) { return nil, boom }
-
-	resp, err := tr.RoundTrip(req)
-	assert.Nil(t, resp)
-	assert.ErrorIs(t, err, boom)
-	assert.Len(t, srv.got(), 1)
-}
-
-type closeCounter struct {
-	io.Reader
-	mu     sync.Mutex
-	closes int
-}
-
-func (c *closeCounter) Close() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.closes++
-	return nil
-}
-
-func (c *closeCounter) count() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closes
-}
-
-func TestRetryClosesEachRequestBodyOnce(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name  string
-		steps []step
-		ctx   func() (context.Context, context.CancelFunc)
-	}{
-		{"success after retries", []step{reply(500, ""), dropConn, reply(200, "ok")}, nil},
-		{"exhausted", []step{reply(503, "")}, nil},
-		{"not retryable", []step{reply(404, "")}, nil},
-		{"cancelled before the first attempt", []step{reply(200, "")}, func() (context.Context, context.CancelFunc) {
-			ctx, cancel := context.WithCancel(context.Background())
-			cancel()
-			return ctx, cancel
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			srv := newScripted(t, tt.steps...)
-			tr, _, _ := retrying(srv.Client().Transport, testPolicy)
-			ctx := context.Background()
-			if tt.ctx != nil {
-				var cancel context.CancelFunc
-				ctx, cancel = tt.ctx()
-				defer cancel()
-			}
-			var mu sync.Mutex
-			var bodies []*closeCounter
-			newBody := func() (io.ReadCloser, error) {
-				mu.Lock()
-				defer mu.Unlock()
-				b := &closeCounter{Reader: strings.NewReader("payload")}
-				bodies = append(bodies, b)
-				return b, nil
-			}
-			first, _ := newBody()
-			req, err := http.NewRequestWithContext(ctx, "PUT", srv.URL, first)
-			require.NoError(t, err)
-			req.ContentLength, req.GetBody = 7, newBody
-
-			resp, err := tr.RoundTrip(req)
-			if err == nil {
-				readAll(t, resp)
-			}
-			tr.CloseIdleConnections()
-			mu.Lock()
-			defer mu.Unlock()
-			for i, b := range bodies {
-				assert.Equal(t, 1, b.count(), "body of attempt %d", i+1)
-			}
-		})
-	}
-}
-
-func TestRetryDrainsAndClosesIntermediateResponses(t *testing.T) {
-	t.Parallel()
-	var bodies []*countingBody
-	base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
-		b := &countingBody{r: strings.NewReader(`{"error":"Internal server error"}` + strings.Repeat(" ", 100))}
-		bodies = append(bodies, b)
-		return &http.Response{StatusCode: 500, Header: http.Header{}, Body: b, ContentLength: -1, Request: req}, nil
-	})
-	tr, _, _ := retrying(base, RetryPolicy{MaxRetries: 2, BaseDelay: time.Millisecond, MaxDelay: time.Second})
-	req, _ := http.NewRequest("GET", "http://h/", nil)
-	resp, err := tr.RoundTrip(req)
-	require.NoError(t, err)
-
-	require.Len(t, bodies, 3)
-	for _, b := range bodies[:2] {
-		assert.True(t, b.closed)
-		assert.EqualValues(t, 133, b.n, "drained to the end")
-	}
-	assert.False(t, bodies[2].closed, "the last response is the caller's to read and close")
-	assert.Equal(t, `{"error":"Internal server error"}`+strings.Repeat(" ", 100), readAll(t, resp))
-}
-
 func TestRetryTransportErrors(t *testing.T) {
 	t.Parallel()
 	refused := func() string {
@@ -322,22 +194,6 @@ func TestWithRetryDefaults(t *testing.T) {
 	assert.NotSame(t, def.Budget, DefaultRetryPolicy().Budget, "each policy gets a budget of its own")
 	def.Budget = nil
 	assert.Equal(t, RetryPolicy{MaxRetries: 3, BaseDelay: 500 * time.Millisecond, MaxDelay: time.Minute}, def)
-}
-
-func TestBackoffJitterStaysInRange(t *testing.T) {
-	t.Parallel()
-	tr := New(nil, nil, WithRetry(RetryPolicy{MaxRetries: 100, BaseDelay: time.Second, MaxDelay: time.Minute}))
-	for attempt := 1; attempt <= 100; attempt++ {
-		want := time.Minute
-		if attempt <= 6 { // 2^6 s is past the cap
-			want = min(time.Second<<(attempt-1), time.Minute)
-		}
-		for range 20 {
-			d := tr.backoff(attempt)
-			assert.GreaterOrEqual(t, d, want/2)
-			assert.LessOrEqual(t, d, want)
-		}
-	}
 }
 
 // TestRetryFollowsTheDocs: the documented minute after a bare 429, and the
@@ -401,4 +257,83 @@ func TestRetryFollowsTheDocs(t *testing.T) {
 			assert.Equal(t, tt.waits, fs.got())
 		})
 	}
+}
+
+// TestRetrySkippedSaysWhy: a failure the policy retries, but not this time,
+// says why in its entry and to the observers; a failure the policy never
+// retries, or a Transport without a policy, says nothing.
+func TestRetrySkippedSaysWhy(t *testing.T) {
+	t.Parallel()
+	const base = "/api/v1/public"
+	tests := []struct {
+		name    string
+		method  string
+		path    string
+		body    io.Reader
+		policy  RetryPolicy
+		timeout time.Duration
+		steps   []step
+		want    string // retry_skipped of the last entry
+	}{
+		{name: "budget", method: "GET", path: base + "/recordings", policy: withBudget(testPolicy, NewRetryBudget(0, 0)),
+			steps: []step{reply(503, "")}, want: "budget"},
+		{name: "deadline", method: "GET", path: base + "/recordings", policy: DefaultRetryPolicy(), timeout: 30 * time.Second,
+			steps: []step{reply(429, `{"error":"Rate limit exceeded","retry_after":60}`)}, want: "deadline"},
+		{name: "max_delay", method: "GET", path: base + "/recordings", policy: DefaultRetryPolicy(),
+			steps: []step{reply(429, `{"error":"Rate limit exceeded","retry_after":120}`)}, want: "max_delay"},
+		{name: "max_retries", method: "GET", path: base + "/recordings", policy: testPolicy,
+			steps: []step{reply(503, "")}, want: "max_retries"},
+		{name: "not_idempotent", method: "POST", path: base + "/recordings", policy: testPolicy,
+			steps: []step{reply(502, "")}, want: "not_idempotent"},
+		{name: "purchase: not_idempotent", method: "POST", path: base + "//virtual_numbers/purchase", policy: testPolicy,
+			steps: []step{dropConn}, want: "not_idempotent"},
+		{name: "no_get_body", method: "PATCH", path: base + "/recordings/1", policy: testPolicy,
+			body: io.NopCloser(strings.NewReader(`{"name":"x"}`)), steps: []step{reply(500, "")}, want: "no_get_body"},
+		{name: "never retried: nothing to say", method: "GET", path: base + "/recordings", policy: testPolicy,
+			steps: []step{reply(404, "")}, want: ""},
+		{name: "no policy: nothing to say", method: "GET", path: base + "/recordings",
+			steps: []step{reply(503, "")}, want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newScripted(t, tt.steps...)
+			tr, _, logs := retrying(srv.Client().Transport, tt.policy)
+			tr.storm = nil
+			var seen recordAttempts
+			WithObserver(seen.observe).apply(tr)
+			ctx := context.Background()
+			if tt.timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
+				defer cancel()
+			}
+			req, err := http.NewRequestWithContext(ctx, tt.method, srv.URL+tt.path, tt.body)
+			require.NoError(t, err)
+			if rc, ok := tt.body.(io.ReadCloser); ok && rc != nil {
+				req.Body, req.GetBody = rc, nil
+			}
+			resp, err := tr.RoundTrip(req)
+			if err == nil {
+				readAll(t, resp)
+			}
+			entries := logs.FilterMessage(LogMessage).All()
+			require.NotEmpty(t, entries)
+			last := entries[len(entries)-1].ContextMap()
+			if tt.want == "" {
+				assert.NotContains(t, last, FieldRetrySkipped)
+			} else {
+				assert.Equal(t, tt.want, last[FieldRetrySkipped])
+			}
+			require.NotEmpty(t, seen.got)
+			final := seen.got[len(seen.got)-1]
+			assert.True(t, final.Last)
+			assert.Equal(t, tt.want, final.RetrySkipped)
+		})
+	}
+}
+
+func withBudget(p RetryPolicy, b *RetryBudget) RetryPolicy {
+	p.Budget = b
+	return p
 }

@@ -2,12 +2,16 @@ package idctrace
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"reflect"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -373,4 +377,137 @@ func BenchmarkObserver(b *testing.B) {
 			}
 		})
 	}
+}
+
+func TestFaultThousandConcurrentMixedCalls(t *testing.T) {
+	t.Parallel()
+	statuses := []int{200, 201, 204, 400, 401, 403, 404, 422, 429, 500, 502, 503}
+	for _, proto := range protocols {
+		t.Run(proto, func(t *testing.T) {
+			t.Parallel()
+			var served sync.Map // request ID -> status
+			srv := newServer(t, proto, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				var status int
+				fmt.Sscan(strings.TrimPrefix(r.URL.Path, "/"), &status)
+				served.Store(r.Header.Get(DefaultRequestIDHeader), status)
+				w.WriteHeader(status)
+				if status != 204 {
+					fmt.Fprintf(w, `{"error":"status %d"}`, status)
+				}
+			}))
+			log, logs := observed()
+			base := srv.Client().Transport.(*http.Transport).Clone()
+			base.MaxConnsPerHost = 100 // 1,000 calls in flight, on at most 100 sockets
+			defer base.CloseIdleConnections()
+			client := WrapClient(&http.Client{Transport: base}, log)
+
+			const n = 1000
+			var failures atomic.Int32
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					status := statuses[i%len(statuses)]
+					resp, err := client.Get(fmt.Sprint(srv.URL, "/", status))
+					if !assert.NoError(t, err) {
+						return
+					}
+					body, err := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					assert.NoError(t, err)
+					assert.Equal(t, status, resp.StatusCode)
+					if status >= 400 {
+						failures.Add(1)
+						assert.Equal(t, fmt.Sprintf(`{"error":"status %d"}`, status), string(body))
+					}
+				})
+			}
+			wg.Wait()
+			client.CloseIdleConnections() // which flushes the storm summaries
+
+			entries := logs.FilterMessage(LogMessage).All()
+			assert.Equal(t, int(failures.Load()), accounted(logs), "every failure is written or counted")
+			ids := map[string]bool{}
+			served.Range(func(k, v any) bool { ids[k.(string)] = true; return true })
+			assert.Len(t, ids, n, "a unique ID per call")
+			for _, e := range entries {
+				f := e.ContextMap()
+				status, ok := served.Load(f[FieldRequestID])
+				require.True(t, ok)
+				assert.EqualValues(t, status, f[FieldStatus], "the entry matches its request")
+			}
+		})
+	}
+}
+
+// patternReader yields size bytes of a fixed pseudo-random pattern.
+type patternReader struct {
+	left  int64
+	block []byte
+	off   int
+}
+
+func newPatternReader(size int64) *patternReader {
+	block := make([]byte, 64<<10)
+	x := uint32(2463534242)
+	for i := range block {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		block[i] = byte(x)
+	}
+	return &patternReader{left: size, block: block}
+}
+
+func (r *patternReader) Read(p []byte) (int, error) {
+	if r.left == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p[:min(int64(len(p)), r.left)], r.block[r.off:])
+	r.off = (r.off + n) % len(r.block)
+	r.left -= int64(n)
+	return n, nil
+}
+
+func TestFaultLargeFailureBody(t *testing.T) {
+	// Not parallel: the heap is measured, and Go runs serial tests while
+	// the parallel ones wait.
+	const size = 64 << 20 // 4,096 times the cap: a leak of the body would show
+	serverSum := make(chan []byte, 1)
+	srv := newServer(t, "HTTP/1.1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(size))
+		w.WriteHeader(500)
+		h := sha256.New()
+		io.Copy(io.MultiWriter(w, h), newPatternReader(size))
+		serverSum <- h.Sum(nil)
+	}))
+	resp, err := WrapClient(srv.Client(), zap.NewNop()).Get(srv.URL)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+
+	var base runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&base)
+	h := sha256.New()
+	buf := make([]byte, 256<<10)
+	var peak uint64
+	var read int64
+	for {
+		n, err := resp.Body.Read(buf)
+		h.Write(buf[:n])
+		read += int64(n)
+		if read%(4<<20) < int64(n) { // every 4 MiB
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			peak = max(peak, m.HeapInuse)
+		}
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+	}
+	require.EqualValues(t, size, read)
+	assert.Equal(t, <-serverSum, h.Sum(nil), "the caller's SHA-256 matches the server's")
+	grown := int64(peak) - int64(base.HeapInuse)
+	t.Logf("heap in use grew by %d KiB while 64 MiB streamed through", grown>>10)
+	assert.Less(t, grown, int64(8<<20), "the heap grew by %d bytes while 64 MiB streamed through", grown)
 }

@@ -5,7 +5,9 @@
 package benchmarks
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +15,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/hashicorp/go-retryablehttp"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
@@ -66,7 +69,14 @@ func variants(b *testing.B) []variant {
 	return []variant{
 		{"bare", func(base http.RoundTripper) http.RoundTripper { return base }},
 		{"bare+header", func(base http.RoundTripper) http.RoundTripper { return idHeader{base} }},
+		{"lean", func(base http.RoundTripper) http.RoundTripper { return lean{base, logger} }},
 		{"idctrace", func(base http.RoundTripper) http.RoundTripper { return idctrace.New(base, logger) }},
+		{"idctrace+retry", func(base http.RoundTripper) http.RoundTripper {
+			return idctrace.New(base, logger, idctrace.WithRetry(idctrace.DefaultRetryPolicy()))
+		}},
+		{"idctrace+everyentry", func(base http.RoundTripper) http.RoundTripper {
+			return idctrace.New(base, logger, idctrace.WithLogLimit(0, 0))
+		}},
 		{"idctrace+idcotel", func(base http.RoundTripper) http.RoundTripper {
 			return idctrace.New(base, logger, idcotel.WithTraceFields())
 		}},
@@ -156,6 +166,37 @@ func (h idHeader) RoundTrip(req *http.Request) (*http.Response, error) {
 	out.Header = req.Header.Clone()
 	out.Header["X-Request-Id"] = []string{"5f0c1b8e-0d7a-4c1e-9a57-3b1d2f0e6c44"}
 	return h.next.RoundTrip(out)
+}
+
+// lean is the least a hand-written failure logger does: it copies the
+// header and sets an ID, reads a failed body synchronously, decodes it with
+// encoding/json and logs every failure with zap. It has no bound on a
+// stalled body, no redaction, no retries and no storm limit: the reference
+// idctrace's failure path is measured against.
+type lean struct {
+	next   http.RoundTripper
+	logger *zap.Logger
+}
+
+func (l lean) RoundTrip(req *http.Request) (*http.Response, error) {
+	out := req.WithContext(req.Context())
+	out.Header = req.Header.Clone()
+	id := uuid.NewString()
+	out.Header["X-Request-Id"] = []string{id}
+	resp, err := l.next.RoundTrip(out)
+	if err != nil || resp.StatusCode < 400 {
+		return resp, err
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	var e struct {
+		Error string `json:"error"`
+	}
+	json.Unmarshal(body, &e)
+	l.logger.Warn("identitycall request failed", zap.String("request_id", id), zap.String("method", req.Method),
+		zap.String("url", req.URL.String()), zap.Int("status", resp.StatusCode), zap.String("error", e.Error))
+	return resp, nil
 }
 
 // roundTripURL points requests made for the stub at a loopback server.

@@ -3,9 +3,13 @@ package idcotel_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 
+	"go.opentelemetry.io/contrib/bridges/otelzap"
+	"go.opentelemetry.io/otel/attribute"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/trace"
@@ -84,4 +88,57 @@ func ExampleWithMetrics() {
 	}
 	// Output:
 	// identitycall.client.request.duration /recordings/{id} 404 404 2
+	// identitycall.client.queue.duration /recordings/{id} 404 404 2
+}
+
+func ExampleWithLogContext() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprint(w, `{"error":"Service unavailable"}`)
+	}))
+	defer srv.Close()
+
+	// In a service: the log SDK with an OTLP exporter (otlploghttp). Here
+	// the records stay in memory, to be printed.
+	exp := &memExporter{}
+	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewSimpleProcessor(exp)))
+	defer lp.Shutdown(context.Background())
+	jsonCore := zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()),
+		zapcore.AddSync(io.Discard), zapcore.InfoLevel) // the service's own lines, unchanged
+	logger := zap.New(zapcore.NewTee(jsonCore, otelzap.NewCore("example.com/billing", otelzap.WithLoggerProvider(lp))))
+	client := idctrace.WrapClient(srv.Client(), logger, idcotel.WithLogContext())
+
+	// In a traced program the span comes from otelhttp or a server
+	// handler; here it is fixed so the output is stable.
+	ctx := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID:    trace.TraceID{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36},
+		SpanID:     trace.SpanID{0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7},
+		TraceFlags: trace.FlagsSampled,
+	}))
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/v1/public/recordings/42", nil)
+	req.Header.Set("X-Request-ID", "7b0e9a52-1c1e-4f4e-9a53-0b7d2f6d8e11")
+	resp, err := client.Do(req)
+	if err != nil {
+		panic(err)
+	}
+	resp.Body.Close()
+
+	r := exp.all()[0]
+	fmt.Println(r.Severity(), r.Body().AsString())
+	fmt.Println("trace", r.TraceID())
+	fmt.Println("span ", r.SpanID())
+	r.WalkAttributes(func(kv attribute.KeyValue) bool {
+		switch kv.Key {
+		case idctrace.FieldRequestID, idctrace.FieldRoute, idctrace.FieldStatus:
+			fmt.Println(kv.Key, kv.Value.Emit())
+		}
+		return true
+	})
+	// Output:
+	// ERROR identitycall request failed
+	// trace 4bf92f3577b34da6a3ce929d0e0e4736
+	// span  00f067aa0ba902b7
+	// request_id 7b0e9a52-1c1e-4f4e-9a53-0b7d2f6d8e11
+	// route /recordings/{id}
+	// status 503
 }

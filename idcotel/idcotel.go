@@ -4,9 +4,12 @@
 // [WithMetrics] records the duration of every attempt and counts retries,
 // by method, route, status and error type. [WithTraceFields] adds the W3C
 // trace and span IDs of the request's span to every failure entry, so a log
-// line found in a central store leads to its trace, and the reverse. Put
-// otelhttp outside the idctrace Transport, so its client span is in the
-// request's context when idctrace logs:
+// line found in a central store leads to its trace, and the reverse.
+// [WithLogContext] hands the request's context to a core that ships entries
+// to OpenTelemetry (the otelzap bridge), so the shipped record carries the
+// span's IDs in its own trace fields. Put otelhttp outside the idctrace
+// Transport, so its client span is in the request's context when idctrace
+// logs:
 //
 //	base := idctrace.New(http.DefaultTransport, logger, idcotel.WithTraceFields())
 //	client := &http.Client{Transport: otelhttp.NewTransport(base)}

@@ -2,13 +2,9 @@ package idcotel
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"net"
 	"net/http"
 	"strconv"
-	"syscall"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -20,23 +16,33 @@ import (
 // Metric names.
 const (
 	MetricRequestDuration = "identitycall.client.request.duration"
+	MetricQueueDuration   = "identitycall.client.queue.duration"
 	MetricRetries         = "identitycall.client.retries"
+	MetricRetriesDenied   = "identitycall.client.retries.denied"
 )
 
-// WithMetrics returns an [idctrace.Option] that records, per attempt, the
-// histogram identitycall.client.request.duration (seconds) and, for each
-// attempt a retry follows, the counter identitycall.client.retries. Both
-// carry the attributes http.request.method, url.template (the documented
-// route, as [idctrace.Route]; absent for other paths),
+// WithMetrics returns an [idctrace.Option] that records, per attempt sent,
+// the histograms identitycall.client.request.duration (seconds, until the
+// response headers) and identitycall.client.queue.duration (seconds the
+// attempt waited for its rate-limit slot before it was sent: 0 without a
+// limiter, see [idctrace.WithLimiter]); for each attempt a retry followed,
+// the counter identitycall.client.retries; and for each failed attempt the
+// retry policy would have retried had the retry budget allowed it, the
+// counter identitycall.client.retries.denied (see [idctrace.RetryBudget]).
+// All carry the attributes http.request.method, url.template (the
+// documented route, as [idctrace.Route]; absent for other paths),
 // http.response.status_code (absent on transport errors) and error.type:
-// the status code as text for 400 and above, or for a transport error its
-// cause: timeout, name_resolution, connection_refused, tls, canceled or
-// _OTHER, as the OpenTelemetry HTTP semantic conventions ask of a
-// low-cardinality error type.
+// the status code as text for 400 and above, or for a transport error the
+// class of its cause, as [idctrace.TransportError]'s ErrorType gives it
+// (timeout, canceled, name_resolution, connection_refused,
+// connection_reset, tls, local_rate_limit or _OTHER): the low-cardinality
+// error type the OpenTelemetry HTTP semantic conventions ask for. Failures
+// that storm summaries count instead of logging are measured all the same:
+// attempts minus entries is what a storm saved.
 //
 // otelhttp already measures raw requests; these add what it cannot know:
-// the documented endpoint, and the retries. A nil mp means the global
-// meter provider.
+// the documented endpoint, the time spent under the quota, and the
+// retries. A nil mp means the global meter provider.
 func WithMetrics(mp metric.MeterProvider) idctrace.Option {
 	if mp == nil {
 		mp = otel.GetMeterProvider()
@@ -51,17 +57,37 @@ func WithMetrics(mp metric.MeterProvider) idctrace.Option {
 	if err != nil {
 		otel.Handle(err)
 	}
+	// The 0 boundary keeps the attempts that did not wait in a bucket of
+	// their own; the last ones reach the minute a 429 may ask for.
+	queue, err := meter.Float64Histogram(MetricQueueDuration,
+		metric.WithUnit("s"),
+		metric.WithDescription("Time each attempt of an IdentityCall API call waited for its rate-limit slot before it was sent."),
+		metric.WithExplicitBucketBoundaries(0, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+	if err != nil {
+		otel.Handle(err)
+	}
 	retries, err := meter.Int64Counter(MetricRetries,
 		metric.WithUnit("{retry}"),
 		metric.WithDescription("Attempts of IdentityCall API calls that a retry followed."))
 	if err != nil {
 		otel.Handle(err)
 	}
+	denied, err := meter.Int64Counter(MetricRetriesDenied,
+		metric.WithUnit("{retry}"),
+		metric.WithDescription("Failed attempts of IdentityCall API calls not retried because the retry budget was spent."))
+	if err != nil {
+		otel.Handle(err)
+	}
 	return idctrace.WithObserver(func(a idctrace.Attempt) {
 		set := metric.WithAttributeSet(attributes(a))
-		duration.Record(context.Background(), a.Duration.Seconds(), set)
+		rec := []metric.RecordOption{set}
+		duration.Record(context.Background(), a.Duration.Seconds(), rec...)
+		queue.Record(context.Background(), a.Queued.Seconds(), rec...)
 		if a.RetryIn > 0 {
 			retries.Add(context.Background(), 1, set)
+		}
+		if a.RetrySkipped == "budget" {
+			denied.Add(context.Background(), 1, set)
 		}
 	})
 }
@@ -100,27 +126,12 @@ func method(m string) string {
 	return "_OTHER"
 }
 
-// errorType names the cause of a transport error, from a short list.
+// errorType is the class the Transport gave a transport error's cause: one
+// classification for the hint, the log and the metrics.
 func errorType(err error) string {
-	var (
-		timeout interface{ Timeout() bool }
-		dnsErr  *net.DNSError
-		certErr *tls.CertificateVerificationError
-		unknown x509.UnknownAuthorityError
-		invalid x509.CertificateInvalidError
-		host    x509.HostnameError
-	)
-	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &timeout) && timeout.Timeout():
-		return "timeout"
-	case errors.Is(err, context.Canceled):
-		return "canceled"
-	case errors.As(err, &dnsErr):
-		return "name_resolution"
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection_refused"
-	case errors.As(err, &certErr), errors.As(err, &unknown), errors.As(err, &invalid), errors.As(err, &host):
-		return "tls"
+	var te *idctrace.TransportError
+	if errors.As(err, &te) && te.ErrorType != "" {
+		return te.ErrorType
 	}
 	return "_OTHER"
 }

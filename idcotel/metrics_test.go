@@ -22,41 +22,44 @@ import (
 	"github.com/identitycall/idctrace/idcotel"
 )
 
-// point is one data point of either instrument, by its attributes.
+// point is one data point of an instrument, by its attributes.
 type point struct {
-	count int64 // histogram count, or counter value
-	sum   float64
+	count   int64 // histogram count, or counter value
+	sum     float64
+	buckets []uint64 // histogram bucket counts
 }
 
-// collect reads every data point of the two instruments, keyed by a
-// readable form of their attributes.
-func collect(t *testing.T, reader *sdkmetric.ManualReader) (durations, retries map[string]point) {
+// collect reads every data point, by instrument name and then by a
+// readable form of its attributes.
+func collect(t *testing.T, reader *sdkmetric.ManualReader) map[string]map[string]point {
 	t.Helper()
 	var rm metricdata.ResourceMetrics
 	require.NoError(t, reader.Collect(context.Background(), &rm))
-	durations, retries = map[string]point{}, map[string]point{}
+	out := map[string]map[string]point{}
 	for _, sm := range rm.ScopeMetrics {
 		assert.Equal(t, idcotel.ScopeName, sm.Scope.Name)
 		for _, m := range sm.Metrics {
+			points := map[string]point{}
 			switch data := m.Data.(type) {
 			case metricdata.Histogram[float64]:
-				assert.Equal(t, idcotel.MetricRequestDuration, m.Name)
+				assert.Contains(t, []string{idcotel.MetricRequestDuration, idcotel.MetricQueueDuration}, m.Name)
 				assert.Equal(t, "s", m.Unit)
 				for _, dp := range data.DataPoints {
-					durations[key(dp.Attributes)] = point{count: int64(dp.Count), sum: dp.Sum}
+					points[key(dp.Attributes)] = point{count: int64(dp.Count), sum: dp.Sum, buckets: dp.BucketCounts}
 				}
 			case metricdata.Sum[int64]:
-				assert.Equal(t, idcotel.MetricRetries, m.Name)
+				assert.Contains(t, []string{idcotel.MetricRetries, idcotel.MetricRetriesDenied}, m.Name)
 				assert.True(t, data.IsMonotonic)
 				for _, dp := range data.DataPoints {
-					retries[key(dp.Attributes)] = point{count: dp.Value}
+					points[key(dp.Attributes)] = point{count: dp.Value}
 				}
 			default:
 				t.Errorf("unexpected metric %s (%T)", m.Name, m.Data)
 			}
+			out[m.Name] = points
 		}
 	}
-	return durations, retries
+	return out
 }
 
 func key(set attribute.Set) string {
@@ -94,7 +97,8 @@ func TestMetricsPerRouteAndStatus(t *testing.T) {
 		resp.Body.Close()
 	}
 
-	durations, retries := collect(t, reader)
+	got := collect(t, reader)
+	durations, retries := got[idcotel.MetricRequestDuration], got[idcotel.MetricRetries]
 	assert.Equal(t, map[string]point{
 		"error.type=503 http.request.method=GET http.response.status_code=503 url.template=/recordings ":      {count: 1},
 		"http.request.method=GET http.response.status_code=200 url.template=/recordings ":                     {count: 1},
@@ -108,6 +112,8 @@ func TestMetricsPerRouteAndStatus(t *testing.T) {
 	assert.Equal(t, map[string]point{
 		"error.type=503 http.request.method=GET http.response.status_code=503 url.template=/recordings ": {count: 1},
 	}, retries, "the retry after the 503, with that attempt's attributes")
+	assert.Equal(t, counts(durations), counts(got[idcotel.MetricQueueDuration]), "one queue time per attempt, with the same attributes")
+	assert.Empty(t, got[idcotel.MetricRetriesDenied], "no budget, nothing denied")
 }
 
 // counts drops the sums, which depend on the machine.
@@ -150,11 +156,11 @@ func TestMetricsOfTransportErrors(t *testing.T) {
 			require.Error(t, err)
 			tr.CloseIdleConnections()
 
-			durations, retries := collect(t, reader)
+			got := collect(t, reader)
 			assert.Equal(t, map[string]point{
 				"error.type=" + tt.want + " http.request.method=GET url.template=/projects ": {count: 1},
-			}, counts(durations), "no status code on a transport error")
-			assert.Empty(t, retries)
+			}, counts(got[idcotel.MetricRequestDuration]), "no status code on a transport error")
+			assert.Empty(t, got[idcotel.MetricRetries])
 		})
 	}
 }
@@ -171,6 +177,103 @@ func TestMetricsOtherMethod(t *testing.T) {
 	tr := idctrace.New(stub{errors.New("x")}, nil, idcotel.WithMetrics(mp))
 	req, _ := http.NewRequest("PURGE", "http://h/x", nil)
 	tr.RoundTrip(req)
-	durations, _ := collect(t, reader)
-	assert.Contains(t, durations, "error.type=_OTHER http.request.method=_OTHER ")
+	assert.Contains(t, collect(t, reader)[idcotel.MetricRequestDuration], "error.type=_OTHER http.request.method=_OTHER ")
+}
+
+func TestMetricsRetriesDenied(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, `{"error":"Service unavailable"}`)
+	}))
+	t.Cleanup(srv.Close)
+	const attrs = "error.type=503 http.request.method=GET http.response.status_code=503 url.template=/projects "
+	tests := []struct {
+		name            string
+		budget          *idctrace.RetryBudget
+		attempts        int64
+		retries, denied int64
+	}{
+		// A budget with nothing in it and no retries a second denies every
+		// retry: each call is one attempt, and each is counted as denied.
+		{"empty budget", idctrace.NewRetryBudget(0, 0), 3, 0, 3},
+		// Without a budget each call is retried once; the second attempt
+		// is not retried for MaxRetries, which is no denial.
+		{"no budget", nil, 6, 3, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			reader := sdkmetric.NewManualReader()
+			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+			defer mp.Shutdown(context.Background())
+			policy := idctrace.RetryPolicy{MaxRetries: 1, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond, Budget: tt.budget}
+			client := idctrace.WrapClient(srv.Client(), nil, idcotel.WithMetrics(mp), idctrace.WithRetry(policy))
+			for range 3 {
+				resp, err := client.Get(srv.URL + "/api/v1/public/projects")
+				require.NoError(t, err)
+				resp.Body.Close()
+			}
+			got := collect(t, reader)
+			assert.Equal(t, tt.attempts, got[idcotel.MetricRequestDuration][attrs].count)
+			assert.Equal(t, tt.retries, got[idcotel.MetricRetries][attrs].count)
+			assert.Equal(t, tt.denied, got[idcotel.MetricRetriesDenied][attrs].count)
+		})
+	}
+}
+
+// sleepLimiter makes every attempt wait d for its slot.
+type sleepLimiter struct{ d time.Duration }
+
+func (l sleepLimiter) Wait(ctx context.Context) error {
+	select {
+	case <-time.After(l.d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (sleepLimiter) Pause(time.Time) {}
+
+func TestMetricsQueueDuration(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"data":[]}`)
+	}))
+	t.Cleanup(srv.Close)
+	const (
+		wait  = 20 * time.Millisecond
+		attrs = "http.request.method=GET http.response.status_code=200 url.template=/projects "
+	)
+	tests := []struct {
+		name    string
+		opts    []idctrace.Option
+		minSum  time.Duration
+		noWaits uint64 // attempts in the first bucket, (-inf, 0]
+	}{
+		{"no limiter", nil, 0, 2},
+		// How much longer than wait each attempt queued depends on the
+		// machine, so only the lower bound is checked.
+		{"limiter", []idctrace.Option{idctrace.WithLimiter(sleepLimiter{wait})}, 2 * wait, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			reader := sdkmetric.NewManualReader()
+			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+			defer mp.Shutdown(context.Background())
+			client := idctrace.WrapClient(srv.Client(), nil, append(tt.opts, idcotel.WithMetrics(mp))...)
+			for range 2 {
+				resp, err := client.Get(srv.URL + "/api/v1/public/projects")
+				require.NoError(t, err)
+				resp.Body.Close()
+			}
+			q := collect(t, reader)[idcotel.MetricQueueDuration][attrs]
+			assert.Equal(t, int64(2), q.count, "one queue time per attempt")
+			assert.GreaterOrEqual(t, q.sum, tt.minSum.Seconds())
+			require.NotEmpty(t, q.buckets)
+			assert.Equal(t, tt.noWaits, q.buckets[0], "attempts that did not wait")
+		})
+	}
 }

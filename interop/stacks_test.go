@@ -5,11 +5,14 @@ package interop
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -158,4 +161,40 @@ func TestUnderOAuth2(t *testing.T) {
 	f := logs.All()[0].ContextMap()
 	assert.Equal(t, "denied for Bearer REDACTED", f[idctrace.FieldError], "a non-idc token echoed back is still redacted")
 	assert.Equal(t, srv.ids()[0], f[idctrace.FieldRequestID])
+}
+
+// TestUnderRetryablehttpCertificateError: go-retryablehttp does not retry
+// a certificate error, which it finds by a type assertion on url.Error.Err.
+// idctrace keeps net/http's type outermost, so the call fails at once, and
+// errors.As still reaches the TransportError, whose request ID and hint
+// the entry and the Recorder keep.
+func TestUnderRetryablehttpCertificateError(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the client's rejections
+	t.Cleanup(srv.Close)
+	logger, logs := observed()
+	rec := idctrace.NewRecorder(0)
+	var attempts atomic.Int32
+	base := &http.Transport{} // the system's roots: the test server's certificate does not verify
+	t.Cleanup(base.CloseIdleConnections)
+	c := retryablehttp.NewClient()
+	c.HTTPClient = &http.Client{Transport: idctrace.New(base, logger, idctrace.WithRecorder(rec),
+		idctrace.WithObserver(func(idctrace.Attempt) { attempts.Add(1) }))}
+	c.Logger = nil
+	c.RetryMax, c.RetryWaitMin, c.RetryWaitMax = 4, time.Millisecond, time.Millisecond
+
+	_, err := c.Get(srv.URL + "/api/v1/public/recordings")
+	require.Error(t, err)
+	assert.EqualValues(t, 1, attempts.Load(), "not retried")
+	var te *idctrace.TransportError
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, "tls", te.ErrorType)
+	assert.NotEmpty(t, te.RequestID)
+	assert.Contains(t, te.Hint, "certificate")
+	require.Equal(t, 1, logs.Len())
+	assert.Equal(t, te.RequestID, logs.All()[0].ContextMap()[idctrace.FieldRequestID])
+	assert.Equal(t, 1, rec.Len())
+	var certErr *tls.CertificateVerificationError
+	assert.ErrorAs(t, err, &certErr)
 }
