@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -24,8 +22,7 @@ type apiCall struct {
 	cfg    config
 	method string
 	url    string
-	body   []byte // nil: no body
-	form   *form  // nil: no form
+	body   *body // nil: no body
 }
 
 func parseCall(args []string, cfg config, stdin io.Reader) (*apiCall, error) {
@@ -69,35 +66,21 @@ func parseCall(args []string, cfg config, stdin io.Reader) (*apiCall, error) {
 		if method != http.MethodPost && method != http.MethodPut && method != http.MethodPatch {
 			return nil, fmt.Errorf("-F needs POST, PUT or PATCH, not %s", method)
 		}
-		if c.form, err = newForm(cfg.form); err != nil {
-			return nil, err
-		}
+		c.body = newForm(cfg.form).body()
 	}
 	return c, nil
 }
 
-// readBody reads BODY: a literal, @FILE or - for stdin.
-func readBody(arg string, stdin io.Reader) ([]byte, error) {
-	switch {
-	case arg == "-":
-		return io.ReadAll(stdin)
-	case strings.HasPrefix(arg, "@"):
-		b, err := os.ReadFile(arg[1:])
-		if err != nil {
-			return nil, fmt.Errorf("reading BODY: %w", err)
-		}
-		return b, nil
-	}
-	return []byte(arg), nil
-}
-
 // do sends the call and returns the exit code.
-func (c *apiCall) do(ctx context.Context, stdout, stderr io.Writer) int {
+func (c *apiCall) do(ctx context.Context, sys *system) int {
 	if c.cfg.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.timeout)
 		defer cancel()
 	}
+	// The log and the progress line share stderr: a log line written
+	// while the progress line shows goes below it.
+	stderr := &statusWriter{w: sys.stderr}
 	logger := newLogger(stderr, c.cfg.json, zapcore.InfoLevel)
 	defer logger.Sync()
 	var opts []idctrace.Option
@@ -106,45 +89,32 @@ func (c *apiCall) do(ctx context.Context, stdout, stderr io.Writer) int {
 		policy.MaxRetries = c.cfg.retries
 		opts = append(opts, idctrace.WithRetry(policy))
 	}
-	client := idctrace.WrapClient(&http.Client{}, logger, opts...)
+	client := idctrace.WrapClient(&http.Client{Transport: sys.base, CheckRedirect: refuseDowngrade}, logger, opts...)
 
-	var body io.Reader
-	if c.body != nil {
-		body = bytes.NewReader(c.body) // replayable: http.NewRequest sets GetBody
-	}
-	req, err := http.NewRequestWithContext(ctx, c.method, c.url, body)
+	req, err := http.NewRequestWithContext(ctx, c.method, c.url, nil)
 	if err != nil {
 		fmt.Fprintln(stderr, "idctrace:", c.cfg.redact(err.Error()))
 		return 2
 	}
 	req.Header.Set("Authorization", "Bearer "+c.cfg.apiKey)
 	req.Header.Set("Accept", "application/json")
-	switch {
-	case c.body != nil:
-		req.Header.Set("Content-Type", "application/json")
-	case c.form != nil:
-		// Streamed; GetBody writes it again for a retry.
-		req.Body, _ = c.form.open()
-		req.GetBody = c.form.open
-		req.ContentLength = c.form.length
-		req.Header.Set("Content-Type", c.form.contentType())
+	if c.body != nil {
+		var meter *progress
+		if c.cfg.progress {
+			meter = newProgress(stderr, sys.clock(), c.body.length)
+		}
+		if err := c.body.attach(req, meter); err != nil {
+			fmt.Fprintln(stderr, "idctrace:", c.cfg.redact(err.Error()))
+			return 1
+		}
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		// The log line above holds the details, redacted; *url.Error's text
-		// would repeat the URL as typed, so the ticket stands for it.
-		var te *idctrace.TransportError
-		if !errors.As(err, &te) {
-			fmt.Fprintln(stderr, "idctrace: request failed:", c.cfg.redact(err.Error()))
-			return 1
-		}
-		fmt.Fprintln(stderr, "idctrace: request failed, with no response")
-		c.ticket(stderr, te)
-		return 1
+		return c.failed(stderr, err)
 	}
 	defer resp.Body.Close()
 	apiErr := idctrace.CheckResponse(resp)
-	if _, err := io.Copy(stdout, resp.Body); err != nil {
+	if _, err := io.Copy(sys.stdout, resp.Body); err != nil {
 		fmt.Fprintln(stderr, "idctrace: reading the response:", c.cfg.redact(err.Error()))
 		return 1
 	}
@@ -154,6 +124,85 @@ func (c *apiCall) do(ctx context.Context, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// failed prints why the call got no response and returns the exit code.
+func (c *apiCall) failed(stderr io.Writer, err error) int {
+	var (
+		down    *downgradeError
+		changed *changedError
+		te      *idctrace.TransportError
+	)
+	switch {
+	case errors.As(err, &down):
+		fmt.Fprintln(stderr, "idctrace:", c.cfg.redact(down.Error()))
+	case errors.As(err, &changed):
+		// A local problem: a ticket would send support after it.
+		fmt.Fprintln(stderr, "idctrace:", c.cfg.redact(changed.Error()))
+	case errors.As(err, &te):
+		// The log line above holds the details, redacted; *url.Error's text
+		// would repeat the URL as typed, so the ticket stands for it.
+		fmt.Fprintln(stderr, "idctrace: request failed, with no response")
+		c.ticket(stderr, te)
+	default:
+		fmt.Fprintln(stderr, "idctrace: request failed:", c.cfg.redact(err.Error()))
+	}
+	return 1
+}
+
+// attach makes b the body of req, counted by meter (nil: not shown). A
+// replayable body gets a GetBody, through which idctrace's retries send it
+// again; a stream is sent once.
+func (b *body) attach(req *http.Request, meter *progress) error {
+	req.Header.Set("Content-Type", b.contentType)
+	if b.length == 0 {
+		return nil // http.NoBody
+	}
+	open := func() (io.ReadCloser, error) {
+		rc, err := b.open()
+		if err != nil {
+			return nil, err
+		}
+		return meter.count(rc), nil
+	}
+	rc, err := open()
+	if err != nil {
+		return err
+	}
+	req.Body, req.ContentLength = rc, b.length
+	if b.replayable {
+		req.GetBody = open
+	}
+	return nil
+}
+
+// maxRedirects is net/http's default limit, which a CheckRedirect of its
+// own replaces.
+const maxRedirects = 10
+
+// refuseDowngrade is the client's CheckRedirect. net/http follows a
+// redirect to another scheme and, on the same host, keeps the
+// Authorization header: from https to http it would send the key in
+// clear. Such a redirect is refused before the request is made.
+func refuseDowngrade(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	if prev := via[len(via)-1].URL; prev.Scheme == "https" && req.URL.Scheme != "https" {
+		return &downgradeError{from: prev, to: req.URL}
+	}
+	return nil
+}
+
+// shown tells redact.URL which query parameters keep their values.
+func shown(name string) bool { return !redact.IsSecretName(name) }
+
+// downgradeError is a redirect that would have left TLS.
+type downgradeError struct{ from, to *url.URL }
+
+func (e *downgradeError) Error() string {
+	return fmt.Sprintf("refused the redirect from %s to %s: it leaves TLS and would send the API key in clear; check the base URL",
+		redact.URL(e.from, shown, nil), redact.URL(e.to, shown, nil))
 }
 
 // ticket prints the support ticket of a failed call, and how to add the

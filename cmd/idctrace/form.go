@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
-	"os"
 	"path/filepath"
 	"strings"
 )
@@ -16,7 +15,8 @@ type formFlags []formPart
 
 type formPart struct {
 	name, value string
-	file        bool // value is a path
+	file        bool  // value is a path
+	size        int64 // the file's, when its part was given
 }
 
 func (f *formFlags) String() string { return "" }
@@ -28,14 +28,14 @@ func (f *formFlags) Set(s string) error {
 	}
 	p := formPart{name: name, value: value}
 	if path, isFile := strings.CutPrefix(value, "@"); isFile {
-		info, err := os.Stat(path)
+		if path == "-" {
+			return errors.New("a form cannot read standard input: save it to a file and give name=@file")
+		}
+		info, err := regularFile(path)
 		if err != nil {
 			return err
 		}
-		if info.IsDir() {
-			return fmt.Errorf("%s is a directory", path)
-		}
-		p.value, p.file = path, true
+		p.value, p.file, p.size = path, true, info.Size()
 	}
 	*f = append(*f, p)
 	return nil
@@ -44,29 +44,31 @@ func (f *formFlags) Set(s string) error {
 // form is a multipart/form-data body that is written while it is sent, so
 // a 500 MB recording is never held in memory, and that can be written again
 // for a retry. Its length is known in advance, so the request carries a
-// Content-Length instead of a chunked body that some servers refuse.
+// Content-Length instead of a chunked body that some servers refuse: a
+// file that changes size while it is sent fails the request (see
+// fileReader) rather than send a form of another length.
 type form struct {
 	parts    []formPart
 	boundary string
 	length   int64
 }
 
-func newForm(parts []formPart) (*form, error) {
+func newForm(parts []formPart) *form {
 	f := &form{parts: parts, boundary: multipart.NewWriter(io.Discard).Boundary()}
 	// The length is that of the form with every file left out, plus the
 	// files' sizes: a part's headers do not depend on its content.
-	var files int64
 	var count countingWriter
-	err := f.write(&count, func(_ io.Writer, path string) error {
-		info, err := os.Stat(path)
-		if err != nil {
-			return err
-		}
-		files += info.Size()
-		return nil
-	})
-	f.length = int64(count) + files
-	return f, err
+	_ = f.write(&count, func(io.Writer, formPart) error { return nil }) // a countingWriter never fails
+	f.length = int64(count)
+	for _, p := range parts {
+		f.length += p.size
+	}
+	return f
+}
+
+// body returns f as a call's body.
+func (f *form) body() *body {
+	return &body{contentType: f.contentType(), length: f.length, open: f.open, replayable: true}
 }
 
 // contentType is the Content-Type header that goes with every body of f.
@@ -82,7 +84,7 @@ func (f *form) open() (io.ReadCloser, error) {
 }
 
 // write writes f to w, calling file to write each file's content.
-func (f *form) write(w io.Writer, file func(w io.Writer, path string) error) error {
+func (f *form) write(w io.Writer, file func(w io.Writer, p formPart) error) error {
 	mw := multipart.NewWriter(w)
 	if err := mw.SetBoundary(f.boundary); err != nil {
 		return err
@@ -98,15 +100,15 @@ func (f *form) write(w io.Writer, file func(w io.Writer, path string) error) err
 		if err != nil {
 			return err
 		}
-		if err := file(pw, p.value); err != nil {
+		if err := file(pw, p); err != nil {
 			return fmt.Errorf("-F %s: %w", p.name, err)
 		}
 	}
 	return mw.Close()
 }
 
-func copyFile(w io.Writer, path string) error {
-	file, err := os.Open(path)
+func copyFile(w io.Writer, p formPart) error {
+	file, err := openFile(p.value, p.size)
 	if err != nil {
 		return err
 	}

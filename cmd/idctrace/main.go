@@ -21,6 +21,32 @@
 // response, the log line and a support ticket with its request ID and hint
 // go to stderr and the exit code is 1; bad usage exits with 2. Everything
 // printed is redacted as idctrace's logs are.
+//
+// BODY @FILE and the files of -F are streamed from disk, never held in
+// memory, and sent again for a retry; only regular files are accepted (a
+// device or a named pipe has no length and may never end). A file that
+// changes while it is sent fails the call rather than send another body.
+// BODY - reads standard input: up to 1 MiB it is sent like a literal and
+// retried like one; beyond, it streams and is sent once. While a body is
+// sent, progress shows on stderr when it is a terminal, or with -progress.
+// A redirect from https to http is refused: it would send the key in
+// clear.
+//
+// Subcommands are named by the first argument:
+//
+//	idctrace report [-log FILE]... [-since DURATION|TIME] [-json]
+//	idctrace sim [-addr HOST:PORT] [-rate N/DURATION]
+//
+// report reads JSON-lines logs (zap's JSON encoder, or log/slog's
+// JSONHandler through idcslog; plain or gzip; standard input without
+// -log) and prints idctrace's failures by endpoint and status or cause,
+// with counts that include what storm summaries counted, first and last
+// times and the most common hint. -since takes a duration back from now,
+// or a time. Lines that are not idctrace entries are skipped and counted.
+//
+// sim runs the IdentityCall simulator of package idctest until
+// interrupted, and prints its URL and a key with every permission: the
+// simulator's own key, printed whole, the one exception to redaction.
 package main
 
 import (
@@ -29,6 +55,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -43,27 +70,77 @@ const defaultBaseURL = "https://api.identitycall.ai/api/v1/public"
 
 // config is what the flags and the environment say.
 type config struct {
-	baseURL string
-	apiKey  string
-	retries int
-	email   string
-	json    bool
-	timeout time.Duration
-	form    formFlags
+	baseURL  string
+	apiKey   string
+	retries  int
+	email    string
+	json     bool
+	timeout  time.Duration
+	form     formFlags
+	progress bool
+}
+
+// system is what run takes from the process, so that tests can give
+// their own.
+type system struct {
+	getenv   func(string) string
+	stdin    io.Reader
+	stdout   io.Writer
+	stderr   io.Writer
+	terminal bool              // stderr is a terminal: -progress defaults to true
+	base     http.RoundTripper // under idctrace's Transport; nil: http.DefaultTransport
+	now      func() time.Time  // nil: time.Now
+}
+
+func (sys *system) clock() func() time.Time {
+	if sys.now == nil {
+		return time.Now
+	}
+	return sys.now
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	code := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	ctx, stop := context.Background(), func() {}
+	if !readsLogs(os.Args[1:]) {
+		ctx, stop = signal.NotifyContext(ctx, os.Interrupt)
+	}
+	code := run(ctx, os.Args[1:], &system{
+		getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
+		terminal: isTerminal(os.Stderr),
+	})
 	stop()
 	os.Exit(code)
 }
 
+// readsLogs reports whether args run a subcommand that reads logs. Those
+// hold nothing to clean up, and may wait on standard input: an interrupt
+// ends them at once, as it ends cat.
+func readsLogs(args []string) bool {
+	return len(args) > 0 && args[0] == "report"
+}
+
+// isTerminal reports whether f is a character device, as a terminal is.
+// /dev/null is one too, which costs nothing: progress written there is lost.
+func isTerminal(f *os.File) bool {
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
+}
+
 // run is main without the process: it returns the exit code.
-func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, sys *system) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "report":
+			return runReport(args[1:], sys)
+		case "sim":
+			return runSim(ctx, args[1:], sys)
+		}
+	}
+	stderr := sys.stderr
 	fs := flag.NewFlagSet("idctrace", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { usage(fs, stderr) }
+	getenv := sys.getenv
 	cfg := config{apiKey: strings.TrimSpace(getenv("IDENTITYCALL_API_KEY"))}
 	baseURL := getenv("IDENTITYCALL_BASE_URL")
 	if baseURL == "" {
@@ -75,25 +152,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	fs.BoolVar(&cfg.json, "json", false, "log JSON lines instead of the console format")
 	fs.DurationVar(&cfg.timeout, "timeout", 60*time.Second, "timeout of the whole call, retries included; 0 means none")
 	fs.Var(&cfg.form, "F", "a multipart form part, name=value or name=@file; repeat for more")
+	fs.BoolVar(&cfg.progress, "progress", sys.terminal, "show on stderr how much of a body is sent; on by default when stderr is a terminal")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return 0
 	} else if err != nil {
 		return 2 // flag has printed the problem and the usage
 	}
 	if fs.NArg() == 0 {
-		if err := runDemo(ctx, stdout, cfg); err != nil {
+		if err := runDemo(ctx, sys.stdout, cfg); err != nil {
 			fmt.Fprintln(stderr, "idctrace: demo:", err)
 			return 1
 		}
 		return 0
 	}
-	c, err := parseCall(fs.Args(), cfg, stdin)
+	c, err := parseCall(fs.Args(), cfg, sys.stdin)
 	if err != nil {
 		fmt.Fprintln(stderr, "idctrace:", cfg.redact(err.Error()))
 		fmt.Fprintln(stderr, "Run 'idctrace -h' for usage.")
 		return 2
 	}
-	return c.do(ctx, stdout, stderr)
+	return c.do(ctx, sys)
 }
 
 // redact makes text safe to print: keys masked, the key and the base
@@ -117,6 +195,10 @@ func usage(fs *flag.FlagSet, w io.Writer) {
   idctrace                          run the demo against an embedded simulator
   idctrace [flags] METHOD PATH [BODY]
                                     call the IdentityCall API
+  idctrace report [-log FILE]... [-since DURATION|TIME] [-json]
+                                    idctrace's failures in JSON logs, by endpoint
+  idctrace sim [-addr HOST:PORT] [-rate N/DURATION]
+                                    run the simulator, print its URL and a key
 
 METHOD is GET, POST, PUT, PATCH or DELETE. PATH is relative to the base URL,
 for example /recordings?page=2. BODY is JSON sent as application/json:
@@ -125,7 +207,10 @@ instead, one -F per part:
 
   idctrace -F file=@call.wav -F external_id=crm-42 POST /recordings
 
-The API key is read from IDENTITYCALL_API_KEY only.
+Files are streamed from disk and must be regular files. Standard input is
+sent once, without retries, when it is longer than 1 MiB. A redirect from
+https to http is refused. The API key is read from IDENTITYCALL_API_KEY only.
+Run 'idctrace report -h' or 'idctrace sim -h' for their flags.
 
 Flags:
 `)

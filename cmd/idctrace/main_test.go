@@ -26,8 +26,20 @@ var rawKey = regexp.MustCompile(`idc_[A-Za-z0-9]{32}`)
 
 func runCLI(t *testing.T, env map[string]string, stdin string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return runSys(t, &system{stdin: strings.NewReader(stdin)}, env, args...)
+}
+
+// runSys runs the command with sys, whose getenv, stdout and stderr it
+// sets: env is the environment; stdin, when nil, is empty.
+func runSys(t *testing.T, sys *system, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	var out, errOut strings.Builder
-	code = run(context.Background(), args, func(k string) string { return env[k] }, strings.NewReader(stdin), &out, &errOut)
+	sys.getenv = func(k string) string { return env[k] }
+	sys.stdout, sys.stderr = &out, &errOut
+	if sys.stdin == nil {
+		sys.stdin = strings.NewReader("")
+	}
+	code = run(context.Background(), args, sys)
 	return code, out.String(), errOut.String()
 }
 
@@ -92,6 +104,9 @@ func TestHelp(t *testing.T) {
 		assert.Empty(t, out)
 		assert.Contains(t, stderr, "idctrace [flags] METHOD PATH [BODY]")
 		assert.Contains(t, stderr, "-F value")
+		assert.Contains(t, stderr, "idctrace report [-log FILE]... [-since DURATION|TIME] [-json]")
+		assert.Contains(t, stderr, "idctrace sim [-addr HOST:PORT] [-rate N/DURATION]")
+		assert.Contains(t, stderr, "-progress")
 	}
 }
 
@@ -117,7 +132,7 @@ func TestUsageErrors(t *testing.T) {
 		{"bad base URL", key, []string{"-base-url", "::", "GET", "/recordings"}, "invalid base URL"},
 		{"negative retries", key, []string{"-retries", "-1", "GET", "/recordings"}, "-retries must not be negative"},
 		{"unknown flag", key, []string{"-key", "idc_x", "GET", "/x"}, "flag provided but not defined: -key"},
-		{"missing body file", key, []string{"POST", "/recordings", "@/nonexistent.json"}, "reading BODY"},
+		{"missing body file", key, []string{"POST", "/recordings", "@/nonexistent.json"}, "BODY: stat /nonexistent.json: no such file or directory"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/identitycall/idctrace"
+)
+
+// logEntry is one idctrace entry of a log: a failed attempt, or a summary
+// of failures of one kind that were counted, not written. Fields absent
+// from the line keep their zero value.
+type logEntry struct {
+	summary bool
+	time    time.Time // when it was written
+	level   string    // lower case: debug, info, warn, error
+
+	requestID, method, url, route string
+	status                        int // 0: a transport error
+	duration                      time.Duration
+	startedAt                     time.Time
+	attempt                       int
+	err                           string // for a summary without a status, the cause
+	errs                          []string
+	retryAfter, retryIn, queued   time.Duration
+	body, hint, retrySkipped      string
+
+	suppressed                    int
+	firstRequestID, lastRequestID string
+	firstAt, lastAt               time.Time
+}
+
+type lineKind int
+
+const (
+	lineOther lineKind = iota
+	lineEntry
+	lineUnreadable
+	lineTooLong
+)
+
+// marker is in every line that holds one of idctrace's messages: lines
+// without it are not decoded.
+var marker = []byte(`"identitycall request fail`)
+
+// rawEntry is a log line as JSON gives it: fields whose encoding differs
+// from one encoder to another stay raw.
+type rawEntry struct {
+	Msg     *string         `json:"msg"`
+	Message *string         `json:"message"`
+	Level   string          `json:"level"`
+	TS      json.RawMessage `json:"ts"`   // zap
+	Time    json.RawMessage `json:"time"` // log/slog
+
+	RequestID  string          `json:"request_id"`
+	Method     string          `json:"method"`
+	URL        string          `json:"url"`
+	Route      string          `json:"route"`
+	Status     int             `json:"status"`
+	Duration   json.RawMessage `json:"duration"`
+	StartedAt  json.RawMessage `json:"started_at"`
+	Attempt    int             `json:"attempt"`
+	Error      string          `json:"error"`
+	Errors     []string        `json:"errors"`
+	RetryAfter json.RawMessage `json:"retry_after"`
+	Body       string          `json:"body"`
+	RetryIn    json.RawMessage `json:"retry_in"`
+	Hint       string          `json:"hint"`
+	Skipped    string          `json:"retry_skipped"`
+	Queued     json.RawMessage `json:"queued"`
+
+	Suppressed     int             `json:"suppressed"`
+	FirstRequestID string          `json:"first_request_id"`
+	LastRequestID  string          `json:"last_request_id"`
+	FirstAt        json.RawMessage `json:"first_at"`
+	LastAt         json.RawMessage `json:"last_at"`
+}
+
+// parseLine decodes one line.
+func parseLine(line []byte, tooLong bool) (*logEntry, lineKind) {
+	switch {
+	case tooLong:
+		return nil, lineTooLong
+	case !bytes.Contains(line, marker):
+		return nil, lineOther
+	}
+	var raw rawEntry
+	if err := json.Unmarshal(line, &raw); err != nil {
+		return nil, lineUnreadable
+	}
+	msg := raw.Msg
+	if msg == nil {
+		msg = raw.Message
+	}
+	if msg == nil || *msg != idctrace.LogMessage && *msg != idctrace.SummaryMessage {
+		return nil, lineOther
+	}
+	e, err := raw.entry(*msg == idctrace.SummaryMessage)
+	if err != nil {
+		return nil, lineUnreadable
+	}
+	return e, lineEntry
+}
+
+// entry converts raw. zap writes a duration as float seconds by default
+// (or a string such as "1.5s"), log/slog as integer nanoseconds: a line
+// with slog's "time" and no "ts" is slog's.
+func (raw *rawEntry) entry(summary bool) (*logEntry, error) {
+	e := &logEntry{
+		summary: summary, level: strings.ToLower(raw.Level),
+		requestID: raw.RequestID, method: raw.Method, url: raw.URL, route: raw.Route, status: raw.Status,
+		attempt: raw.Attempt, err: raw.Error, errs: raw.Errors, body: raw.Body, hint: raw.Hint, retrySkipped: raw.Skipped,
+		suppressed: raw.Suppressed, firstRequestID: raw.FirstRequestID, lastRequestID: raw.LastRequestID,
+	}
+	at := raw.TS
+	nanos := len(raw.TS) == 0 && len(raw.Time) > 0
+	if nanos {
+		at = raw.Time
+	}
+	var errs []error
+	for _, t := range []struct {
+		dst *time.Time
+		raw json.RawMessage
+	}{{&e.time, at}, {&e.startedAt, raw.StartedAt}, {&e.firstAt, raw.FirstAt}, {&e.lastAt, raw.LastAt}} {
+		var err error
+		*t.dst, err = parseTime(t.raw)
+		errs = append(errs, err)
+	}
+	for _, d := range []struct {
+		dst *time.Duration
+		raw json.RawMessage
+	}{{&e.duration, raw.Duration}, {&e.retryAfter, raw.RetryAfter}, {&e.retryIn, raw.RetryIn}, {&e.queued, raw.Queued}} {
+		var err error
+		*d.dst, err = parseDuration(d.raw, nanos)
+		errs = append(errs, err)
+	}
+	return e, errors.Join(errs...)
+}
+
+// timeLayouts are the time formats of strings: RFC 3339 (log/slog, zap's
+// RFC3339 encoders) and ISO 8601 without a colon in the offset (zap's
+// ISO8601TimeEncoder).
+var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z0700"}
+
+// parseTime reads a time: a string in one of timeLayouts, or a number of
+// seconds since 1970 (zap's default), or of milli-, micro- or nanoseconds
+// (zap's other epoch encoders), told apart by their size. Absent is zero.
+func parseTime(raw json.RawMessage) (time.Time, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return time.Time{}, nil
+	}
+	if raw[0] == '"' {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return time.Time{}, err
+		}
+		var err error
+		for _, layout := range timeLayouts {
+			var t time.Time
+			if t, err = time.Parse(layout, s); err == nil {
+				return t, nil
+			}
+		}
+		return time.Time{}, err
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil {
+		return time.Time{}, err
+	}
+	// Seconds until the year 5138, then milliseconds, microseconds and
+	// nanoseconds, which all begin well above it for times after 1973.
+	switch {
+	case f < 1e11:
+		// A float64 of today's seconds holds microseconds, not nanoseconds.
+		sec, frac := math.Modf(f)
+		return time.Unix(int64(sec), int64(frac*1e9)).Round(time.Microsecond).UTC(), nil
+	case f < 1e14:
+		return time.UnixMicro(int64(f * 1e3)).UTC(), nil
+	case f < 1e17:
+		return time.UnixMicro(int64(f)).UTC(), nil
+	}
+	return time.Unix(0, int64(f)).UTC(), nil
+}
+
+// parseDuration reads a duration: a string such as "1.5s", or a number of
+// seconds, or of nanoseconds when nanos. Absent is zero.
+func parseDuration(raw json.RawMessage, nanos bool) (time.Duration, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return 0, nil
+	}
+	if raw[0] == '"' {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return 0, err
+		}
+		return time.ParseDuration(s)
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if nanos {
+		return time.Duration(f), err
+	}
+	return time.Duration(f * float64(time.Second)), err
+}
