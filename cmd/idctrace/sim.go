@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -99,4 +100,22 @@ func parseRate(s string) (int, time.Duration, error) {
 		return 0, 0, bad
 	}
 	return n, per, nil
+}
+
+// startSim starts the simulator on addr, or on a free port on 127.0.0.1
+// when addr is empty.
+func startSim(addr string, opts ...idctest.Option) (*idctest.Server, error) {
+	var ln net.Listener
+	if addr != "" {
+		var err error
+		if ln, err = net.Listen("tcp", addr); err != nil {
+			return nil, err
+		}
+	}
+	srv := idctest.NewUnstartedServer(opts...)
+	if ln != nil {
+		srv.Listener = ln // Start closes the one it came with
+	}
+	srv.Start()
+	return srv, nil
 }
