@@ -23,6 +23,7 @@ const (
 	FieldAttempt      = "attempt"
 	FieldQueued       = "queued" // the wait for a rate-limit slot before the attempt; not in duration
 	FieldError        = "error"
+	FieldErrorType    = "error_type" // a transport error's class, as TransportError.ErrorType
 	FieldErrors       = "errors"
 	FieldRetryAfter   = "retry_after"
 	FieldBody         = "body"
@@ -105,6 +106,9 @@ func (r *record) fields() []zap.Field {
 	}
 	if r.message != "" {
 		fields = append(fields, zap.String(FieldError, r.message))
+	}
+	if r.status == 0 && r.errType != "" {
+		fields = append(fields, zap.String(FieldErrorType, r.errType))
 	}
 	if len(r.errs) > 0 {
 		fields = append(fields, zap.Strings(FieldErrors, r.errs))

@@ -26,6 +26,7 @@ type logEntry struct {
 	startedAt                     time.Time
 	attempt                       int
 	err                           string // for a summary without a status, the cause
+	errorType                     string // a transport error's class, as TransportError.ErrorType
 	errs                          []string
 	retryAfter, retryIn, queued   time.Duration
 	body, hint, retrySkipped      string
@@ -66,6 +67,7 @@ type rawEntry struct {
 	StartedAt  json.RawMessage `json:"started_at"`
 	Attempt    int             `json:"attempt"`
 	Error      string          `json:"error"`
+	ErrorType  string          `json:"error_type"`
 	Errors     []string        `json:"errors"`
 	RetryAfter json.RawMessage `json:"retry_after"`
 	Body       string          `json:"body"`
@@ -114,7 +116,7 @@ func (raw *rawEntry) entry(summary bool) (*logEntry, error) {
 	e := &logEntry{
 		summary: summary, level: strings.ToLower(raw.Level),
 		requestID: raw.RequestID, method: raw.Method, url: raw.URL, route: raw.Route, status: raw.Status,
-		attempt: raw.Attempt, err: raw.Error, errs: raw.Errors, body: raw.Body, hint: raw.Hint, retrySkipped: raw.Skipped,
+		attempt: raw.Attempt, err: raw.Error, errorType: raw.ErrorType, errs: raw.Errors, body: raw.Body, hint: raw.Hint, retrySkipped: raw.Skipped,
 		suppressed: raw.Suppressed, firstRequestID: raw.FirstRequestID, lastRequestID: raw.LastRequestID,
 	}
 	at := raw.TS

@@ -14,7 +14,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/identitycall/idctrace"
 	"github.com/identitycall/idctrace/internal/redact"
 )
 
@@ -143,7 +142,7 @@ func (r *report) add(e *logEntry) {
 	if k.status == 0 {
 		k.cause = e.err // a summary's error is its cause already
 		if !e.summary {
-			k.cause = causeOf(e.err)
+			k.cause = cmp.Or(e.errorType, "_OTHER")
 		}
 	}
 	g := r.groups[k]
@@ -181,32 +180,6 @@ func endpoint(e *logEntry) string {
 	}
 	before, _, _ := strings.Cut(e.url, "?")
 	return before
-}
-
-// causeOf names the cause of a transport error from its text, in the
-// classes of [idctrace.TransportError.ErrorType], which storm summaries
-// carry: a failure entry has only the text. The order is ErrorType's.
-func causeOf(text string) string {
-	has := func(subs ...string) bool {
-		return slices.ContainsFunc(subs, func(s string) bool { return strings.Contains(text, s) })
-	}
-	switch {
-	case has(idctrace.ErrLocalRateLimit.Error()):
-		return "local_rate_limit"
-	case has("deadline exceeded", "Client.Timeout", "i/o timeout", "timeout awaiting", "handshake timeout"):
-		return "timeout"
-	case has("context canceled", "operation was canceled"):
-		return "canceled"
-	case has("no such host", "server misbehaving", ": lookup ") || strings.HasPrefix(text, "lookup "):
-		return "name_resolution"
-	case has("connection refused"):
-		return "connection_refused"
-	case has("tls: ", "x509: ", "certificate"):
-		return "tls"
-	case has("connection reset", "connection abort", "broken pipe", "EOF"):
-		return "connection_reset"
-	}
-	return "_OTHER"
 }
 
 // row is a group as printed: every string redacted, since a log may hold

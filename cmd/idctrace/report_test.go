@@ -297,25 +297,3 @@ func TestReportUsage(t *testing.T) {
 	assert.Equal(t, 0, code)
 	assert.Equal(t, "No failures.\nRead 1 line from 1 log: 0 failure entries, 0 storm summaries; 1 line skipped (1 not idctrace entries, 0 unreadable, 0 longer than 1 MiB).\n", out)
 }
-
-func TestCauseOf(t *testing.T) {
-	t.Parallel()
-	for _, tt := range []struct{ text, want string }{
-		{"dial tcp 127.0.0.1:1: connect: connection refused", "connection_refused"},
-		{"context deadline exceeded", "timeout"},
-		{"net/http: request canceled (Client.Timeout exceeded while awaiting headers)", "timeout"},
-		{"dial tcp 10.0.0.1:443: i/o timeout", "timeout"},
-		{"net/http: TLS handshake timeout", "timeout"},
-		{"context canceled", "canceled"},
-		{"dial tcp: lookup api.identitycall.ai on 127.0.0.53:53: no such host", "name_resolution"},
-		{"tls: failed to verify certificate: x509: certificate signed by unknown authority", "tls"},
-		{"read tcp 127.0.0.1:5->127.0.0.1:6: read: connection reset by peer", "connection_reset"},
-		{`Get "http://127.0.0.1:5/x": EOF`, "connection_reset"},
-		{"write tcp 127.0.0.1:5->127.0.0.1:6: write: broken pipe", "connection_reset"},
-		{"idctrace: no rate-limit slot before the deadline", "local_rate_limit"},
-		{"proxyconnect tcp: something odd", "_OTHER"},
-		{"", "_OTHER"},
-	} {
-		assert.Equal(t, tt.want, causeOf(tt.text), tt.text)
-	}
-}
