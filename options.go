@@ -260,6 +260,22 @@ func WithLogLimit(n int, per time.Duration) Option {
 	})
 }
 
+// A RecorderOption configures a [Recorder].
+type RecorderOption interface {
+	applyRecorder(*Recorder)
+}
+
+type recorderOptionFunc func(*Recorder)
+
+func (f recorderOptionFunc) applyRecorder(r *Recorder) { f(r) }
+
+// WithMinLevel makes the Recorder keep and count the failures whose entry
+// level is lvl or above. The default is Warn; zapcore.DebugLevel keeps the
+// not-ready answers of polling too.
+func WithMinLevel(lvl zapcore.Level) RecorderOption {
+	return recorderOptionFunc(func(r *Recorder) { r.minLevel = lvl })
+}
+
 // validHeaderName reports whether name is an RFC 9110 token, the grammar of a
 // header field name. (x/net's httpguts has this; the root package keeps to
 // zap and uuid.)

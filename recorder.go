@@ -35,22 +35,6 @@ type Recorder struct {
 	counts kindCounts
 }
 
-// A RecorderOption configures a [Recorder].
-type RecorderOption interface {
-	applyRecorder(*Recorder)
-}
-
-type recorderOptionFunc func(*Recorder)
-
-func (f recorderOptionFunc) applyRecorder(r *Recorder) { f(r) }
-
-// WithMinLevel makes the Recorder keep and count the failures whose entry
-// level is lvl or above. The default is Warn; zapcore.DebugLevel keeps the
-// not-ready answers of polling too.
-func WithMinLevel(lvl zapcore.Level) RecorderOption {
-	return recorderOptionFunc(func(r *Recorder) { r.minLevel = lvl })
-}
-
 // NewRecorder returns a Recorder that keeps the last size failures; zero or
 // less means [DefaultRecorderSize].
 func NewRecorder(size int, opts ...RecorderOption) *Recorder {

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -61,6 +62,30 @@ func newTracerProvider(t *testing.T) (*sdktrace.TracerProvider, *tracetest.SpanR
 	t.Cleanup(func() { tp.Shutdown(context.Background()) })
 	return tp, rec
 }
+
+// TestUnderOtelhttpNilResponse is otelhttp's TestTransportNilResponse with
+// idctrace between otelhttp and a base that breaks the RoundTripper
+// contract: a nil response with a nil error. The caller gets an error with
+// net/http's words, and the span records it.
+func TestUnderOtelhttpNilResponse(t *testing.T) {
+	t.Parallel()
+	tp, spans := newTracerProvider(t)
+	base := idctrace.New(roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, nil }), nil)
+	client := &http.Client{Transport: otelhttp.NewTransport(base, otelhttp.WithTracerProvider(tp))}
+
+	resp, err := client.Get("http://localhost/api/v1/public/recordings")
+	require.Error(t, err)
+	assert.Nil(t, resp)
+	assert.Contains(t, err.Error(), "returned a nil *Response with a nil error")
+	assert.NotEmpty(t, idctrace.RequestIDFromError(err))
+	ended := spans.Ended()
+	require.Len(t, ended, 1)
+	assert.Equal(t, codes.Error, ended[0].Status().Code)
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // TestUnderOtelhttp builds the stack users build: otelhttp outside, idctrace
 // inside, with the SDK's tracer provider.
