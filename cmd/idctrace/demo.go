@@ -37,6 +37,7 @@ type demo struct {
 	client  *http.Client
 	quiet   zap.AtomicLevel // the server's level, raised while the burst runs
 	metrics *metrics
+	json    bool // log JSON lines
 }
 
 func runDemo(ctx context.Context, w io.Writer, cfg config) error {
@@ -54,7 +55,7 @@ func runDemo(ctx context.Context, w io.Writer, cfg config) error {
 		idctrace.WithRecorder(recorder),
 		idctrace.WithObserver(m.observe),
 	)
-	d := &demo{ctx: ctx, out: out, srv: srv, client: client, quiet: quiet, metrics: m}
+	d := &demo{ctx: ctx, out: out, srv: srv, client: client, quiet: quiet, metrics: m, json: cfg.json}
 	email := cfg.email
 	if email == "" {
 		email = "you@example.com"
@@ -91,6 +92,7 @@ func runDemo(ctx context.Context, w io.Writer, cfg config) error {
 		title, key, method, path, body string
 	}{
 		{"200  list recordings", ops, "GET", "/recordings?page=1&per_page=10", ""},
+		{"400  per_page past the documented 100", ops, "GET", "/recordings?per_page=500", ""},
 		{"200  attach an operator to the number", ops, "POST", fmt.Sprintf("/virtual_numbers/%d/add_operator", number.ID), `{"phone_number":"+15550000001","name":"Ann Lee"}`},
 		{"401  no API key", "", "GET", "/recordings", ""},
 		{"401  a revoked API key", revoked, "GET", "/recordings", ""},
@@ -120,11 +122,18 @@ func runDemo(ctx context.Context, w io.Writer, cfg config) error {
 	if err := d.rateLimit(); err != nil {
 		return err
 	}
-	srv.Inject(1, idctest.Fault{Status: http.StatusServiceUnavailable})
+	srv.Inject(1, idctest.Fault{Status: http.StatusInternalServerError, Route: "GET /recordings"})
+	if _, err := d.callJSON("500  an internal server error, retried with backoff", ops, "GET", "/recordings", "", nil); err != nil {
+		return err
+	}
+	srv.Inject(1, idctest.Fault{Status: http.StatusServiceUnavailable, Route: "GET /recordings"})
 	if _, err := d.callJSON("503  a load balancer's error, retried with backoff", ops, "GET", "/recordings", "", nil); err != nil {
 		return err
 	}
 	timeoutErr := d.timeout(ops)
+	if err := d.storm(); err != nil {
+		return err
+	}
 
 	fmt.Fprintf(d.out, "\n-- support ticket for the 404 (APIError.SupportTicket)\n\n")
 	if ticketErr != nil {
@@ -223,61 +232,6 @@ func (d *demo) upload(title, key, file string, fields ...string) (string, error)
 		} `json:"data"`
 	}
 	return created.Data.PublicID, json.Unmarshal(body, &created)
-}
-
-// rateLimit spends a fresh key's budget quietly, then makes the call that
-// gets 429 and is retried after retry_after.
-func (d *demo) rateLimit() error {
-	key := d.srv.NewKey(idctest.Read)
-	if err := d.spend(key); err != nil {
-		return err
-	}
-	_, err := d.callJSON(fmt.Sprintf("429  past %d requests a second: waits retry_after, then succeeds", burst), key, "GET", "/recordings", "", nil)
-	return err
-}
-
-// spend sends requests with key, through a client without idctrace and
-// with the server's log quiet, until the server answers 429: the window
-// is then used up however long the requests took.
-func (d *demo) spend(key string) error {
-	d.quiet.SetLevel(zapcore.WarnLevel)
-	defer d.quiet.SetLevel(zapcore.InfoLevel)
-	for range 100 * burst {
-		resp, err := d.do(d.ctx, d.srv.Client(), key, "GET", "/recordings", nil, "")
-		if err != nil {
-			return err
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusTooManyRequests {
-			return nil
-		}
-	}
-	return fmt.Errorf("no 429 after %d requests", 100*burst)
-}
-
-// timeout makes a call the server answers too late for its deadline, and
-// returns its TransportError.
-func (d *demo) timeout(key string) *idctrace.TransportError {
-	fmt.Fprintf(d.out, "\n-- timeout  the server answers after 2 s; the call's deadline is 200 ms\n")
-	d.srv.Inject(1, idctest.Fault{Delay: 2 * time.Second})
-	ctx, cancel := context.WithTimeout(d.ctx, 200*time.Millisecond)
-	defer cancel()
-	answered := len(d.srv.Requests())
-	resp, err := d.do(ctx, d.client, key, "GET", "/projects", nil, "")
-	if err == nil {
-		resp.Body.Close()
-		return nil
-	}
-	// The server gives up on the request once the client is gone; its
-	// line comes before the rest of the demo.
-	for deadline := time.Now().Add(2 * time.Second); len(d.srv.Requests()) == answered && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
-	}
-	fmt.Fprintf(d.out, "   => %v\n", err)
-	var te *idctrace.TransportError
-	errors.As(err, &te)
-	return te
 }
 
 // summary shortens a response body for one line.
