@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -58,7 +59,8 @@ func TestDemo(t *testing.T) {
 		"422 Unprocessable Entity: phone_number is required",
 		"DEBUG  client  identitycall request failed", "422 Unprocessable Entity: Transcription not available",
 		`"status": 429`, `"retry_in": "1s"`,
-		`"status": 503`,
+		`"status": 503`, `"status": 500`, "400 Bad Request: per_page must be between 1 and 100",
+		"identitycall request failures summarized", "200 calls: ",
 		"context deadline exceeded", "Hint:        No response within",
 		"IdentityCall support request", "Account:     you@example.com", "Endpoint:    GET /recordings/{id}",
 		"Cause:       context deadline exceeded",
@@ -68,10 +70,18 @@ func TestDemo(t *testing.T) {
 		assert.Contains(t, out, want)
 	}
 	assert.NotRegexp(t, rawKey, out, "no key in the demo's output")
+	storm := regexp.MustCompile(`200 calls: (\d+) attempts .* (\d+) log lines`).FindStringSubmatch(out)
+	require.Len(t, storm, 3)
+	attempts, _ := strconv.Atoi(storm[1])
+	assert.Less(t, attempts, 400, "the retry budget held the storm's retries")
+	lines, _ := strconv.Atoi(storm[2])
+	// 11 a second: a slow machine may spread the storm over a few seconds.
+	assert.Less(t, lines, attempts/4, "the storm limit held the lines")
 
-	// Every failure's request ID shows on both sides.
+	// Every failure's request ID shows on both sides, but for the storm's,
+	// which no server answered.
 	for _, line := range strings.Split(out, "\n") {
-		if strings.Contains(line, "identitycall request failed") {
+		if strings.Contains(line, "identitycall request failed") && !strings.Contains(line, "connection_refused") {
 			id := regexp.MustCompile(`"request_id": "([^"]+)"`).FindStringSubmatch(line)
 			require.Len(t, id, 2, line)
 			assert.Contains(t, out, `server  request  {"request_id": "`+id[1]+`"`)
