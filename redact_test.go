@@ -6,6 +6,7 @@ package idctrace
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -242,4 +243,61 @@ func TestRedactionOfTheQuery(t *testing.T) {
 	assert.Contains(t, out["log"], "page=2")
 	assert.Contains(t, out["log"], "api_key=REDACTED")
 	assert.Contains(t, out["log"], "q=REDACTED")
+}
+
+// failedOutputs makes one call through a Transport with a recorder and a
+// JSON logger, and returns what each output holds, whether the call failed
+// with a status (read through CheckResponse) or with a transport error.
+func failedOutputs(t *testing.T, req *http.Request, base http.RoundTripper, opts ...Option) map[string]string {
+	t.Helper()
+	var buf syncBuffer
+	recorder := NewRecorder(0)
+	tr := New(base, jsonLogger(&buf), append(opts, WithRecorder(recorder))...)
+	out := map[string]string{}
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		var te *TransportError
+		require.ErrorAs(t, err, &te)
+		out["error"], out["url"], out["ticket"] = te.Error(), te.URL, te.SupportTicket("")
+	} else {
+		readAll(t, resp)
+		var apiErr *APIError
+		require.ErrorAs(t, CheckResponse(resp), &apiErr)
+		out["error"], out["url"], out["ticket"] = apiErr.Error(), apiErr.URL, apiErr.SupportTicket("")
+		out["fields"] = apiErr.Message + " " + strings.Join(apiErr.Errors, " ") + " " + apiErr.Body
+	}
+	var bundle bytes.Buffer
+	require.NoError(t, recorder.WriteBundle(&bundle, ""))
+	out["log"], out["bundle"] = buf.String(), bundle.String()
+	return out
+}
+
+// refuse fails every request with a transport error whose text holds the
+// request's URL, as net/http's errors do.
+var refuse = roundTripFunc(func(r *http.Request) (*http.Response, error) {
+	return nil, &url.Error{Op: "Get", URL: r.URL.String(), Err: errors.New("connection refused")}
+})
+
+// TestRedactionOfASemicolonQuery: servers that split a query on ';' as on
+// '&' (Rack, PHP with arg_separator.input) read a secret behind a ';'.
+func TestRedactionOfASemicolonQuery(t *testing.T) {
+	t.Parallel()
+	const secret = "s3cr3tQueryToken"
+	for _, transportError := range []bool{false, true} {
+		t.Run(fmt.Sprint("transport error ", transportError), func(t *testing.T) {
+			t.Parallel()
+			srv := newScripted(t, echo(404))
+			base := srv.Client().Transport
+			if transportError {
+				base = refuse
+			}
+			req, err := http.NewRequest("GET", srv.URL+"/x?page=1;api_key="+secret+"&q=1;token="+secret, nil)
+			require.NoError(t, err)
+			out := failedOutputs(t, req, base)
+			assert.Equal(t, srv.URL+"/x?page=1;api_key=REDACTED&q=REDACTED;token=REDACTED", out["url"])
+			for where, o := range out {
+				assert.NotContains(t, o, secret[:5], "in the %s", where)
+			}
+		})
+	}
 }

@@ -104,8 +104,10 @@ func AppendSecrets(dst []string, req *http.Request) []string {
 			add(url.QueryEscape(p))
 			add(url.PathEscape(p))
 		}
-		for part := range strings.SplitSeq(u.RawQuery, "&") {
-			k, v, _ := strings.Cut(part, "=")
+		for rest, more := u.RawQuery, true; more; {
+			var p string
+			p, _, rest, more = cutParam(rest)
+			k, v, _ := strings.Cut(p, "=")
 			if IsSecretName(QueryUnescape(k)) {
 				add(v)
 				add(QueryUnescape(v))

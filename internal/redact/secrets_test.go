@@ -24,7 +24,7 @@ func TestIsSecretName(t *testing.T) {
 
 func TestAppendSecrets(t *testing.T) {
 	t.Parallel()
-	req, err := http.NewRequest("GET", "https://bob:hunter%2022@h/x?token=tok123&page=2&sig=a&Api-Key=k%2Bey", nil)
+	req, err := http.NewRequest("GET", "https://bob:hunter%2022@h/x?token=tok123&page=2&sig=a&Api-Key=k%2Bey;secret=s3cr3t", nil)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer opaque-oauth-token")
 	req.Header["x-api-key"] = []string{"k3y-value"} // any spelling
@@ -33,7 +33,7 @@ func TestAppendSecrets(t *testing.T) {
 	req.Header.Set("Accept", "application/json")
 	got := AppendSecrets(nil, req)
 	assert.Subset(t, got, []string{"opaque-oauth-token", "k3y-value", "Ym9iOnByb3h5cGFzcw==", "proxypass", "s3ss10n", "dark",
-		"hunter 22", "hunter+22", "hunter%2022", "tok123", "k%2Bey", "k+ey"})
+		"hunter 22", "hunter+22", "hunter%2022", "tok123", "k%2Bey", "k+ey", "s3cr3t"})
 	for _, s := range got {
 		assert.GreaterOrEqual(t, len(s), MinSecretLen, "%q", s)
 	}

@@ -37,6 +37,12 @@ func TestURL(t *testing.T) {
 		{"https://h/a%2Fb", nil, "https://h/a%2Fb"},
 		{"https://h/x?" + percentAll("api_key") + "=1", nil, "https://h/x?api_key=REDACTED"},
 		{"https://h/x?" + testKey + "=1", nil, "https://h/x?idc_****" + tail + "=REDACTED"},
+		// Servers that read ';' as '&' (Rack, PHP's arg_separator) see api_key.
+		{"https://h/x?page=1;api_key=abc", nil, "https://h/x?page=1;api_key=REDACTED"},
+		{"https://h/x?api_key=abc;page=2&status=done", nil, "https://h/x?api_key=REDACTED;page=2&status=done"},
+		{"https://h/x?page=2;status=" + testKey, nil, "https://h/x?page=2;status=REDACTED"},
+		{"https://h/x?;;page=2;&", nil, "https://h/x?;;page=2;&"},
+		{"https://h/x?page=2;" + testKey, nil, "https://h/x?page=2;idc_****" + tail},
 	}
 	for _, tt := range tests {
 		u, err := url.Parse(tt.in)
