@@ -6,6 +6,7 @@ package idctrace
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -299,5 +300,49 @@ func TestRedactionOfASemicolonQuery(t *testing.T) {
 				assert.NotContains(t, o, secret[:5], "in the %s", where)
 			}
 		})
+	}
+}
+
+// TestRedactionOfTheRequestsOwnCredentials: each credential a request may
+// carry, echoed by the server in a body or by the base in its error, shows
+// in no output.
+func TestRedactionOfTheRequestsOwnCredentials(t *testing.T) {
+	t.Parallel()
+	const token = "tok3nQWERTYzxcvb"
+	tests := []struct {
+		name   string
+		user   string // the URL's user info
+		header http.Header
+		echo   string // what the server and the base echo
+	}{
+		{name: "basic user name", header: http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(token+":"))}}, echo: token},
+		{name: "URL user name", user: token + "@", echo: token},
+		{name: "bearer and a tab", header: http.Header{"Authorization": {"Bearer\t" + token}}, echo: token},
+		{name: "X-IdentityCall-Key", header: http.Header{"X-Identitycall-Key": {token}}, echo: token},
+		{name: "key body", header: http.Header{"Authorization": {"Bearer " + testKey}}, echo: "key " + testKey[4:] + " is revoked"},
+	}
+	for _, tt := range tests {
+		for _, transportError := range []bool{false, true} {
+			t.Run(fmt.Sprint(tt.name, ", transport error ", transportError), func(t *testing.T) {
+				t.Parallel()
+				srv := newScripted(t, reply(401, tt.echo))
+				base := srv.Client().Transport
+				if transportError {
+					base = roundTripFunc(func(r *http.Request) (*http.Response, error) {
+						return nil, &url.Error{Op: "Get", URL: r.URL.String(), Err: errors.New("proxy says " + tt.echo)}
+					})
+				}
+				req, err := http.NewRequest("GET", strings.Replace(srv.URL, "//", "//"+tt.user, 1)+"/x", nil)
+				require.NoError(t, err)
+				for k, v := range tt.header {
+					req.Header[k] = v
+				}
+				for where, out := range failedOutputs(t, req, base) {
+					assertNoRun(t, out, token, 5)
+					assertNoRun(t, out, testKey[4:], 5)
+					_ = where
+				}
+			})
+		}
 	}
 }

@@ -32,6 +32,10 @@ func TestText(t *testing.T) {
 		{"short trailing start kept", "end ya2", []string{"ya29.opaque-oauth-token"}, true, "end ya2"},
 		{"longest trailing start wins", "x 12345abcd", []string{"abcdefghijklmnop", "12345abcdZZZZZ"}, true, "x REDACTED"},
 		{"cut key", "key " + testKey[:30], nil, true, "key idc_****"},
+		// The request's own key, echoed without its prefix.
+		{"key body", "denied for " + testKey[4:] + ".", []string{testKey, testKey[4:]}, false, "denied for REDACTED."},
+		{"key with its body a secret", "denied for " + testKey, []string{testKey, testKey[4:]}, false, "denied for idc_****" + tail},
+		{"key body cut", "denied for " + testKey[4:20], []string{testKey, testKey[4:]}, true, "denied for REDACTED"},
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, Text(tt.in, tt.secrets, tt.cut), tt.name)

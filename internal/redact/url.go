@@ -89,7 +89,7 @@ func hasSecret(v string, secrets []string) bool {
 
 // part redacts a decoded URL part.
 func part(s string, secrets []string) string {
-	return MaskKeys(replaceSecrets(s, secrets))
+	return secretsAndKeys(s, secrets, false)
 }
 
 // query redacts a raw query, keeping the order of its parameters and the
