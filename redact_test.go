@@ -9,10 +9,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -341,6 +343,87 @@ func TestRedactionOfTheRequestsOwnCredentials(t *testing.T) {
 					assertNoRun(t, out, token, 5)
 					assertNoRun(t, out, testKey[4:], 5)
 					_ = where
+				}
+			})
+		}
+	}
+}
+
+// escapedKeys spells a key in each way the README lists.
+func escapedKeys(key string) map[string]string {
+	body := key[4:]
+	zw := func(sep string) string { return strings.Join(strings.Split(body, ""), sep) }
+	return map[string]string{
+		"json i":          `\u0069dc_` + body,
+		"json c":          `id\u0063_` + body,
+		"json _":          `idc\u005f` + body,
+		"json in json":    `\\u0069dc_` + body,
+		"hex escape":      `idc\x5f` + body,
+		"percent i":       "%69dc_" + body,
+		"percent twice":   "%2569dc_" + body,
+		"percent all":     escapeAll(key),
+		"html decimal":    "idc&#95;" + body,
+		"html hex":        "idc&#x5f;" + body,
+		"html twice":      "idc&amp;#95;" + body,
+		"html lowbar":     "idc&lowbar;" + body,
+		"zero-width":      "idc_\u200b" + body,
+		"zero-width all":  "i\u200cd\u200dc\u2060_\ufeff" + zw("\u200b"),
+		"zero-width json": `idc_\u200b` + zw(`\u200b`),
+	}
+}
+
+// decodeAll undoes, with its own rules and the standard library, every
+// escaping the README lists, until nothing changes: what an attacker's
+// reader would see.
+func decodeAll(s string) string {
+	percent := regexp.MustCompile(`%[0-9A-Fa-f]{2}`)
+	backslash := regexp.MustCompile(`\\+(?:[uU][0-9A-Fa-f]{4}|[xX][0-9A-Fa-f]{2})`)
+	for {
+		t := html.UnescapeString(s)
+		t = percent.ReplaceAllStringFunc(t, func(e string) string {
+			b, _ := strconv.ParseUint(e[1:], 16, 8)
+			return string([]byte{byte(b)})
+		})
+		t = backslash.ReplaceAllStringFunc(t, func(e string) string {
+			e = strings.TrimLeft(e, `\`)
+			r, _ := strconv.ParseUint(e[1:], 16, 32)
+			return string(rune(r))
+		})
+		t = strings.NewReplacer("\u200b", "", "\u200c", "", "\u200d", "", "\u2060", "", "\ufeff", "").Replace(t)
+		if t == s {
+			return s
+		}
+		s = t
+	}
+}
+
+// TestRedactionOfEscapedKeys echoes a key in every spelling the README
+// lists, in every shape of body and in a transport error's text.
+func TestRedactionOfEscapedKeys(t *testing.T) {
+	t.Parallel()
+	shapes := map[string]func(string) string{
+		"text":               func(k string) string { return "denied for " + k + " today" },
+		"json error":         func(k string) string { return `{"error":"denied for ` + k + `"}` },
+		"json cut":           func(k string) string { return `{"error":"denied for ` + k },
+		"json without error": func(k string) string { return `{"message":"denied for ` + k + `"}` },
+		"html":               func(k string) string { return "<p>denied for " + k + "</p>" },
+		"transport error":    func(k string) string { return "proxy: denied for " + k },
+	}
+	for form, spelled := range escapedKeys(testKey) {
+		for shape, wrap := range shapes {
+			t.Run(form+", "+shape, func(t *testing.T) {
+				t.Parallel()
+				srv := newScripted(t, reply(401, wrap(spelled)))
+				base := srv.Client().Transport
+				if shape == "transport error" {
+					base = roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, errors.New(wrap(spelled)) })
+				}
+				req, err := http.NewRequest("GET", srv.URL+"/x", nil)
+				require.NoError(t, err)
+				out := failedOutputs(t, req, base)
+				assert.Contains(t, out["log"], "idc_****"+testKey[len(testKey)-4:], "masked, with the last four")
+				for _, o := range out {
+					assertNoRun(t, decodeAll(o), testKey[4:], 5)
 				}
 			})
 		}

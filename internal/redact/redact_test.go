@@ -22,6 +22,9 @@ func FuzzRedact(f *testing.F) {
 		"https://u:p@h/p/" + testKey + "?api_key=x&q=" + testKey + "#f",
 		"\xff\x00idc_abc\x7f", "idc_" + strings.Repeat("a", 100), "x?token=idc_%41%42", "//@//@",
 		"https://h/keys/%69dc_" + testKey[4:],
+		`\u0069dc_` + testKey[4:], "idc&#95;" + testKey[4:], "idc&amp;#x5F" + testKey[4:], "idc&lowbar;x",
+		`idc\x5f` + testKey[4:], "i\u200bdc_\u2060" + testKey[4:], "idc_%E2%80%8B" + testKey[4:], percentAll(testKey),
+		"https://h/x?page=1;api_key=" + testKey + ";q=%2569dc_abc",
 	} {
 		f.Add(seed)
 	}
@@ -46,7 +49,7 @@ func FuzzRedact(f *testing.F) {
 // assertNoKey fails when s holds a key literal other than a masked one.
 func assertNoKey(t *testing.T, s string) {
 	t.Helper()
-	if i, start, end := nextKey(s, 0); i >= 0 {
-		t.Fatalf("unmasked key %q in %q", s[start:end], s)
+	if i, m := nextKey(s, 0); i >= 0 {
+		t.Fatalf("unmasked key %q in %q", s[i:m.end], s)
 	}
 }
