@@ -31,10 +31,12 @@ const testKey = "idc_Q7mK2xV9pL4sT8wB3nR6yH1cF5jD0gZa"
 // more, followed by a key character.
 var keyRE = regexp.MustCompile(`(?i)idc(_|%(25)*5f|\\+u005f)[a-z0-9_-]`)
 
-// assertNoKey fails when s holds a key literal other than a masked one.
+// assertNoKey fails when s holds a key literal other than a masked one, as
+// printed or decoded (decodeAll).
 func assertNoKey(t *testing.T, s string) {
 	t.Helper()
 	assert.NotRegexp(t, keyRE, s)
+	assert.NotRegexp(t, keyRE, decodeAll(s))
 }
 
 // assertNoRun fails when any run of n characters of secret is in out.
@@ -372,19 +374,23 @@ func escapedKeys(key string) map[string]string {
 	}
 }
 
+// The escapes decodeAll undoes beyond HTML's.
+var (
+	percentRE   = regexp.MustCompile(`%[0-9A-Fa-f]{2}`)
+	backslashRE = regexp.MustCompile(`\\+(?:[uU][0-9A-Fa-f]{4}|[xX][0-9A-Fa-f]{2})`)
+)
+
 // decodeAll undoes, with its own rules and the standard library, every
 // escaping the README lists, until nothing changes: what an attacker's
 // reader would see.
 func decodeAll(s string) string {
-	percent := regexp.MustCompile(`%[0-9A-Fa-f]{2}`)
-	backslash := regexp.MustCompile(`\\+(?:[uU][0-9A-Fa-f]{4}|[xX][0-9A-Fa-f]{2})`)
 	for {
 		t := html.UnescapeString(s)
-		t = percent.ReplaceAllStringFunc(t, func(e string) string {
+		t = percentRE.ReplaceAllStringFunc(t, func(e string) string {
 			b, _ := strconv.ParseUint(e[1:], 16, 8)
 			return string([]byte{byte(b)})
 		})
-		t = backslash.ReplaceAllStringFunc(t, func(e string) string {
+		t = backslashRE.ReplaceAllStringFunc(t, func(e string) string {
 			e = strings.TrimLeft(e, `\`)
 			r, _ := strconv.ParseUint(e[1:], 16, 32)
 			return string(rune(r))

@@ -10,8 +10,6 @@ import (
 // string. Each character of a key may be written
 //
 //   - as itself;
-//   - percent-escaped, "%5F", its '%' escaped again any number of times
-//     ("%255F"); a character beyond ASCII as its escaped UTF-8 bytes;
 //   - backslash-escaped, "\u005f" or "\x5f", with any number of backslashes
 //     ("\\u005f", a JSON escape inside JSON text);
 //   - as an HTML character reference: "&#95;", "&#x5f;" (';' optional, as
@@ -19,30 +17,76 @@ import (
 //     names of the zero-width characters, its '&' escaped again any number
 //     of times ("&amp;#95;").
 //
-// Between any two characters, and after the prefix, a zero-width character
-// (U+200B, U+200C, U+200D, U+2060, U+FEFF) in any of these spellings is
-// skipped. Nothing else is read: not base64, not UTF-16, not an escape of
-// an escape of another kind ("%5Cu005f"), not other invisible characters.
+// and any byte of these spellings may be percent-escaped, "%5F", its '%'
+// escaped again any number of times ("%255F"): net/url prints a URL that
+// holds "idc&#95;" as "idc&%2395%3B", and a character beyond ASCII as its
+// escaped UTF-8 bytes. Between any two characters, and after the prefix, a
+// zero-width character (U+200B, U+200C, U+200D, U+2060, U+FEFF) in any of
+// these spellings is skipped. Nothing else is read: not base64, not UTF-16,
+// not an HTML or backslash escape of a '%' or of a backslash, not other
+// invisible characters.
 
 // unit decodes the character that s starts with, in any of the spellings
 // above, and returns it with the length of its spelling. n is 0 when s is
 // empty or starts with an escape that is not whole.
 func unit(s string) (r rune, n int) {
+	c, n := readByte(s)
+	switch {
+	case n == 0:
+		return 0, 0
+	case c == '\\':
+		return backslashUnit(s, n)
+	case c == '&':
+		return htmlUnit(s, n)
+	case c >= utf8.RuneSelf:
+		return utf8Unit(s, c, n)
+	}
+	return rune(c), n
+}
+
+// readByte reads one byte of a spelling: the byte itself, or the byte a
+// percent escape stands for.
+func readByte(s string) (byte, int) {
 	if s == "" {
 		return 0, 0
 	}
-	switch c := s[0]; {
-	case c == '%':
-		return percentUnit(s)
-	case c == '\\':
-		return backslashUnit(s)
-	case c == '&':
-		return htmlUnit(s)
-	case c >= utf8.RuneSelf:
-		return utf8.DecodeRuneInString(s)
-	default:
-		return rune(c), 1
+	if s[0] == '%' {
+		if b, n := percentByte(s); n > 0 {
+			return b, n
+		}
 	}
+	return s[0], 1
+}
+
+// percentByte decodes "%XX", its '%' possibly escaped again as "%25".
+func percentByte(s string) (byte, int) {
+	i := 1
+	for strings.HasPrefix(s[i:], "25") {
+		i += 2
+	}
+	if len(s) >= i+2 {
+		if v, ok := hexValue(s[i : i+2]); ok {
+			return byte(v), i + 2
+		}
+	}
+	if i > 1 {
+		return '%', i // the last "25" was the escaped byte
+	}
+	return 0, 0
+}
+
+// readLiteral reads the bytes of lit, each possibly percent-escaped, and
+// returns the length of their spelling; ok is false when s does not start
+// with lit.
+func readLiteral(s, lit string) (n int, ok bool) {
+	for k := 0; k < len(lit); k++ {
+		c, m := readByte(s[n:])
+		if m == 0 || c != lit[k] {
+			return 0, false
+		}
+		n += m
+	}
+	return n, true
 }
 
 // startsSpelling reports whether c may start a spelling other than the
@@ -75,105 +119,90 @@ func skipZeroWidth(s string) int {
 	return n
 }
 
-// percentUnit decodes a percent-escaped character: one byte, or the bytes
-// of a character beyond ASCII, each escaped.
-func percentUnit(s string) (rune, int) {
-	b, n := percentByte(s)
-	if n == 0 || b < utf8.RuneSelf {
-		return rune(b), n
-	}
+// utf8Unit decodes a character beyond ASCII whose first byte, c, takes the
+// first n bytes of s.
+func utf8Unit(s string, c byte, n int) (rune, int) {
 	var buf [utf8.UTFMax]byte
-	buf[0] = b
+	var ends [utf8.UTFMax + 1]int // ends[k]: the length of the spelling of k bytes
+	buf[0], ends[1] = c, n
 	k := 1
 	for k < len(buf) && !utf8.FullRune(buf[:k]) {
-		c, m := percentByte(s[n:])
+		b, m := readByte(s[n:])
 		if m == 0 {
 			break
 		}
-		buf[k] = c
-		k, n = k+1, n+m
+		buf[k], n = b, n+m
+		k++
+		ends[k] = n
 	}
-	r, _ := utf8.DecodeRune(buf[:k])
-	return r, n
+	r, size := utf8.DecodeRune(buf[:k])
+	return r, ends[size]
 }
 
-// percentByte decodes "%XX", its '%' possibly escaped again as "%25".
-func percentByte(s string) (byte, int) {
-	if s == "" || s[0] != '%' {
-		return 0, 0
-	}
-	i := 1
-	for strings.HasPrefix(s[i:], "25") {
-		i += 2
-	}
-	if len(s) < i+2 {
-		return 0, 0
-	}
-	v, ok := hexValue(s[i : i+2])
-	if !ok {
-		return 0, 0
-	}
-	return byte(v), i + 2
-}
-
-// backslashUnit decodes "\uXXXX" or "\xXX" after one or more backslashes.
-func backslashUnit(s string) (rune, int) {
-	i := 1
-	for i < len(s) && s[i] == '\\' {
-		i++
-	}
-	if i == len(s) {
-		return 0, 0
+// backslashUnit decodes "\uXXXX" or "\xXX" after one or more backslashes,
+// the first of which takes the first n bytes of s.
+func backslashUnit(s string, n int) (rune, int) {
+	c, m := readByte(s[n:])
+	for m > 0 && c == '\\' {
+		n += m
+		c, m = readByte(s[n:])
 	}
 	digits := 0
-	switch s[i] {
-	case 'u', 'U':
+	switch {
+	case m > 0 && (c == 'u' || c == 'U'):
 		digits = 4
-	case 'x', 'X':
+	case m > 0 && (c == 'x' || c == 'X'):
 		digits = 2
 	default:
 		return 0, 0
 	}
-	i++
-	if len(s) < i+digits {
-		return 0, 0
+	n += m
+	v := 0
+	for ; digits > 0; digits-- {
+		c, m = readByte(s[n:])
+		d := digitValue(c)
+		if m == 0 || d < 0 {
+			return 0, 0
+		}
+		v, n = v<<4|d, n+m
 	}
-	v, ok := hexValue(s[i : i+digits])
-	if !ok {
-		return 0, 0
-	}
-	return rune(v), i + digits
+	return rune(v), n
 }
 
-// htmlUnit decodes an HTML character reference, its '&' possibly escaped
-// again as "&amp;".
-func htmlUnit(s string) (rune, int) {
-	i := 1
-	for strings.HasPrefix(s[i:], "amp;") {
-		i += 4
-	}
-	if i < len(s) && s[i] == '#' {
-		i++
-		base := 10
-		if i < len(s) && (s[i] == 'x' || s[i] == 'X') {
-			base, i = 16, i+1
+// htmlUnit decodes an HTML character reference whose '&' takes the first n
+// bytes of s; the '&' may be escaped again as "&amp;".
+func htmlUnit(s string, n int) (rune, int) {
+	for {
+		m, ok := readLiteral(s[n:], "amp;")
+		if !ok {
+			break
 		}
-		start, v := i, 0
-		for ; i < len(s); i++ {
-			d := digitValue(s[i])
-			if d < 0 || d >= base {
+		n += m
+	}
+	if m, ok := readLiteral(s[n:], "#"); ok {
+		n += m
+		base := 10
+		if c, m := readByte(s[n:]); m > 0 && (c == 'x' || c == 'X') {
+			base, n = 16, n+m
+		}
+		digits, v := 0, 0
+		for {
+			c, m := readByte(s[n:])
+			d := digitValue(c)
+			if m == 0 || d < 0 || d >= base {
 				break
 			}
 			// Past the last code point, the value only has to stay wrong.
-			v = min(v*base+d, utf8.MaxRune+1)
+			v, n = min(v*base+d, utf8.MaxRune+1), n+m
+			digits++
 		}
-		if i == start {
+		if digits == 0 {
 			return 0, 0
 		}
-		if i < len(s) && s[i] == ';' {
-			i++
+		if m, ok := readLiteral(s[n:], ";"); ok {
+			n += m
 		}
-		return rune(v), i
+		return rune(v), n
 	}
 	// The named references of the characters read beyond letters and digits.
 	names := [...]struct {
@@ -186,8 +215,8 @@ func htmlUnit(s string) (rune, int) {
 		{"zwnj;", '\u200C'}, {"zwj;", '\u200D'}, {"NoBreak;", '\u2060'},
 	}
 	for _, e := range names {
-		if strings.HasPrefix(s[i:], e.name) {
-			return e.r, i + len(e.name)
+		if m, ok := readLiteral(s[n:], e.name); ok {
+			return e.r, n + m
 		}
 	}
 	return 0, 0

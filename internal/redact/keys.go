@@ -85,8 +85,13 @@ func nextKey(s string, from int) (i int, m keyMatch) {
 		if p == 0 {
 			// Every backslash of a run starts the same escape, which has
 			// failed: trying each would take time quadratic in the run.
-			for s[j] == '\\' && j+1 < len(s) && s[j+1] == '\\' {
-				j++
+			for {
+				c, n := readByte(s[j:])
+				next, _ := readByte(s[j+n:])
+				if c != '\\' || next != '\\' {
+					break
+				}
+				j += n
 			}
 			continue
 		}

@@ -94,6 +94,8 @@ func TestMaskKeysEscaped(t *testing.T) {
 		{"HTML escaped twice", "idc&amp;#95;" + body, masked},
 		{"HTML named underscore", "idc&lowbar;" + body, masked},
 		{"HTML named underscore, other name", "idc&UnderBar;" + body, masked},
+		{"HTML reference in a URL, as net/url prints it", "idc&%2395%3B" + body, masked},
+		{"JSON escape in a URL", "idc%5Cu005f" + body, masked},
 		{"zero-width space after the prefix", "idc_\u200b" + body, masked},
 		{"zero-width non-joiner inside the prefix", "i\u200cdc_" + body, masked},
 		{"zero-width joiner before _", "idc\u200d_" + body, masked},
