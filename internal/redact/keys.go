@@ -81,18 +81,12 @@ func (m *keyMatch) whole() bool { return m.n == keyLen && m.alnum }
 // -1 when there is none.
 func nextKey(s string, from int) (i int, m keyMatch) {
 	for j := from; j < len(s); j++ {
+		if !mayStartKey(s[j]) {
+			continue // the common case, cheaply
+		}
 		p := prefixLen(s[j:])
 		if p == 0 {
-			// Every backslash of a run starts the same escape, which has
-			// failed: trying each would take time quadratic in the run.
-			for {
-				c, n := readByte(s[j:])
-				next, _ := readByte(s[j+n:])
-				if c != '\\' || next != '\\' {
-					break
-				}
-				j += n
-			}
+			j = lastBackslash(s, j)
 			continue
 		}
 		m = keyMatch{end: j + p, alnum: true}
@@ -119,11 +113,32 @@ func nextKey(s string, from int) (i int, m keyMatch) {
 	return -1, keyMatch{}
 }
 
+// mayStartKey reports whether c may start a key's prefix: an 'i', or the
+// start of an escape, as no byte of a character beyond ASCII is.
+func mayStartKey(c byte) bool {
+	return c|0x20 == 'i' || c == '%' || c == '&' || c == '\\'
+}
+
+// lastBackslash returns the start of the last backslash of the run that
+// starts at s[j], or j when s[j] starts none. Every backslash of a run starts
+// the same escape: trying each after the first has failed would take time
+// quadratic in the run.
+func lastBackslash(s string, j int) int {
+	for {
+		c, n := readByte(s[j:])
+		next, _ := readByte(s[j+n:])
+		if c != '\\' || next != '\\' {
+			return j
+		}
+		j += n
+	}
+}
+
 // prefixLen returns the length of the "idc_" prefix that starts s, in any
 // case and spelling, or 0 when s starts with none.
 func prefixLen(s string) int {
-	if s == "" || s[0] != 'i' && s[0] != 'I' && !startsSpelling(s[0]) {
-		return 0 // the common case, cheaply
+	if s == "" || !mayStartKey(s[0]) {
+		return 0
 	}
 	n := 0
 	for k := 0; k < len("idc_"); k++ {

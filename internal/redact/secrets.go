@@ -64,11 +64,17 @@ func IsSecretName(name string) bool {
 // secretWord reports whether w, a word of a name, says that the name holds
 // a secret.
 func secretWord(w string) bool {
-	for _, s := range [...]string{"key", "keys", "token", "tokens", "secret", "secrets", "auth", "authentication",
-		"sig", "session", "sessionid", "credential", "credentials", "cookie", "setcookie"} {
-		if strings.EqualFold(w, s) {
-			return true
-		}
+	var buf [len("authentication")]byte
+	if len(w) < 3 || len(w) > len(buf) {
+		return false
+	}
+	for i := 0; i < len(w); i++ {
+		buf[i] = lower(w[i])
+	}
+	switch string(buf[:len(w)]) {
+	case "key", "keys", "token", "tokens", "secret", "secrets", "auth", "authentication",
+		"sig", "session", "sessionid", "credential", "credentials", "cookie", "setcookie":
+		return true
 	}
 	return false
 }
