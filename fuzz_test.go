@@ -14,16 +14,17 @@ package idctrace
 // string, in a body cut short ("idc\\u005f..." was not a key).
 
 import (
-	"bytes"
 	"encoding/base64"
-	"errors"
 	"fmt"
+	"html"
 	"io"
 	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -134,7 +135,7 @@ func FuzzNoSecretInAnyOutput(f *testing.F) {
 				Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
 		})
 
-		outputs := fuzzOutputs(t, req, base, maxBody)
+		outputs := failedOutputs(t, req, base, WithMaxBodyBytes(maxBody), WithIDGenerator(func() string { return "req-fuzz" }))
 		public := pathText + " " + bodyText + " " + strings.Join(publicWords, " ")
 		public += " " + decodeAll(public)
 		for where, out := range outputs {
@@ -172,41 +173,57 @@ func keySpellings(key string) []string {
 	return spellings
 }
 
-// fuzzOutputs makes one call through a Transport with a recorder, a JSON
-// logger and an observer, and returns what each output holds.
-func fuzzOutputs(t *testing.T, req *http.Request, base http.RoundTripper, maxBody int64) map[string]string {
-	var logBuf syncBuffer
-	var observed []string
-	recorder := NewRecorder(0)
-	tr := New(base, jsonLogger(&logBuf), WithMaxBodyBytes(maxBody), WithRecorder(recorder),
-		WithIDGenerator(func() string { return "req-fuzz" }),
-		WithObserver(func(a Attempt) {
-			observed = append(observed, a.URL)
-			if a.Err != nil {
-				observed = append(observed, a.Err.Error())
-			}
-		}))
-	outputs := map[string]string{}
-	resp, err := tr.RoundTrip(req)
-	var te *TransportError
-	switch {
-	case errors.As(err, &te):
-		outputs["error"], outputs["ticket"] = te.Error(), te.SupportTicket("")
-	case err != nil:
-		t.Fatalf("an error that is no TransportError: %v", err)
-	default:
-		io.Copy(io.Discard, resp.Body)
-		var apiErr *APIError
-		if !errors.As(CheckResponse(resp), &apiErr) {
-			t.Fatal("no APIError for a failure")
+// escapedKeys spells a key in each way the README lists.
+func escapedKeys(key string) map[string]string {
+	body := key[4:]
+	zw := func(sep string) string { return strings.Join(strings.Split(body, ""), sep) }
+	return map[string]string{
+		"json i":          `\u0069dc_` + body,
+		"json c":          `id\u0063_` + body,
+		"json _":          `idc\u005f` + body,
+		"json in json":    `\\u0069dc_` + body,
+		"hex escape":      `idc\x5f` + body,
+		"percent i":       "%69dc_" + body,
+		"percent twice":   "%2569dc_" + body,
+		"percent all":     escapeAll(key),
+		"html decimal":    "idc&#95;" + body,
+		"html hex":        "idc&#x5f;" + body,
+		"html twice":      "idc&amp;#95;" + body,
+		"html lowbar":     "idc&lowbar;" + body,
+		"html in a URL":   "idc&%2395%3B" + body, // as net/url prints idc&#95;
+		"json in a URL":   "idc%5Cu005f" + body,
+		"zero-width":      "idc_\u200b" + body,
+		"zero-width all":  "i\u200cd\u200dc\u2060_\ufeff" + zw("\u200b"),
+		"zero-width json": `idc_\u200b` + zw(`\u200b`),
+	}
+}
+
+// The escapes decodeAll undoes beyond HTML's.
+var (
+	percentRE   = regexp.MustCompile(`%[0-9A-Fa-f]{2}`)
+	zeroWidthRE = regexp.MustCompile("[\u200b\u200c\u200d\u2060\ufeff]")
+	backslashRE = regexp.MustCompile(`\\+(?:[uU][0-9A-Fa-f]{4}|[xX][0-9A-Fa-f]{2})`)
+)
+
+// decodeAll undoes, with its own rules and the standard library, every
+// escaping the README lists, until nothing changes: what an attacker's
+// reader would see.
+func decodeAll(s string) string {
+	for {
+		t := html.UnescapeString(s)
+		t = percentRE.ReplaceAllStringFunc(t, func(e string) string {
+			b, _ := strconv.ParseUint(e[1:], 16, 8)
+			return string([]byte{byte(b)})
+		})
+		t = backslashRE.ReplaceAllStringFunc(t, func(e string) string {
+			e = strings.TrimLeft(e, `\`)
+			r, _ := strconv.ParseUint(e[1:], 16, 32)
+			return string(rune(r))
+		})
+		t = zeroWidthRE.ReplaceAllString(t, "")
+		if t == s {
+			return s
 		}
-		outputs["error"], outputs["ticket"] = apiErr.Error(), apiErr.SupportTicket("")
-		outputs["fields"] = strings.Join([]string{apiErr.Message, strings.Join(apiErr.Errors, " "), apiErr.Body, apiErr.URL, apiErr.Hint}, " ")
+		s = t
 	}
-	var bundle bytes.Buffer
-	if err := recorder.WriteBundle(&bundle, ""); err != nil {
-		t.Fatal(err)
-	}
-	outputs["log"], outputs["bundle"], outputs["observer"] = logBuf.String(), bundle.String(), strings.Join(observed, " ")
-	return outputs
 }

@@ -13,14 +13,15 @@ import (
 const MinSecretLen = 4
 
 // IsSecretName reports whether a query parameter or header of that name
-// holds a secret: api_key, token, password, Authorization, Cookie and the
-// like, in any case and with '-' and '_' ignored, and any name with key,
-// token, secret or auth as one of its words (X-IdentityCall-Key). Words
-// are split at anything but a letter or digit and where a lower-case letter
-// meets an upper-case one; "keyboard" and "monkey" are one word, and no
-// secret. Idempotency-Key is no secret either: it names a request, as a
-// request ID does, grants nothing, and a server's "key already used" must
-// show it.
+// holds a secret: a name ending in apikey, token, secret, password, passwd,
+// signature or authorization, in any case and with '-' and '_' ignored
+// (access_token, ClientSecret), and a name one of whose words is key(s),
+// token(s), secret(s), auth, authentication, sig, session, sessionid,
+// credential(s) or cookie (X-IdentityCall-Key, Set-Cookie). Words are split
+// at anything but a letter or digit and where a lower-case letter meets an
+// upper-case one; "keyboard" and "monkey" are one word, and no secret.
+// Idempotency-Key is no secret either: it names a request, as a request ID
+// does, grants nothing, and a server's "key already used" must show it.
 func IsSecretName(name string) bool {
 	// The normalized tail of the name (lower case, without '-' and '_'),
 	// in a fixed buffer: every suffix below fits.
