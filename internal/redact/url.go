@@ -6,9 +6,10 @@ import (
 )
 
 // URL renders u for a log line or an error. User info and the fragment are
-// dropped; a query value is kept only when logged reports its parameter
-// safe to log, its name is not secret, and it holds neither a key nor one
-// of secrets, and becomes REDACTED otherwise. Keys are masked and secrets
+// dropped; the query is cut into parameters at '&' and ';', and a value is
+// kept only when logged reports its parameter safe to log, its name is not
+// secret, and it holds neither a key nor one of secrets, and becomes
+// REDACTED otherwise. Keys are masked and secrets
 // replaced in the decoded form of every part, so no escaping hides them.
 // A nil logged keeps no value.
 func URL(u *url.URL, logged func(name string) bool, secrets []string) string {
