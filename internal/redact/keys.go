@@ -80,10 +80,7 @@ func (m *keyMatch) whole() bool { return m.n == keyLen && m.alnum }
 // nextKey finds the first key literal in s[from:], which starts at i. i is
 // -1 when there is none.
 func nextKey(s string, from int) (i int, m keyMatch) {
-	for j := from; j < len(s); j++ {
-		if !mayStartKey(s[j]) {
-			continue // the common case, cheaply
-		}
+	for j := candidate(s, from); j >= 0; j = candidate(s, j+1) {
 		p := prefixLen(s[j:])
 		if p == 0 {
 			j = lastBackslash(s, j)
@@ -113,10 +110,22 @@ func nextKey(s string, from int) (i int, m keyMatch) {
 	return -1, keyMatch{}
 }
 
+// candidate returns the index of the first byte of s[from:] that may start
+// a key, or -1 when none does: the loop every request ID goes through.
+func candidate(s string, from int) int {
+	t := s[from:]
+	for j := 0; j < len(t); j++ {
+		if mayStartKey(t[j]) {
+			return from + j
+		}
+	}
+	return -1
+}
+
 // mayStartKey reports whether c may start a key's prefix: an 'i', or the
 // start of an escape, as no byte of a character beyond ASCII is.
 func mayStartKey(c byte) bool {
-	return c|0x20 == 'i' || c == '%' || c == '&' || c == '\\'
+	return c|0x20 == 'i' || c-'%' <= '&'-'%' || c == '\\'
 }
 
 // lastBackslash returns the start of the last backslash of the run that
