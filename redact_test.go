@@ -6,6 +6,8 @@ package idctrace
 
 import (
 	"bytes"
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -27,10 +29,12 @@ const testKey = "idc_Q7mK2xV9pL4sT8wB3nR6yH1cF5jD0gZa"
 // more, followed by a key character.
 var keyRE = regexp.MustCompile(`(?i)idc(_|%(25)*5f|\\+u005f)[a-z0-9_-]`)
 
-// assertNoKey fails when s holds a key literal other than a masked one.
+// assertNoKey fails when s holds a key literal other than a masked one, as
+// printed or decoded (decodeAll).
 func assertNoKey(t *testing.T, s string) {
 	t.Helper()
 	assert.NotRegexp(t, keyRE, s)
+	assert.NotRegexp(t, keyRE, decodeAll(s))
 }
 
 // assertNoRun fails when any run of n characters of secret is in out.
@@ -242,4 +246,144 @@ func TestRedactionOfTheQuery(t *testing.T) {
 	assert.Contains(t, out["log"], "page=2")
 	assert.Contains(t, out["log"], "api_key=REDACTED")
 	assert.Contains(t, out["log"], "q=REDACTED")
+}
+
+// failedOutputs makes one call through a Transport with a recorder, a JSON
+// logger and an observer, and returns what each output holds, whether the
+// call failed with a status (read through CheckResponse) or with a
+// transport error.
+func failedOutputs(t *testing.T, req *http.Request, base http.RoundTripper, opts ...Option) map[string]string {
+	t.Helper()
+	var buf syncBuffer
+	var observed []string
+	recorder := NewRecorder(0)
+	tr := New(base, jsonLogger(&buf), append(opts, WithRecorder(recorder), WithObserver(func(a Attempt) {
+		observed = append(observed, a.URL)
+		if a.Err != nil {
+			observed = append(observed, a.Err.Error())
+		}
+	}))...)
+	out := map[string]string{}
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		var te *TransportError
+		require.ErrorAs(t, err, &te)
+		out["error"], out["url"], out["ticket"] = te.Error(), te.URL, te.SupportTicket("")
+	} else {
+		readAll(t, resp)
+		var apiErr *APIError
+		require.ErrorAs(t, CheckResponse(resp), &apiErr)
+		out["error"], out["url"], out["ticket"] = apiErr.Error(), apiErr.URL, apiErr.SupportTicket("")
+		out["fields"] = strings.Join([]string{apiErr.Message, strings.Join(apiErr.Errors, " "), apiErr.Body, apiErr.Hint}, " ")
+	}
+	var bundle bytes.Buffer
+	require.NoError(t, recorder.WriteBundle(&bundle, ""))
+	out["log"], out["bundle"], out["observer"] = buf.String(), bundle.String(), strings.Join(observed, " ")
+	return out
+}
+
+// refuse fails every request with a transport error whose text holds the
+// request's URL, as net/http's errors do.
+var refuse = roundTripFunc(func(r *http.Request) (*http.Response, error) {
+	return nil, &url.Error{Op: "Get", URL: r.URL.String(), Err: errors.New("connection refused")}
+})
+
+// TestRedactionOfASemicolonQuery: servers that split a query on ';' as on
+// '&' (Rack, PHP with arg_separator.input) read a secret behind a ';'.
+func TestRedactionOfASemicolonQuery(t *testing.T) {
+	t.Parallel()
+	const secret = "s3cr3tQueryToken"
+	for _, transportError := range []bool{false, true} {
+		t.Run(fmt.Sprint("transport error ", transportError), func(t *testing.T) {
+			t.Parallel()
+			srv := newScripted(t, echo(404))
+			base := srv.Client().Transport
+			if transportError {
+				base = refuse
+			}
+			req, err := http.NewRequest("GET", srv.URL+"/x?page=1;api_key="+secret+"&q=1;token="+secret, nil)
+			require.NoError(t, err)
+			out := failedOutputs(t, req, base)
+			assert.Equal(t, srv.URL+"/x?page=1;api_key=REDACTED&q=REDACTED;token=REDACTED", out["url"])
+			for where, o := range out {
+				assert.NotContains(t, o, secret[:5], "in the %s", where)
+			}
+		})
+	}
+}
+
+// TestRedactionOfTheRequestsOwnCredentials: each credential a request may
+// carry, echoed by the server in a body or by the base in its error, shows
+// in no output.
+func TestRedactionOfTheRequestsOwnCredentials(t *testing.T) {
+	t.Parallel()
+	const token = "tok3nQWERTYzxcvb"
+	tests := []struct {
+		name   string
+		user   string // the URL's user info
+		header http.Header
+		echo   string // what the server and the base echo
+	}{
+		{name: "basic user name", header: http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(token+":"))}}, echo: token},
+		{name: "URL user name", user: token + "@", echo: token},
+		{name: "bearer and a tab", header: http.Header{"Authorization": {"Bearer\t" + token}}, echo: token},
+		{name: "X-IdentityCall-Key", header: http.Header{"X-Identitycall-Key": {token}}, echo: token},
+		{name: "key body", header: http.Header{"Authorization": {"Bearer " + testKey}}, echo: "key " + testKey[4:] + " is revoked"},
+	}
+	for _, tt := range tests {
+		for _, transportError := range []bool{false, true} {
+			t.Run(fmt.Sprint(tt.name, ", transport error ", transportError), func(t *testing.T) {
+				t.Parallel()
+				srv := newScripted(t, reply(401, tt.echo))
+				base := srv.Client().Transport
+				if transportError {
+					base = roundTripFunc(func(r *http.Request) (*http.Response, error) {
+						return nil, &url.Error{Op: "Get", URL: r.URL.String(), Err: errors.New("proxy says " + tt.echo)}
+					})
+				}
+				req, err := http.NewRequest("GET", strings.Replace(srv.URL, "//", "//"+tt.user, 1)+"/x", nil)
+				require.NoError(t, err)
+				for k, v := range tt.header {
+					req.Header[k] = v
+				}
+				for _, out := range failedOutputs(t, req, base) {
+					assertNoRun(t, out, token, 5)
+					assertNoRun(t, out, testKey[4:], 5)
+				}
+			})
+		}
+	}
+}
+
+// TestRedactionOfEscapedKeys echoes a key in every spelling the README
+// lists, in every shape of body and in a transport error's text.
+func TestRedactionOfEscapedKeys(t *testing.T) {
+	t.Parallel()
+	shapes := map[string]func(string) string{
+		"text":               func(k string) string { return "denied for " + k + " today" },
+		"json error":         func(k string) string { return `{"error":"denied for ` + k + `"}` },
+		"json cut":           func(k string) string { return `{"error":"denied for ` + k },
+		"json without error": func(k string) string { return `{"message":"denied for ` + k + `"}` },
+		"html":               func(k string) string { return "<p>denied for " + k + "</p>" },
+		"transport error":    func(k string) string { return "proxy: denied for " + k },
+	}
+	for form, spelled := range escapedKeys(testKey) {
+		for shape, wrap := range shapes {
+			t.Run(form+", "+shape, func(t *testing.T) {
+				t.Parallel()
+				srv := newScripted(t, reply(401, wrap(spelled)))
+				base := srv.Client().Transport
+				if shape == "transport error" {
+					base = roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, errors.New(wrap(spelled)) })
+				}
+				req, err := http.NewRequest("GET", srv.URL+"/x", nil)
+				require.NoError(t, err)
+				out := failedOutputs(t, req, base)
+				assert.Contains(t, out["log"], "idc_****"+testKey[len(testKey)-4:], "masked, with the last four")
+				for _, o := range out {
+					assertNoRun(t, decodeAll(o), testKey[4:], 5)
+				}
+			})
+		}
+	}
 }

@@ -25,8 +25,7 @@ func Text(s string, secrets []string, cut bool) string {
 	if cut {
 		s = redactTrailingPart(s, secrets)
 	}
-	s = replaceSecrets(s, secrets)
-	s = maskKeys(s, cut)
+	s = secretsAndKeys(s, secrets, cut)
 	if needsCleaning(s) {
 		s = strings.Map(func(r rune) rune {
 			switch {
@@ -39,16 +38,26 @@ func Text(s string, secrets []string, cut bool) string {
 		}, strings.ToValidUTF8(s, "\uFFFD"))
 		// A secret may only now show, as when it holds a space the text
 		// had as a tab.
-		s = replaceSecrets(s, secrets)
+		s = replaceSecrets(s, secrets, false)
+		s = replaceSecrets(s, secrets, true)
 	}
 	return s
 }
 
-// replaceSecrets replaces every secret in s by REDACTED, but for keys,
-// which MaskKeys masks.
-func replaceSecrets(s string, secrets []string) string {
+// secretsAndKeys replaces secrets by REDACTED and masks keys. A secret that
+// is a key's body (the 32 characters after "idc_") goes after the keys are
+// masked, so that a key echoed whole still shows its last four characters.
+func secretsAndKeys(s string, secrets []string, cut bool) string {
+	s = replaceSecrets(s, secrets, false)
+	s = maskKeys(s, cut)
+	return replaceSecrets(s, secrets, true)
+}
+
+// replaceSecrets replaces by REDACTED every secret in s that is a key's body
+// or not, as bodies says, but for keys, which MaskKeys masks.
+func replaceSecrets(s string, secrets []string, bodies bool) string {
 	for _, sec := range secrets {
-		if len(sec) >= MinSecretLen && !IsKey(sec) && strings.Contains(s, sec) {
+		if len(sec) >= MinSecretLen && !IsKey(sec) && wholeKey(sec) == bodies && strings.Contains(s, sec) {
 			s = strings.ReplaceAll(s, sec, Redacted)
 		}
 	}

@@ -6,9 +6,10 @@ import (
 )
 
 // URL renders u for a log line or an error. User info and the fragment are
-// dropped; a query value is kept only when logged reports its parameter
-// safe to log, its name is not secret, and it holds neither a key nor one
-// of secrets, and becomes REDACTED otherwise. Keys are masked and secrets
+// dropped; the query is cut into parameters at '&' and ';', and a value is
+// kept only when logged reports its parameter safe to log, its name is not
+// secret, and it holds neither a key nor one of secrets, and becomes
+// REDACTED otherwise. Keys are masked and secrets
 // replaced in the decoded form of every part, so no escaping hides them.
 // A nil logged keeps no value.
 func URL(u *url.URL, logged func(name string) bool, secrets []string) string {
@@ -46,20 +47,40 @@ func clean(u *url.URL, logged func(string) bool, secrets []string) bool {
 		HasKey(u.Host) || HasKey(u.Path) || containsSecret(u.Host, secrets) || containsSecret(u.Path, secrets) {
 		return false
 	}
-	for p := range strings.SplitSeq(u.RawQuery, "&") {
-		if k, v, _ := strings.Cut(p, "="); !safeParam(k, v, logged, secrets) {
+	for rest, more := u.RawQuery, true; more; {
+		var p string
+		p, _, rest, more = cutParam(rest)
+		if k, v, _ := strings.Cut(p, "="); !plainName(k, secrets) || !keptValue(k, v, logged, secrets) {
 			return false
 		}
 	}
 	return true
 }
 
-// safeParam reports whether the raw query parameter k=v prints as is.
-func safeParam(k, v string, logged func(string) bool, secrets []string) bool {
-	if strings.ContainsAny(k, "%+") || HasKey(k) || containsSecret(k, secrets) {
-		return false // a name to decode or mask
+// cutParam cuts the first parameter off a raw query. The separator is '&'
+// or ';': Go's servers refuse ';', but others (Rack, PHP configured so)
+// read "page=1;api_key=..." as two parameters, so a secret may follow
+// either. sep is the separator found, and more reports that there was one.
+func cutParam(raw string) (param string, sep byte, rest string, more bool) {
+	i := strings.IndexAny(raw, "&;")
+	if i < 0 {
+		return raw, 0, "", false
 	}
-	return v == "" || logged != nil && logged(k) && !IsSecretName(k) && !hasSecret(QueryUnescape(v), secrets)
+	return raw[:i], raw[i], raw[i+1:], true
+}
+
+// plainName reports whether the raw parameter name k prints as is: nothing
+// in it to decode, mask or replace.
+func plainName(k string, secrets []string) bool {
+	return !strings.ContainsAny(k, "%+") && !HasKey(k) && !containsSecret(k, secrets)
+}
+
+// keptValue is the one rule for query values: the raw value v of the
+// parameter name is printed as is when it is empty, or when logged reports
+// the parameter safe to log, its name is not secret, and its decoded value
+// holds neither a key nor one of secrets. Any other value is REDACTED.
+func keptValue(name, v string, logged func(string) bool, secrets []string) bool {
+	return v == "" || logged != nil && logged(name) && !IsSecretName(name) && !hasSecret(QueryUnescape(v), secrets)
 }
 
 // hasSecret reports whether a decoded value holds a key or a secret.
@@ -69,7 +90,7 @@ func hasSecret(v string, secrets []string) bool {
 
 // part redacts a decoded URL part.
 func part(s string, secrets []string) string {
-	return MaskKeys(replaceSecrets(s, secrets))
+	return secretsAndKeys(s, secrets, false)
 }
 
 // query redacts a raw query, keeping the order of its parameters and the
@@ -80,25 +101,27 @@ func query(raw string, logged func(string) bool, secrets []string) string {
 	}
 	var b strings.Builder
 	b.Grow(len(raw))
-	for p := range strings.SplitSeq(raw, "&") {
-		if b.Len() > 0 {
-			b.WriteByte('&')
-		}
+	for rest, more := raw, true; more; {
+		var p string
+		var sep byte
+		p, sep, rest, more = cutParam(rest)
 		k, v, hasValue := strings.Cut(p, "=")
-		if safeParam(k, v, logged, secrets) {
-			b.WriteString(p)
-			continue
+		name := k
+		if !plainName(k, secrets) {
+			name = QueryUnescape(k)
+			k = url.QueryEscape(part(name, secrets))
 		}
-		name := QueryUnescape(k)
-		b.WriteString(url.QueryEscape(part(name, secrets)))
-		if !hasValue {
-			continue
+		b.WriteString(k)
+		if hasValue {
+			b.WriteByte('=')
+			if keptValue(name, v, logged, secrets) {
+				b.WriteString(v)
+			} else {
+				b.WriteString(Redacted)
+			}
 		}
-		b.WriteByte('=')
-		if v != "" && logged != nil && logged(name) && !IsSecretName(name) && !hasSecret(QueryUnescape(v), secrets) {
-			b.WriteString(v)
-		} else if v != "" {
-			b.WriteString(Redacted)
+		if more {
+			b.WriteByte(sep)
 		}
 	}
 	return b.String()
