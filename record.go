@@ -73,7 +73,7 @@ func newRecord(req *http.Request, id string, started time.Time, attempt int, log
 // those named in logged are kept in its URL; others are not.
 func (r *record) init(req *http.Request, id string, started time.Time, attempt int, logged []string) {
 	e, documented := endpointOf(req)
-	secrets := redact.AppendSecrets(nil, req)
+	secrets := redact.AppendSecrets(make([]string, 0, 4), req) // room for the usual ones: one allocation
 	loggedParam := func(name string) bool { return e.LoggedParam(name) || slices.Contains(logged, name) }
 	*r = record{
 		requestID:  id,
