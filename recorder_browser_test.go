@@ -107,12 +107,12 @@ func TestBrowserRecorderPage(t *testing.T) {
 		ids         []string // the request IDs shown, in order
 	}{
 		{name: "debug-page", query: "?email=" + url.QueryEscape(account)},
-		{name: "debug-page-request", query: "?email=" + url.QueryEscape(account) + "&request_id=" + unavailable.requestID(),
-			ids: []string{unavailable.requestID(), unavailable.requestID(), unavailable.requestID()}},
+		{name: "debug-page-request", query: "?email=" + url.QueryEscape(account) + "&request_id=" + unavailable.id,
+			ids: []string{unavailable.id, unavailable.id, unavailable.id}},
 	}
 	for i := len(calls) - 1; i >= 0; i-- {
-		for range calls[i].attempts(t) {
-			tests[0].ids = append(tests[0].ids, calls[i].requestID())
+		for range calls[i].attempts {
+			tests[0].ids = append(tests[0].ids, calls[i].id)
 		}
 	}
 	for _, tt := range tests {
@@ -136,8 +136,8 @@ func TestBrowserRecorderPage(t *testing.T) {
 			assert.Greater(t, strings.Count(dom, `<rect class="bad"`), countedMinutes, "the sparklines drawn")
 			tickets := shownTickets(dom)
 			require.Len(t, tickets, len(tt.ids))
-			newest := slices.Index(tt.ids, unavailable.requestID())
-			assert.Equal(t, unavailable.ticket(t, account), tickets[newest], "the ticket the error gives, as rendered")
+			newest := slices.Index(tt.ids, unavailable.id)
+			assert.Equal(t, unavailable.ticket(account), tickets[newest], "the ticket the error gives, as rendered")
 		})
 	}
 }

@@ -2,6 +2,7 @@ package idctrace
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	_ "embed"
 	"fmt"
@@ -47,13 +48,11 @@ func (r *Recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	q := req.URL.Query()
 	account := redact.Text(q.Get("email"), nil, false)
 	var body bytes.Buffer
+	var err error
 	status := http.StatusOK
 	switch format := q.Get("format"); format {
 	case "jsonl":
-		if err := r.WriteBundle(&body, account); err != nil {
-			http.Error(w, "idctrace: writing the bundle: "+err.Error(), http.StatusInternalServerError)
-			return
-		}
+		err = r.WriteBundle(&body, account)
 		h.Set("Content-Type", "application/jsonl; charset=utf-8")
 		h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="identitycall-failures-%s.jsonl"`,
 			r.now().UTC().Format("20060102T150405Z")))
@@ -67,16 +66,18 @@ func (r *Recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			"'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 		h.Set("Content-Type", "text/html; charset=utf-8")
 		// Parsed per request, so that importers who never mount the page pay nothing for it.
-		tmpl, err := template.New("page").Parse(pageHTML)
-		if err == nil {
+		var tmpl *template.Template
+		if tmpl, err = template.New("page").Parse(pageHTML); err == nil {
 			err = tmpl.Execute(&body, v)
 		}
-		if err != nil {
-			http.Error(w, "idctrace: rendering the debug page: "+err.Error(), http.StatusInternalServerError)
-			return
-		}
 	default:
-		http.Error(w, fmt.Sprintf("idctrace: unknown format %q: the debug page has only format=jsonl", format), http.StatusBadRequest)
+		http.Error(w, fmt.Sprintf("idctrace: unknown format %q: the debug page has only format=jsonl",
+			redact.Text(format, nil, false)), http.StatusBadRequest)
+		return
+	}
+	if err != nil {
+		h.Del("Content-Disposition")
+		http.Error(w, "idctrace: the debug page: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
 	h.Set("Content-Length", fmt.Sprint(body.Len()))
@@ -86,43 +87,30 @@ func (r *Recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 }
 
-// pageView is what the page template shows.
+// pageView is what the page template shows; the Account and RequestID
+// asked for, and every string from a record, are escaped by html/template.
 type pageView struct {
-	Nonce      string
-	Account    string // as given in ?email=, redacted
-	Generated  string
-	Held, Size int
-	Counted    int
-	Kinds      []kindView
-	Failures   []failureView
-	RequestID  string // the ?request_id= asked for
-	Missing    bool   // RequestID was asked for and is not held
-	BundleURL  string
-	AllURL     string
+	Nonce, Account, Generated, RequestID, BundleURL, AllURL string
+	Held, Size, Counted                                     int
+	Missing                                                 bool // RequestID was asked for and is not held
+	Kinds                                                   []kindView
+	Failures                                                []failureView
 }
 
 type kindView struct {
-	Endpoint, Outcome, Class string
-	Count                    int
-	First, Last              string
-	Bars                     []bar
-	Peak                     int
+	Endpoint, Outcome, Class, First, Last string
+	Count, Peak                           int
+	Bars                                  []bar
 }
 
 // bar is one minute of a kind's sparkline, in SVG units.
 type bar struct{ X, Y, H int }
 
 type failureView struct {
-	N               int // for element IDs: never record data
-	Time, Timestamp string
-	RequestID       string
-	Attempt         int
-	Endpoint        string
-	Outcome, Class  string
-	Message, Hint   string
-	Fields          []fieldView
-	Ticket          string
-	Link            string
+	N, Attempt                                  int // N numbers the element IDs: never record data
+	Time, RequestID, Endpoint                   string
+	Outcome, Class, Message, Hint, Ticket, Link string
+	Fields                                      []fieldView
 }
 
 type fieldView struct{ Key, Value string }
@@ -136,10 +124,6 @@ func (r *Recorder) page(account, requestID string) pageView {
 	r.mu.Unlock()
 	now := r.now()
 
-	ticketAccount := account
-	if ticketAccount == "" {
-		ticketAccount = accountPlaceholder
-	}
 	v := pageView{
 		Nonce:     rand.Text(),
 		Account:   account,
@@ -160,28 +144,23 @@ func (r *Recorder) page(account, requestID string) pageView {
 		if requestID != "" && f.requestID != requestID {
 			continue
 		}
-		v.Failures = append(v.Failures, viewFailure(f, len(v.Failures), ticketAccount, now))
+		v.Failures = append(v.Failures, viewFailure(f, len(v.Failures), cmp.Or(account, accountPlaceholder), now))
 	}
 	v.Missing = requestID != "" && len(v.Failures) == 0
 	return v
 }
 
-// A kind's sparkline is sparkHeight high, with a bar every sparkStep for
-// each minute (the template's SVG is countedMinutes*sparkStep wide).
-const (
-	sparkHeight = 20
-	sparkStep   = 3
-)
-
 func viewKind(k kindCount, now time.Time) kindView {
+	// A bar every sparkStep units for each minute: the template's SVG is
+	// countedMinutes*sparkStep wide and sparkHeight high.
+	const sparkHeight, sparkStep = 20, 3
 	v := kindView{
 		Endpoint: endpointText(k.method, k.route, ""),
-		Outcome:  outcomeText(k.status, k.cause),
-		Class:    outcomeClass(k.status),
 		Count:    k.total,
 		First:    clock(k.first, now, time.TimeOnly),
 		Last:     clock(k.last, now, time.TimeOnly),
 	}
+	v.Outcome, v.Class = outcome(k.status, k.cause)
 	perMinute := k.perMinute(now)
 	v.Peak = slices.Max(perMinute)
 	for i, n := range perMinute {
@@ -194,28 +173,20 @@ func viewKind(k kindCount, now time.Time) kindView {
 }
 
 func viewFailure(f *record, n int, account string, now time.Time) failureView {
-	message := f.message
-	if message == "" {
-		message = strings.Join(f.errs, "; ")
-	}
-	if message == "" {
-		message = f.body
-	}
-	return failureView{
+	v := failureView{
 		N:         n,
 		Time:      clock(f.started, now, "15:04:05.000"),
-		Timestamp: f.started.UTC().Format(time.RFC3339Nano),
 		RequestID: f.requestID,
 		Attempt:   f.attempt,
 		Endpoint:  endpointText(f.method, f.route, f.url),
-		Outcome:   outcomeText(f.status, f.errType),
-		Class:     outcomeClass(f.status),
-		Message:   message,
+		Message:   cmp.Or(f.message, strings.Join(f.errs, "; "), f.body),
 		Hint:      f.hint,
 		Fields:    fieldValues(f.fields()),
 		Ticket:    f.ticket(account).String(),
 		Link:      link(account, "request_id", f.requestID),
 	}
+	v.Outcome, v.Class = outcome(f.status, f.errType)
+	return v
 }
 
 // fieldValues renders the log entry's fields as the page shows them, in
@@ -246,34 +217,20 @@ func fieldValues(fields []zap.Field) []fieldView {
 // endpointText is the documented endpoint, or the redacted URL of an
 // undocumented one.
 func endpointText(method, route, url string) string {
-	switch {
-	case route != "":
-		url = route
-	case url == "":
-		url = "(undocumented path)"
-	}
-	return strings.TrimSpace(method + " " + url)
+	return strings.TrimSpace(method + " " + cmp.Or(route, url, "(undocumented path)"))
 }
 
-func outcomeText(status int, cause string) string {
+// outcome is the status or cause, and the page's color for it.
+func outcome(status int, cause string) (text, class string) {
 	switch {
-	case status != 0:
-		return statusText(status)
-	case cause == "":
-		return "several" // the kinds counted together past maxKinds
-	}
-	return cause
-}
-
-// outcomeClass names the page's color of an outcome.
-func outcomeClass(status int) string {
-	switch {
-	case status == 0 || status >= 500:
-		return "bad"
+	case status == 0:
+		return cmp.Or(cause, "several"), "bad" // several: the kinds counted together past maxKinds
+	case status >= 500:
+		return statusText(status), "bad"
 	case status == http.StatusTooManyRequests:
-		return "limit"
+		return statusText(status), "limit"
 	}
-	return "warn"
+	return statusText(status), "warn"
 }
 
 // clock is t in UTC in layout, or with its date instead of the fraction of

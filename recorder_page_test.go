@@ -5,11 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"html"
-	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,47 +23,12 @@ import (
 // apiPath is a documented endpoint's path as the API serves it.
 func apiPath(path string) string { return "/api/v1/public" + path }
 
-// failedCall is a call the page test fixture makes, and what it failed with.
+// failedCall is a call the page test fixture makes, and what its error
+// (an APIError or a TransportError) says.
 type failedCall struct {
-	method, path string
-	err          error // the APIError or TransportError
-}
-
-// requestID is the request ID of c's failure.
-func (c failedCall) requestID() string {
-	var apiErr *APIError
-	if errors.As(c.err, &apiErr) {
-		return apiErr.RequestID
-	}
-	var trErr *TransportError
-	if errors.As(c.err, &trErr) {
-		return trErr.RequestID
-	}
-	return ""
-}
-
-// attempts is the number of attempts of c's call.
-func (c failedCall) attempts(t *testing.T) int {
-	t.Helper()
-	var apiErr *APIError
-	if errors.As(c.err, &apiErr) {
-		return apiErr.Attempt
-	}
-	var trErr *TransportError
-	require.ErrorAs(t, c.err, &trErr)
-	return trErr.Attempt
-}
-
-// ticket is the support ticket of c's failure.
-func (c failedCall) ticket(t *testing.T, account string) string {
-	t.Helper()
-	var apiErr *APIError
-	if errors.As(c.err, &apiErr) {
-		return apiErr.SupportTicket(account)
-	}
-	var trErr *TransportError
-	require.ErrorAs(t, c.err, &trErr)
-	return trErr.SupportTicket(account)
+	method, path, id string
+	attempts         int
+	ticket           func(account string) string
 }
 
 // failThrough makes each call through a Transport that retries twice and
@@ -90,8 +54,16 @@ func failThrough(t *testing.T, rec *Recorder, h http.Handler, calls ...failedCal
 			readAll(t, resp)
 			err = CheckResponse(resp)
 		}
-		require.Error(t, err, "%s %s", c.method, c.path)
-		calls[i].err = err
+		var apiErr *APIError
+		var trErr *TransportError
+		switch {
+		case errors.As(err, &apiErr):
+			calls[i].id, calls[i].attempts, calls[i].ticket = apiErr.RequestID, apiErr.Attempt, apiErr.SupportTicket
+		case errors.As(err, &trErr):
+			calls[i].id, calls[i].attempts, calls[i].ticket = trErr.RequestID, trErr.Attempt, trErr.SupportTicket
+		default:
+			t.Fatalf("%s %s: want an APIError or a TransportError, got %v", c.method, c.path, err)
+		}
 	}
 	return calls
 }
@@ -119,43 +91,25 @@ func get(h http.Handler, method, target string) *http.Response {
 	return w.Result()
 }
 
-func body(t *testing.T, resp *http.Response) string {
-	t.Helper()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return string(b)
-}
-
 var (
 	kindRowRE   = regexp.MustCompile(`<tr class="kind"><td class="mono ep">(.*?)</td><td><span class="st \w+">(.*?)</span></td><td class="num">(\d+)</td>`)
 	requestIDRE = regexp.MustCompile(`<code class="rid">(.*?)</code>`)
 	ticketRE    = regexp.MustCompile(`(?s)<pre class="ticket" id="ticket-\d+">(.*?)</pre>`)
 )
 
-// kindRows returns the kinds table as "endpoint | outcome | count" lines.
-func kindRows(page string) []string {
-	var rows []string
-	for _, m := range kindRowRE.FindAllStringSubmatch(page, -1) {
-		rows = append(rows, html.UnescapeString(m[1]+" | "+m[2]+" | "+m[3]))
+// shown returns the text of each match of re in page, its groups joined
+// by " | ": the kinds table is "endpoint | outcome | count" lines.
+func shown(re *regexp.Regexp, page string) []string {
+	var out []string
+	for _, m := range re.FindAllStringSubmatch(page, -1) {
+		out = append(out, html.UnescapeString(strings.Join(m[1:], " | ")))
 	}
-	return rows
+	return out
 }
 
-func shownIDs(page string) []string {
-	var ids []string
-	for _, m := range requestIDRE.FindAllStringSubmatch(page, -1) {
-		ids = append(ids, html.UnescapeString(m[1]))
-	}
-	return ids
-}
-
-func shownTickets(page string) []string {
-	var tickets []string
-	for _, m := range ticketRE.FindAllStringSubmatch(page, -1) {
-		tickets = append(tickets, html.UnescapeString(m[1]))
-	}
-	return tickets
-}
+func kindRows(page string) []string     { return shown(kindRowRE, page) }
+func shownIDs(page string) []string     { return shown(requestIDRE, page) }
+func shownTickets(page string) []string { return shown(ticketRE, page) }
 
 func TestRecorderPage(t *testing.T) {
 	t.Parallel()
@@ -164,13 +118,12 @@ func TestRecorderPage(t *testing.T) {
 	notFound, unavailable, refused, invalid := calls[0], calls[1], calls[2], calls[3]
 
 	resp := get(rec, "GET", "/debug/identitycall")
-	page := body(t, resp)
+	page := readAll(t, resp)
 	require.Equal(t, http.StatusOK, resp.StatusCode, page)
-	assert.Equal(t, "text/html; charset=utf-8", resp.Header.Get("Content-Type"))
-	assert.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
-	assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
-	assert.Equal(t, "no-referrer", resp.Header.Get("Referrer-Policy"))
-	assert.Equal(t, "DENY", resp.Header.Get("X-Frame-Options"))
+	for name, want := range map[string]string{"Content-Type": "text/html; charset=utf-8", "X-Content-Type-Options": "nosniff",
+		"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"} {
+		assert.Equal(t, want, resp.Header.Get(name), name)
+	}
 	csp := resp.Header.Get("Content-Security-Policy")
 	assert.Regexp(t, `^default-src 'none'; style-src 'nonce-[A-Z2-7]{26}'; script-src 'nonce-[A-Z2-7]{26}'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'$`, csp)
 	nonce := regexp.MustCompile(`nonce-([A-Z2-7]+)`).FindStringSubmatch(csp)[1]
@@ -185,16 +138,16 @@ func TestRecorderPage(t *testing.T) {
 	}, kindRows(page), "the most failures first, then the latest")
 	assert.Contains(t, page, "8 failed attempts held (the last 50 are kept) · 8 counted since start")
 
-	r, u, f, n := invalid.requestID(), refused.requestID(), unavailable.requestID(), notFound.requestID()
+	r, u, f, n := invalid.id, refused.id, unavailable.id, notFound.id
 	assert.Equal(t, []string{r, u, u, u, f, f, f, n}, shownIDs(page), "newest first, every attempt")
 
 	account := "you@example.com (fill in)"
 	tickets := shownTickets(page)
 	require.Len(t, tickets, 8)
-	assert.Equal(t, invalid.ticket(t, account), tickets[0], "the ticket the error gives")
-	assert.Equal(t, refused.ticket(t, account), tickets[1])
-	assert.Equal(t, unavailable.ticket(t, account), tickets[4])
-	assert.Equal(t, notFound.ticket(t, account), tickets[7])
+	assert.Equal(t, invalid.ticket(account), tickets[0], "the ticket the error gives")
+	assert.Equal(t, refused.ticket(account), tickets[1])
+	assert.Equal(t, unavailable.ticket(account), tickets[4])
+	assert.Equal(t, notFound.ticket(account), tickets[7])
 	assert.Contains(t, tickets[4], "Attempts:\n  1. ", "a retried call's ticket lists its attempts")
 	assert.Contains(t, page, "<th>errors</th><td>Language is not supported\nFile is too large</td>", "the log entry's fields")
 	assert.Contains(t, page, `<span class="msg" title="Language is not supported; File is too large">`)
@@ -205,14 +158,12 @@ func TestRecorderPageRequestID(t *testing.T) {
 	t.Parallel()
 	rec := NewRecorder(0)
 	calls := standardFailures(t, rec)
-	unavailable := calls[1].requestID()
+	unavailable := calls[1].id
 
 	tests := []struct {
-		name   string
-		query  string
-		status int
-		ids    []string
-		want   string
+		name, query, want string
+		status            int
+		ids               []string
 	}{
 		{name: "held, every attempt", query: "?request_id=" + unavailable, status: 200,
 			ids: []string{unavailable, unavailable, unavailable}, want: "Request ID <code>" + unavailable + "</code> only."},
@@ -225,12 +176,11 @@ func TestRecorderPageRequestID(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			resp := get(rec, "GET", "/debug/identitycall"+tt.query)
-			page := body(t, resp)
+			page := readAll(t, resp)
 			assert.Equal(t, tt.status, resp.StatusCode)
 			assert.Equal(t, tt.ids, shownIDs(page))
 			assert.Contains(t, page, tt.want)
 			assert.Equal(t, len(tt.ids), strings.Count(page, `<details class="failure" open>`), "one failure's details are open")
-			assert.Equal(t, 1, strings.Count(page, "<script"))
 			assert.Len(t, kindRows(page), 4, "the kinds stay on top")
 		})
 	}
@@ -243,7 +193,7 @@ func TestRecorderPageEmail(t *testing.T) {
 	const email = `"><script>alert(1)</script>@example.com`
 
 	resp := get(rec, "GET", "/debug/identitycall?email=%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E%40example.com")
-	page := body(t, resp)
+	page := readAll(t, resp)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, 1, strings.Count(page, "<script"), "the email is escaped, not markup")
 	assert.Contains(t, page, `value="&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;@example.com"`)
@@ -252,7 +202,7 @@ func TestRecorderPageEmail(t *testing.T) {
 	}
 	assert.Contains(t, page, `href="?email=%22%3E%3Cscript%3Ealert%281%29%3C%2Fscript%3E%40example.com&amp;format=jsonl"`, "the bundle link keeps the account")
 
-	page = body(t, get(rec, "GET", "/debug/identitycall?email="+testKey+"%40example.com"))
+	page = readAll(t, get(rec, "GET", "/debug/identitycall?email="+testKey+"%40example.com"))
 	assertNoKey(t, page)
 	assert.Contains(t, page, "Account:     idc_****"+testKey[len(testKey)-4:]+"@example.com")
 }
@@ -271,7 +221,7 @@ func TestRecorderPageBundle(t *testing.T) {
 		assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
 		var want bytes.Buffer
 		require.NoError(t, rec.WriteBundle(&want, email))
-		assert.Equal(t, want.String(), body(t, resp), "WriteBundle's bytes")
+		assert.Equal(t, want.String(), readAll(t, resp), "WriteBundle's bytes")
 	}
 }
 
@@ -291,31 +241,25 @@ func TestRecorderPageMethods(t *testing.T) {
 	getResp := get(rec, "GET", "/debug/identitycall")
 	headResp := get(rec, "HEAD", "/debug/identitycall")
 	assert.Equal(t, http.StatusOK, headResp.StatusCode)
-	assert.Empty(t, body(t, headResp))
+	assert.Empty(t, readAll(t, headResp))
 	assert.Equal(t, getResp.Header.Get("Content-Length"), headResp.Header.Get("Content-Length"))
-	assert.Equal(t, getResp.Header.Get("Content-Length"), strconv.Itoa(len(body(t, getResp))))
+	assert.Equal(t, getResp.Header.Get("Content-Length"), strconv.Itoa(len(readAll(t, getResp))))
 
 	resp := get(rec, "GET", "/debug/identitycall?format=json")
 	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
-	assert.Equal(t, "idctrace: unknown format \"json\": the debug page has only format=jsonl\n", body(t, resp))
-}
-
-func TestRecorderPageEmpty(t *testing.T) {
-	t.Parallel()
-	resp := get(NewRecorder(5), "GET", "/")
-	page := body(t, resp)
-	assert.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Contains(t, page, "0 failed attempts held (the last 5 are kept) · 0 counted since start")
-	assert.Contains(t, page, "No failures counted.")
-	assert.Contains(t, page, "No failures held.")
+	assert.Equal(t, "idctrace: unknown format \"json\": the debug page has only format=jsonl\n", readAll(t, resp))
 }
 
 func TestRecorderPageSparkline(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC)
 	var clock time.Time
-	rec := NewRecorder(0)
+	rec := NewRecorder(5)
 	rec.now = func() time.Time { return clock }
+	empty := readAll(t, get(rec, "GET", "/"))
+	assert.Contains(t, empty, "0 failed attempts held (the last 5 are kept) · 0 counted since start")
+	assert.Contains(t, empty, "No failures counted.")
+	assert.Contains(t, empty, "No failures held.")
 	fail := func(at time.Time, n int) {
 		clock = at
 		for range n {
@@ -327,7 +271,7 @@ func TestRecorderPageSparkline(t *testing.T) {
 	fail(now.Add(-time.Minute), 4)
 	fail(now, 2)
 
-	page := body(t, get(rec, "GET", "/"))
+	page := readAll(t, get(rec, "GET", "/"))
 	assert.Equal(t, []string{"GET /recordings | 429 Too Many Requests | 10"}, kindRows(page))
 	assert.Contains(t, page, `<td class="mono">07:26:53</td><td class="mono">09:26:53</td>`, "first and last")
 	assert.Equal(t, []string{
@@ -344,7 +288,7 @@ func TestRecorderPageManyKinds(t *testing.T) {
 	for i := range maxKinds + 2 {
 		rec.add(&record{method: "GET", route: fmt.Sprint("/r", i), status: 500}, zapcore.ErrorLevel)
 	}
-	rows := kindRows(body(t, get(rec, "GET", "/")))
+	rows := kindRows(readAll(t, get(rec, "GET", "/")))
 	require.Len(t, rows, maxKinds+1)
 	assert.Equal(t, "other kinds | several | 2", rows[0], "the kinds past the bound, counted together")
 }
@@ -375,27 +319,25 @@ func hostileFailures(t *testing.T, rec *Recorder) []failedCall {
 // of the page, and a key in each escaping the redaction covers.
 func TestRecorderPageHostile(t *testing.T) {
 	t.Parallel()
-	key := testKey
 	rec := NewRecorder(0)
 	hostileFailures(t, rec)
 
 	for _, query := range []string{"", "?request_id=x", "?format=jsonl"} {
-		page := body(t, get(rec, "GET", "/"+query))
+		page := readAll(t, get(rec, "GET", "/"+query))
 		assertNoKey(t, page)
-		assertNoRun(t, page, key[4:len(key)-4], 5)
+		assertNoRun(t, page, testKey[4:len(testKey)-4], 5)
 		if query == "?format=jsonl" {
 			continue
 		}
 		assert.Equal(t, 1, strings.Count(strings.ToLower(page), "<script"), "only the page's own script")
 		assert.NotContains(t, page, "<img")
-		assert.NotContains(t, page, "<a href=\"javascript")
 		assert.NotRegexp(t, `(?i)(href|src)="\s*javascript:`, page)
 		assert.NotRegexp(t, `[\x00-\x08\x0b-\x1f\x7f]`, page, "no control characters")
 		if query == "" {
 			assert.Contains(t, page, "&lt;/pre&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;")
 			assert.Contains(t, page, `title="&#34;&gt;&lt;script&gt;alert(3)&lt;/script&gt; see javascript:alert(4)"`)
 			assert.Contains(t, page, "&#39; onmouseover=&#39;alert(5)")
-			assert.Contains(t, page, "idc_****"+key[len(key)-4:])
+			assert.Contains(t, page, "idc_****"+testKey[len(testKey)-4:])
 		}
 	}
 }
@@ -419,14 +361,36 @@ func TestRecorderPageWhileRecording(t *testing.T) {
 		})
 		wg.Go(func() {
 			for range 10 {
-				resp := get(rec, "GET", "/")
-				assert.Equal(t, http.StatusOK, resp.StatusCode)
+				assert.Equal(t, http.StatusOK, get(rec, "GET", "/").StatusCode)
 			}
 		})
 	}
 	wg.Wait()
-	page := body(t, get(rec, "GET", "/"))
+	page := readAll(t, get(rec, "GET", "/"))
 	assert.Equal(t, []string{"GET /recordings | 500 Internal Server Error | 200"}, kindRows(page))
 	assert.Len(t, shownIDs(page), 16)
-	assert.True(t, slices.Equal(shownIDs(page), shownIDs(body(t, get(rec, "GET", "/")))), "nothing changes once the calls are done")
+}
+
+// FuzzRecorderPage puts any text in every string of a record the page
+// shows, and in ?email=: none of it may become markup.
+func FuzzRecorderPage(f *testing.F) {
+	f.Add(`</pre><script>alert(1)</script>`)
+	f.Add(`" onmouseover="alert(1)`)
+	f.Add(`javascript:alert(1)`)
+	f.Add("</title><!-- \x00 ]]> <svg/onload=alert(1)>")
+	page := func(t *testing.T, s string) string {
+		rec := NewRecorder(2)
+		rec.add(&record{requestID: s, method: s, url: s, route: s, status: 500, message: s, errs: []string{s, s},
+			body: s, hint: s, history: []tried{{errType: s}}}, zapcore.ErrorLevel)
+		rec.add(&record{requestID: s, method: s, url: s, route: s, errType: s}, zapcore.ErrorLevel) // a transport error: a cause
+		return readAll(t, get(rec, "GET", "/?email="+url.QueryEscape(s)))
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if s == "" {
+			return // empty fields are left out: another page
+		}
+		got, want := page(t, s), page(t, "x")
+		assert.Equal(t, strings.Count(want, "<"), strings.Count(got, "<"), "no tag from the data")
+		assert.Equal(t, 1, strings.Count(strings.ToLower(got), "<script"))
+	})
 }
