@@ -19,6 +19,8 @@ import (
 	"github.com/identitycall/idctrace/internal/redact"
 )
 
+var _ http.Handler = (*Recorder)(nil)
+
 //go:embed recorder_page.html
 var pageHTML string
 
