@@ -94,19 +94,20 @@ func (t Ticket) String() string {
 				n = i + 1
 			}
 			fmt.Fprintf(&b, "  %d. %s  %s  took %s", n, a.Time.UTC().Format("15:04:05.000"), oneLine(a.Outcome), round(a.Duration))
-			if a.Queued > 0 {
-				fmt.Fprintf(&b, ", queued %s", round(a.Queued))
+			// A wait that rounds to nothing is left out, not shown as 0s.
+			if q := round(a.Queued); q > 0 {
+				fmt.Fprintf(&b, ", queued %s", q)
 			}
-			if a.RetryIn > 0 {
-				fmt.Fprintf(&b, ", retried after %s", round(a.RetryIn))
+			if r := round(a.RetryIn); r > 0 {
+				fmt.Fprintf(&b, ", retried after %s", r)
 			}
 			b.WriteByte('\n')
 		}
 	case t.Count > 1:
 		line("Attempts", fmt.Sprint(t.Count))
 	}
-	if t.Waited > 0 {
-		line("Waited", round(t.Waited).String())
+	if w := round(t.Waited); w > 0 {
+		line("Waited", w.String())
 	}
 	if s := t.Summary; s != nil {
 		line("Summarized", fmt.Sprintf("one of %d failures of this kind counted from %s to %s, not logged one by one (first %s, last %s)",

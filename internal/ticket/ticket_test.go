@@ -51,10 +51,10 @@ Waited:      2.07s
 Body:        <html>
 Hint:        Check the ID.
 `},
-		{"attempts numbered as given, the missing ones left out", Ticket{RequestID: "req-2", Attempts: []Attempt{
+		{"attempts numbered as given, the missing ones left out; waits that round to nothing too", Ticket{RequestID: "req-2", Attempts: []Attempt{
 			{N: 2, Time: at, Outcome: "500 Internal Server Error", Duration: time.Millisecond, RetryIn: time.Second},
-			{N: 3, Time: at.Add(time.Second), Outcome: "500 Internal Server Error", Duration: time.Millisecond},
-		}, Count: 3}, `IdentityCall support request
+			{N: 3, Time: at.Add(time.Second), Outcome: "500 Internal Server Error", Duration: time.Millisecond, Queued: 300 * time.Nanosecond},
+		}, Count: 3, Waited: 400 * time.Nanosecond}, `IdentityCall support request
 Request ID:  req-2
 Attempts:
   2. 14:00:01.234  500 Internal Server Error  took 1ms, retried after 1s
