@@ -25,22 +25,25 @@ import (
 	"github.com/identitycall/idctrace"
 )
 
-// cancelSecond is a Limiter that lets the first attempt go and ends the
-// call's context before the second: the retry is not sent.
-type cancelSecond struct {
+// refuseSecond is a Limiter that lets the first attempt go and not the
+// second: it gives no slot before the deadline, or with cancel set, ends
+// the call's context. Either way the retry is not sent.
+type refuseSecond struct {
 	cancel context.CancelFunc
 	n      atomic.Int32
 }
 
-func (l *cancelSecond) Wait(ctx context.Context) error {
-	if l.n.Add(1) > 1 {
-		l.cancel()
-		return ctx.Err()
+func (l *refuseSecond) Wait(ctx context.Context) error {
+	if l.n.Add(1) == 1 {
+		return nil
+	} else if l.cancel == nil {
+		return idctrace.ErrLocalRateLimit
 	}
-	return nil
+	l.cancel()
+	return ctx.Err()
 }
 
-func (l *cancelSecond) Pause(time.Time) {}
+func (l *refuseSecond) Pause(time.Time) {}
 
 // TestTicketIsSupportTicket: the ticket `idctrace ticket` writes from the
 // log of a real call is the SupportTicket of the error the call returned.
@@ -52,16 +55,17 @@ func TestTicketIsSupportTicket(t *testing.T) {
 		name    string
 		newLog  func(io.Writer) *zap.Logger
 		replies []int // the server's, in order; none: the connection is refused
-		notSent bool  // the context ends before the second attempt is sent
+		notSent int   // the second attempt is not sent: 1, the context ends; 2, no rate-limit slot
 		exact   bool  // the log keeps times to the nanosecond
 	}{
-		{"zap production: 503, 503, 404", zapProduction, []int{503, 503, 404}, false, false},
-		{"slog JSON: 503, 503, 404", slogJSON, []int{503, 503, 404}, false, true},
-		{"zap production: 404", zapProduction, []int{404}, false, false},
-		{"zap production: 502 page, 429", zapProduction, []int{502, 502, 429}, false, false},
-		{"zap production: 503, then not sent", zapProduction, []int{503}, true, false},
-		{"zap production: refused three times", zapProduction, nil, false, false},
-		{"slog JSON: refused three times", slogJSON, nil, false, true},
+		{"zap production: 503, 503, 404", zapProduction, []int{503, 503, 404}, 0, false},
+		{"slog JSON: 503, 503, 404", slogJSON, []int{503, 503, 404}, 0, true},
+		{"zap production: 404", zapProduction, []int{404}, 0, false},
+		{"zap production: 502 page, 429", zapProduction, []int{502, 502, 429}, 0, false},
+		{"zap production: 503, then canceled", zapProduction, []int{503}, 1, false},
+		{"slog JSON: 503, then no slot", slogJSON, []int{503}, 2, true},
+		{"zap production: refused three times", zapProduction, nil, 0, false},
+		{"slog JSON: refused three times", slogJSON, nil, 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,8 +94,9 @@ func TestTicketIsSupportTicket(t *testing.T) {
 				idctrace.WithRetry(idctrace.RetryPolicy{MaxRetries: 2, BaseDelay: 2 * time.Millisecond, MaxDelay: 50 * time.Millisecond}),
 				idctrace.WithObserver(func(a idctrace.Attempt) { spans = append(spans, span{a.Start, a.Duration, a.RetryIn}) }),
 			}
-			if tt.notSent {
-				opts = append(opts, idctrace.WithLimiter(&cancelSecond{cancel: cancel}))
+			if refuse := (&refuseSecond{cancel: cancel}); tt.notSent > 0 {
+				refuse.cancel = map[int]context.CancelFunc{1: cancel}[tt.notSent]
+				opts = append(opts, idctrace.WithLimiter(refuse))
 			}
 			tr := idctrace.New(srv.Client().Transport, tt.newLog(f), opts...)
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/public/recordings/rec_1?page=2", nil)
@@ -115,12 +120,17 @@ func TestTicketIsSupportTicket(t *testing.T) {
 				require.ErrorAs(t, err, &apiErr)
 				failed = apiErr
 			}
-
 			code, out, stderr := runCLI(t, nil, "", "ticket", "-email", "ops@example.com", "-log", path, idctrace.RequestIDFromError(err))
 			require.Equal(t, 0, code, stderr)
 			assert.Empty(t, stderr)
 			want := failed.SupportTicket("ops@example.com")
-			if tt.exact {
+			if tt.notSent == 2 {
+				// The call returns the 503 it could not retry. Its ticket stops
+				// there; the log's goes on to the attempt that was not sent.
+				attempts := regexp.MustCompile(`(?m)^(Attempts:|  \d\. .*|Waited: .*)\n`)
+				assert.Equal(t, attempts.ReplaceAllString(want, ""), attempts.ReplaceAllString(out, ""))
+				assert.Regexp(t, `\n  1\. .+  503 Service Unavailable  .+, retried after .+\n  2\. .+  local_rate_limit  took 0s.*\nWaited: `, out)
+			} else if tt.exact {
 				assert.Equal(t, want, out)
 			} else {
 				sameTicket(t, want, out, spans)
@@ -322,11 +332,7 @@ func TestTicketOfSharedID(t *testing.T) {
 	t.Parallel()
 	var n atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if n.Add(1) == 1 {
-			w.WriteHeader(http.StatusServiceUnavailable) // the first call's first attempt
-			return
-		}
-		w.WriteHeader(http.StatusNotFound)
+		w.WriteHeader([]int{503, 404, 404}[min(n.Add(1), 3)-1]) // 503: the first call's first attempt
 	}))
 	defer srv.Close()
 	var buf bytes.Buffer
@@ -372,7 +378,6 @@ func TestTicketUsage(t *testing.T) {
 		{nil, []string{}, 2, "", "idctrace ticket: want one request ID, got 0 arguments"},
 		{nil, []string{"a", "b"}, 2, "", "idctrace ticket: want one request ID, got 2 arguments"},
 		{nil, []string{"-log", missing, "a"}, 1, "", "idctrace ticket: open " + missing + ": no such file or directory"},
-		{nil, []string{"-bogus"}, 2, "", "flag provided but not defined: -bogus"},
 		{nil, []string{"-log", paths[0], ids[0]}, 0, "\nRequest ID:  " + ids[0] + "\n", emailNote},
 		{nil, []string{ids[0], "-log", paths[0]}, 0, "\nRequest ID:  " + ids[0] + "\n", emailNote},
 		{map[string]string{"IDENTITYCALL_EMAIL": "env@example.com"}, []string{"-log", paths[0], ids[0]}, 0, "\nAccount:     env@example.com\n", ""},
