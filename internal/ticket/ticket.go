@@ -68,8 +68,8 @@ func (t Ticket) String() string {
 	}
 	line("Request ID", t.RequestID)
 	endpoint, params := splitURL(t.URL)
-	if endpoint != "" {
-		line("Request", t.Method+" "+endpoint)
+	if endpoint != "" || t.Route == "" { // without a URL, the Endpoint line shows the method
+		line("Request", strings.TrimSpace(t.Method+" "+endpoint))
 	}
 	if t.Route != "" {
 		line("Endpoint", t.Method+" "+t.Route)

@@ -77,6 +77,8 @@ Endpoint:    GET /recordings/{id}
 Cause:       connection_refused
 Summarized:  one of 1234 failures of this kind counted from 14:00:01.234 to 14:00:01.934Z, not logged one by one (first req-5, last req-9)
 `},
+		{"a method without a URL or a route", Ticket{Method: "GET", Status: "500 Internal Server Error"},
+			"IdentityCall support request\nRequest:     GET\nStatus:      500 Internal Server Error\n"},
 		{"decoded parameters have their keys masked", Ticket{Method: "GET",
 			URL: "https://h/x?q=%69dc_abcdefghijklmnopqrstuvwxyzABWXYZ&n%61me=a+b%2Cc&flag"}, `IdentityCall support request
 Request:     GET https://h/x
