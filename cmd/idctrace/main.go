@@ -34,8 +34,16 @@
 //
 // Subcommands are named by the first argument:
 //
+//	idctrace ticket [-log FILE]... [-email you@example.com] REQUEST_ID
 //	idctrace report [-log FILE]... [-since DURATION|TIME] [-json]
 //	idctrace sim [-addr HOST:PORT] [-rate N/DURATION]
+//
+// ticket reads JSON-lines logs (as report does) and prints the support
+// ticket of one request ID: the call's last attempt, every attempt when
+// retries ran, and the time the whole call took; for an ID that only a
+// storm summary names, the summary's kind, count and window. An ID not in
+// the logs exits with 1, saying how many failures storm summaries counted
+// that it may be one of.
 //
 // report reads JSON-lines logs (zap's JSON encoder, or log/slog's
 // JSONHandler through idcslog; plain or gzip; standard input without
@@ -116,7 +124,7 @@ func main() {
 // hold nothing to clean up, and may wait on standard input: an interrupt
 // ends them at once, as it ends cat.
 func readsLogs(args []string) bool {
-	return len(args) > 0 && args[0] == "report"
+	return len(args) > 0 && (args[0] == "report" || args[0] == "ticket")
 }
 
 // isTerminal reports whether f is a character device, as a terminal is.
@@ -132,6 +140,8 @@ func run(ctx context.Context, args []string, sys *system) int {
 		switch args[0] {
 		case "report":
 			return runReport(args[1:], sys)
+		case "ticket":
+			return runTicket(args[1:], sys)
 		case "sim":
 			return runSim(ctx, args[1:], sys)
 		}
@@ -195,6 +205,8 @@ func usage(fs *flag.FlagSet, w io.Writer) {
   idctrace                          run the demo against an embedded simulator
   idctrace [flags] METHOD PATH [BODY]
                                     call the IdentityCall API
+  idctrace ticket [-log FILE]... [-email you@example.com] REQUEST_ID
+                                    the support ticket of a request ID, from JSON logs
   idctrace report [-log FILE]... [-since DURATION|TIME] [-json]
                                     idctrace's failures in JSON logs, by endpoint
   idctrace sim [-addr HOST:PORT] [-rate N/DURATION]
@@ -210,7 +222,7 @@ instead, one -F per part:
 Files are streamed from disk and must be regular files. Standard input is
 sent once, without retries, when it is longer than 1 MiB. A redirect from
 https to http is refused. The API key is read from IDENTITYCALL_API_KEY only.
-Run 'idctrace report -h' or 'idctrace sim -h' for their flags.
+Run 'idctrace ticket -h', 'idctrace report -h' or 'idctrace sim -h' for their flags.
 
 Flags:
 `)

@@ -37,6 +37,7 @@ type Ticket struct {
 
 // Attempt is one attempt of a call.
 type Attempt struct {
+	N        int // the attempt's number, 1 for the first; 0: its place in Attempts
 	Time     time.Time
 	Outcome  string        // the status, such as "503 Service Unavailable", or the cause
 	Duration time.Duration // until the response, or the error
@@ -47,7 +48,7 @@ type Attempt struct {
 // Summary is a storm summary: failures of one kind in one window that were
 // counted rather than logged one by one.
 type Summary struct {
-	Count           int
+	Count           int // the failures it counted, the ticket's among them
 	FirstAt, LastAt time.Time
 	FirstID, LastID string
 }
@@ -67,7 +68,9 @@ func (t Ticket) String() string {
 	}
 	line("Request ID", t.RequestID)
 	endpoint, params := splitURL(t.URL)
-	line("Request", strings.TrimSpace(t.Method+" "+endpoint))
+	if endpoint != "" || t.Route == "" { // without a URL, the Endpoint line shows the method
+		line("Request", strings.TrimSpace(t.Method+" "+endpoint))
+	}
 	if t.Route != "" {
 		line("Endpoint", t.Method+" "+t.Route)
 	}
@@ -86,23 +89,28 @@ func (t Ticket) String() string {
 	case len(t.Attempts) > 1:
 		b.WriteString("Attempts:\n")
 		for i, a := range t.Attempts {
-			fmt.Fprintf(&b, "  %d. %s  %s  took %s", i+1, a.Time.UTC().Format("15:04:05.000"), oneLine(a.Outcome), round(a.Duration))
-			if a.Queued > 0 {
-				fmt.Fprintf(&b, ", queued %s", round(a.Queued))
+			n := a.N
+			if n == 0 {
+				n = i + 1
 			}
-			if a.RetryIn > 0 {
-				fmt.Fprintf(&b, ", retried after %s", round(a.RetryIn))
+			fmt.Fprintf(&b, "  %d. %s  %s  took %s", n, a.Time.UTC().Format("15:04:05.000"), oneLine(a.Outcome), round(a.Duration))
+			// A wait that rounds to nothing is left out, not shown as 0s.
+			if q := round(a.Queued); q > 0 {
+				fmt.Fprintf(&b, ", queued %s", q)
+			}
+			if r := round(a.RetryIn); r > 0 {
+				fmt.Fprintf(&b, ", retried after %s", r)
 			}
 			b.WriteByte('\n')
 		}
 	case t.Count > 1:
 		line("Attempts", fmt.Sprint(t.Count))
 	}
-	if t.Waited > 0 {
-		line("Waited", round(t.Waited).String())
+	if w := round(t.Waited); w > 0 {
+		line("Waited", w.String())
 	}
 	if s := t.Summary; s != nil {
-		line("Summarized", fmt.Sprintf("%d more failures like this one between %s and %s (first %s, last %s)",
+		line("Summarized", fmt.Sprintf("one of %d failures of this kind counted from %s to %s, not logged one by one (first %s, last %s)",
 			s.Count, s.FirstAt.UTC().Format("15:04:05.000"), s.LastAt.UTC().Format("15:04:05.000Z"), s.FirstID, s.LastID))
 	}
 	line("Body", t.Body)
@@ -119,30 +127,34 @@ func round(d time.Duration) time.Duration {
 }
 
 // splitURL splits a redacted URL into its endpoint and its decoded query
-// parameters, "name=value" joined by ", ".
+// parameters, "name=value" joined by ", ". Decoding makes text that the
+// redaction of the URL did not see, such as a key with a letter escaped
+// ("%69dc_..."): the decoded parameters have their keys masked.
 func splitURL(raw string) (endpoint, params string) {
 	endpoint, query, _ := strings.Cut(raw, "?")
 	var parts []string
 	for part := range strings.FieldsFuncSeq(query, func(r rune) bool { return r == '&' || r == ';' }) {
 		k, v, _ := strings.Cut(part, "=")
-		parts = append(parts, redact.QueryUnescape(k)+"="+redact.QueryUnescape(v))
+		parts = append(parts, redact.MaskKeys(redact.QueryUnescape(k))+"="+redact.MaskKeys(redact.QueryUnescape(v)))
 	}
 	return endpoint, strings.Join(parts, ", ")
 }
 
-// oneLine keeps a value on its line: line breaks and tabs become spaces,
-// other control characters and invalid UTF-8 U+FFFD.
+// oneLine keeps a value on its line: line breaks (Unicode's too: U+2028
+// and U+2029) and tabs become spaces, other control characters (C1's too,
+// such as U+0085, which some readers take for a line break) and invalid
+// UTF-8 U+FFFD.
 func oneLine(s string) string {
-	clean := utf8.ValidString(s)
+	clean := true
 	for i := 0; clean && i < len(s); i++ {
-		clean = s[i] >= 0x20 && s[i] != 0x7f
+		clean = 0x20 <= s[i] && s[i] < 0x7f
 	}
 	if clean {
 		return s
 	}
 	return strings.Map(func(r rune) rune {
 		switch {
-		case r == '\n' || r == '\r' || r == '\t':
+		case r == '\n' || r == '\r' || r == '\t' || r == '\u2028' || r == '\u2029':
 			return ' '
 		case r < 0x20 || r == 0x7f || 0x80 <= r && r < 0xa0:
 			return utf8.RuneError
