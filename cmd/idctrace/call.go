@@ -211,7 +211,7 @@ func (c *apiCall) ticket(w io.Writer, err interface{ SupportTicket(string) strin
 	fmt.Fprintln(w)
 	fmt.Fprint(w, err.SupportTicket(c.cfg.email))
 	if c.cfg.email == "" {
-		fmt.Fprintln(w, "(Support needs your account's email: run again with -email you@example.com, or set IDENTITYCALL_EMAIL.)")
+		fmt.Fprintln(w, emailNote)
 	}
 }
 

@@ -206,5 +206,5 @@ func parseDuration(raw json.RawMessage, nanos bool) (time.Duration, error) {
 	if nanos {
 		return time.Duration(f), err
 	}
-	return time.Duration(f * float64(time.Second)), err
+	return time.Duration(math.Round(f * float64(time.Second))), err // 0.0123 s is 12300000 ns, not 12299999
 }
