@@ -51,7 +51,7 @@ func (c stableCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
 	kept := fields[:0:0]
 	for _, f := range fields {
 		switch f.Key {
-		case idctrace.FieldDuration, idctrace.FieldStartedAt:
+		case idctrace.FieldDuration, idctrace.FieldStartedAt, idctrace.FieldFirstAt, idctrace.FieldLastAt:
 		case idctrace.FieldURL:
 			f.String = portRE.ReplaceAllString(f.String, "127.0.0.1/")
 			kept = append(kept, f)
@@ -174,6 +174,30 @@ func ExampleWithRetry() {
 	// Output:
 	// {"level":"warn","msg":"identitycall request failed","request_id":"req-1","method":"GET","url":"http://127.0.0.1/api/v1/public/recordings","route":"/recordings","status":429,"attempt":1,"error":"Rate limit exceeded","retry_after":"0s","retry_in":"0s"}
 	// 200 {"data":[]} for req-1
+}
+
+func ExampleWithLogLimit() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprint(w, `{"error":"Service unavailable"}`)
+	}))
+	defer srv.Close()
+	var n int
+	ids := idctrace.WithIDGenerator(func() string { n++; return fmt.Sprint("req-", n) })
+	// Two entries of a kind an hour, for the example; the default is 10 a second.
+	tr := idctrace.New(srv.Client().Transport, zap.NewExample(stableFields), ids, idctrace.WithLogLimit(2, time.Hour))
+	for range 25 {
+		resp, err := (&http.Client{Transport: tr}).Get(srv.URL + "/api/v1/public/recordings")
+		if err != nil {
+			panic(err)
+		}
+		resp.Body.Close()
+	}
+	tr.Flush() // at shutdown, beside logger.Sync(): the summary comes at once
+	// Output:
+	// {"level":"error","msg":"identitycall request failed","request_id":"req-1","method":"GET","url":"http://127.0.0.1/api/v1/public/recordings","route":"/recordings","status":503,"attempt":1,"error":"Service unavailable"}
+	// {"level":"error","msg":"identitycall request failed","request_id":"req-2","method":"GET","url":"http://127.0.0.1/api/v1/public/recordings","route":"/recordings","status":503,"attempt":1,"error":"Service unavailable"}
+	// {"level":"error","msg":"identitycall request failures summarized","method":"GET","route":"/recordings","status":503,"suppressed":23,"first_request_id":"req-3","last_request_id":"req-25"}
 }
 
 func ExampleAPIError_SupportTicket() {
