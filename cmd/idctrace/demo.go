@@ -151,7 +151,7 @@ func runDemo(ctx context.Context, w io.Writer, cfg config) error {
 	fmt.Fprintf(d.out, "\n-- failure bundle (Recorder.WriteBundle): %d failed attempts as JSON lines, starting\n%s\n", recorder.Len(), header)
 	fmt.Fprintf(d.out, "\n-- attempts per route and status (WithObserver; idcotel.WithMetrics records the same)\n\n")
 	m.print(d.out)
-	return nil
+	return d.servePage(recorder, email, cfg)
 }
 
 // callJSON makes one request, prints how it ended and decodes the data of

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"sync/atomic"
 	"time"
 
@@ -114,4 +115,40 @@ type lineCounter struct {
 func (l *lineCounter) Write(p []byte) (int, error) {
 	l.n.Add(int64(bytes.Count(p, []byte("\n"))))
 	return l.w.Write(p)
+}
+
+// servePage serves the Recorder's debug page on a local port, checks that
+// it answers, and keeps it up for cfg.serveFor, or with cfg.serve until the
+// demo is interrupted.
+func (d *demo) servePage(rec *idctrace.Recorder, email string, cfg config) error {
+	mux := http.NewServeMux()
+	mux.Handle("/debug/identitycall", rec)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+	page := "http://" + ln.Addr().String() + "/debug/identitycall?email=" + url.QueryEscape(email)
+	resp, err := http.Get(page)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	how := fmt.Sprintf("for %s (-serve keeps it up until interrupted)", cfg.serveFor)
+	if cfg.serve {
+		how = "until interrupted"
+	}
+	fmt.Fprintf(d.out, "\n-- debug page (Recorder is an http.Handler): %s\n   => %s, %d failed attempts on it, up %s\n",
+		page, resp.Status, rec.Len(), how)
+	wait := time.After(cfg.serveFor)
+	if cfg.serve {
+		wait = nil
+	}
+	select {
+	case <-wait:
+	case <-d.ctx.Done():
+	}
+	return nil
 }

@@ -86,6 +86,8 @@ type config struct {
 	timeout  time.Duration
 	form     formFlags
 	progress bool
+	serve    bool          // the demo keeps its debug page up until interrupted
+	serveFor time.Duration // else, for this long
 }
 
 // system is what run takes from the process, so that tests can give
@@ -162,6 +164,8 @@ func run(ctx context.Context, args []string, sys *system) int {
 	fs.BoolVar(&cfg.json, "json", false, "log JSON lines instead of the console format")
 	fs.DurationVar(&cfg.timeout, "timeout", 60*time.Second, "timeout of the whole call, retries included; 0 means none")
 	fs.Var(&cfg.form, "F", "a multipart form part, name=value or name=@file; repeat for more")
+	fs.BoolVar(&cfg.serve, "serve", false, "demo: keep the debug page up until interrupted")
+	fs.DurationVar(&cfg.serveFor, "serve-for", 3*time.Second, "demo: how long the debug page stays up without -serve")
 	fs.BoolVar(&cfg.progress, "progress", sys.terminal, "show on stderr how much of a body is sent; on by default when stderr is a terminal")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return 0

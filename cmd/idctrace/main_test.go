@@ -46,7 +46,7 @@ func runSys(t *testing.T, sys *system, env map[string]string, args ...string) (c
 
 func TestDemo(t *testing.T) {
 	t.Parallel()
-	code, out, stderr := runCLI(t, nil, "")
+	code, out, stderr := runCLI(t, nil, "", "-serve-for", "0")
 	require.Equal(t, 0, code, stderr)
 	for _, want := range []string{
 		"=> 201 Created", "=> 200 OK",
@@ -61,6 +61,7 @@ func TestDemo(t *testing.T) {
 		`"status": 429`, `"retry_in": "1s"`,
 		`"status": 503`, `"status": 500`, "400 Bad Request: per_page must be between 1 and 100",
 		"identitycall request failures summarized", "200 calls: ",
+		"-- debug page (Recorder is an http.Handler): http://127.0.0.1:", "failed attempts on it, up for 0s",
 		"context deadline exceeded", "Hint:        No response within",
 		"IdentityCall support request", "Account:     you@example.com", "Endpoint:    GET /recordings/{id}",
 		"Cause:       context deadline exceeded",
@@ -91,7 +92,7 @@ func TestDemo(t *testing.T) {
 
 func TestDemoJSON(t *testing.T) {
 	t.Parallel()
-	code, out, stderr := runCLI(t, nil, "", "-json", "-email", "ops@example.com")
+	code, out, stderr := runCLI(t, nil, "", "-json", "-email", "ops@example.com", "-serve-for", "0")
 	require.Equal(t, 0, code, stderr)
 	var entries int
 	sc := bufio.NewScanner(strings.NewReader(out))
