@@ -124,13 +124,12 @@ func TestLimiterDeadlineBeforeSlotReturnsAtOnce(t *testing.T) {
 	l := NewLimiter(1, time.Hour)
 	require.NoError(t, l.Wait(context.Background()), "the first slot is free")
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	start := time.Now()
 	err := l.Wait(ctx)
 	assert.ErrorIs(t, err, ErrLocalRateLimit)
 	assert.NotErrorIs(t, err, context.DeadlineExceeded)
-	assert.Less(t, time.Since(start), time.Second, "returned at once, not at the deadline")
+	assert.NoError(t, ctx.Err(), "returned at once, not at the deadline")
 	assert.Contains(t, err.Error(), "not sent")
 }
 
