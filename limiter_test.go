@@ -271,7 +271,7 @@ func BenchmarkLimiterWait(b *testing.B) {
 	}{
 		{"free slot", NewLimiter(math.MaxInt, time.Second), ctx},
 		{"free slot, deadline", NewLimiter(math.MaxInt, time.Second), deadline},
-		{"no quota", newLearnLimiter(), ctx},
+		{"no quota", newPauser(), ctx},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()

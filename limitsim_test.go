@@ -20,6 +20,7 @@ type simulation struct {
 	length  time.Duration // no slot is taken after it
 	latency time.Duration // each way, drawn from [latency/10, latency]
 	maxWait time.Duration // the cap on a pause, as the retry policy's MaxDelay
+	bySent  bool          // tell the learner when each request was sent, not answered
 }
 
 // simResult counts what the server saw. After counts the requests sent at or
@@ -100,7 +101,13 @@ func (s simulation) run(core *limiter, lim Limiter, learn *learnLimiter) simResu
 			}
 			heap.Push(q, event{at: now + delay(), do: evAnswer, sent: e.sent, status: status, wait: wait})
 		case evAnswer:
-			learn.observe(core.base.Add(e.sent), e.status)
+			if learn != nil {
+				at := now
+				if s.bySent {
+					at = e.sent
+				}
+				learn.answered(e.status, core.base.Add(at))
+			}
 			if e.status == http.StatusTooManyRequests {
 				until := now + min(e.wait, s.maxWait)
 				lim.Pause(core.base.Add(until))
