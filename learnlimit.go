@@ -59,7 +59,10 @@ func (l *learnLimiter) answered(status int, at time.Time) {
 }
 
 func (l *learnLimiter) count(at time.Duration, status int) {
-	if at >= l.until {
+	// Between an overflow's first 429 and its Pause (the Transport reads
+	// the 429's body first), answers still come from the full window.
+	closing := l.last.ok > 0 && l.last.end == 0
+	if at >= l.until && !closing {
 		// After the last pause ended: the current cycle's.
 		if status == http.StatusTooManyRequests {
 			if l.cur.ok > 0 {
@@ -71,7 +74,7 @@ func (l *learnLimiter) count(at time.Duration, status int) {
 		l.cur.add(at)
 		return
 	}
-	// During the pause: the overflowed cycle's, answered late.
+	// The overflowed cycle's, answered after its first 429.
 	if status != http.StatusTooManyRequests && l.last.ok > 0 {
 		l.last.add(at)
 		l.learn()

@@ -24,6 +24,10 @@ func TestLearnLimiterAgainstFixedWindows(t *testing.T) {
 		{quota: 300, window: time.Minute, workers: 8, length: 10 * time.Minute, latency: 300 * time.Millisecond, maxWait: time.Minute},
 		// A window shorter than a second: retry_after is exact.
 		{quota: 5, window: 100 * time.Millisecond, workers: 32, length: 3 * time.Second, latency: 4 * time.Millisecond, maxWait: time.Minute},
+		// The Transport reads a 429's body before it pauses: answers come in between.
+		{quota: 20, window: time.Second, workers: 16, length: 5 * time.Second, latency: 5 * time.Millisecond, maxWait: time.Minute, bodyRead: 3 * time.Millisecond},
+		{quota: 20, window: time.Second, workers: 16, length: 5 * time.Second, latency: 2 * time.Millisecond, maxWait: time.Minute, bodyRead: 20 * time.Millisecond},
+		{quota: 60, window: time.Minute, workers: 16, length: 10 * time.Minute, latency: 300 * time.Millisecond, maxWait: time.Minute, bodyRead: time.Second},
 		// Told the time each request was sent rather than answered.
 		{quota: 20, window: time.Second, workers: 16, length: 5 * time.Second, latency: 40 * time.Millisecond, maxWait: time.Minute, bySent: true},
 		{quota: 60, window: time.Minute, workers: 16, length: 10 * time.Minute, latency: time.Second, maxWait: time.Minute, bySent: true},
@@ -33,8 +37,8 @@ func TestLearnLimiterAgainstFixedWindows(t *testing.T) {
 		l := newPauser()
 		res := s.run(&l.limiter, l, l)
 		quota := float64(s.quota) * s.length.Seconds() / s.window.Seconds()
-		t.Logf("%d per %v, %d workers, latency ≤ %v, pause ≤ %v, by send time %v: %d sent, %d ok (%.1f %% of the quota), %d answered 429; after the first pause %d sent, %d answered 429; learned a slot every %v",
-			s.quota, s.window, s.workers, s.latency, s.maxWait, s.bySent, res.sent, res.ok, 100*float64(res.ok)/quota, res.tooMany, res.after, res.after429, l.interval)
+		t.Logf("%d per %v, %d workers, latency ≤ %v, body read in %v, pause ≤ %v, by send time %v: %d sent, %d ok (%.1f %% of the quota), %d answered 429; after the first pause %d sent, %d answered 429; learned a slot every %v",
+			s.quota, s.window, s.workers, s.latency, s.bodyRead, s.maxWait, s.bySent, res.sent, res.ok, 100*float64(res.ok)/quota, res.tooMany, res.after, res.after429, l.interval)
 		require.Positive(t, res.after, "%+v", s)
 		assert.LessOrEqual(t, float64(res.after429), 0.10*float64(res.after), "%+v", s)
 		assert.GreaterOrEqual(t, float64(res.ok), 0.5*quota, "%+v", s)
@@ -70,19 +74,20 @@ func TestLearnLimiterLearnsFromTheOverflow(t *testing.T) {
 	}
 	now = 150 * time.Millisecond
 	l.answered(http.StatusTooManyRequests, ms(150))
-	l.Pause(ms(1100)) // the window opened at 100 ms, and retry_after rounds up
+	l.answered(http.StatusOK, ms(152)) // while the Transport reads the 429's body
+	l.Pause(ms(1100))                  // the window opened at 100 ms, and retry_after rounds up
 	now = 160 * time.Millisecond
 	l.answered(http.StatusOK, ms(155))
 	l.answered(http.StatusInternalServerError, ms(158)) // the server counted it too
 	l.answered(http.StatusTooManyRequests, ms(160))     // in the same pause: nothing new
 	l.Pause(ms(1101))
-	assert.Equal(t, spacing(10, time.Second), l.interval, "10 answers from 100 ms to 1100 ms")
+	assert.Equal(t, spacing(11, time.Second), l.interval, "11 answers from 100 ms to 1100 ms")
 
 	slot, err := l.take(now, noDeadline)
 	require.NoError(t, err)
 	assert.Equal(t, 1101*time.Millisecond, slot, "nothing before the pause's end")
 	next, _ := l.take(now, noDeadline)
-	assert.Equal(t, 105*time.Millisecond, next-slot)
+	assert.Equal(t, spacing(11, time.Second), next-slot)
 
 	// A later overflow, another client spending the account: 4 answers
 	// between 1101 ms and the end of a pause at 2101 ms.

@@ -21,6 +21,9 @@ type simulation struct {
 	latency time.Duration // each way, drawn from [latency/10, latency]
 	maxWait time.Duration // the cap on a pause, as the retry policy's MaxDelay
 	bySent  bool          // tell the learner when each request was sent, not answered
+	// bodyRead is the time from a 429's answer to the Pause: the
+	// Transport reads the body for its retry_after first.
+	bodyRead time.Duration
 }
 
 // simResult counts what the server saw. After counts the requests sent at or
@@ -109,11 +112,15 @@ func (s simulation) run(core *limiter, lim Limiter, learn *learnLimiter) simResu
 				learn.answered(e.status, core.base.Add(at))
 			}
 			if e.status == http.StatusTooManyRequests {
-				until := now + min(e.wait, s.maxWait)
-				lim.Pause(core.base.Add(until))
-				if firstPause == 0 {
-					firstPause = until
-				}
+				heap.Push(q, event{at: now + s.bodyRead, do: evPause, wait: e.wait})
+				continue
+			}
+			heap.Push(q, event{at: now, do: evTake})
+		case evPause:
+			until := now + min(e.wait, s.maxWait)
+			lim.Pause(core.base.Add(until))
+			if firstPause == 0 {
+				firstPause = until
 			}
 			heap.Push(q, event{at: now, do: evTake})
 		}
@@ -128,6 +135,7 @@ const (
 	evSlot                    // its slot has come
 	evArrive                  // its request reaches the server
 	evAnswer                  // its response arrives
+	evPause                   // its 429's body is read: the limiter pauses
 )
 
 type event struct {

@@ -53,7 +53,7 @@ func TestFleetSharesTheQuota(t *testing.T) {
 					resp, err := client.Do(req)
 					if errors.Is(err, idctrace.ErrLocalRateLimit) {
 						held.Add(1)
-						continue
+						return // no slot before the batch's deadline: slots only come later
 					}
 					if err != nil {
 						continue // the batch's deadline
