@@ -1,0 +1,9 @@
+// Package idcredis shares an IdentityCall quota among every process of a
+// fleet through Redis: each [idctrace.Transport] given a Limiter from
+// [NewLimiter] with the same key takes its slots from one queue and honours
+// the same pauses, as one account must.
+//
+// It is a module of its own, so that importers of idctrace get no Redis
+// client. It needs Redis 5 or later (or a server that runs Lua scripts and
+// answers TIME); a Redis Cluster works too, since a limiter uses one key.
+package idcredis

@@ -1,0 +1,230 @@
+package idcredis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/identitycall/idctrace"
+	"github.com/redis/go-redis/v9"
+)
+
+// storeTimeout bounds each call a Limiter makes to Redis.
+const storeTimeout = time.Second
+
+// errNoAnswer replaces the context error of a call that the limiter's
+// timeout cut short, so that it cannot read as the caller's own deadline.
+var errNoAnswer = errors.New("idcredis: Redis did not answer in time")
+
+// NewLimiter returns an [idctrace.Limiter] that never admits more than n
+// requests in any window of length per, counted together by every Limiter
+// of every process that uses the same Redis key. It paces them evenly,
+// one slot every per/n plus a margin of 5 %, as [idctrace.NewLimiter] does:
+// GCRA with a burst of one, so the promise holds for any window, not only
+// for windows aligned on per. A waiter takes the next free slot in Redis in
+// turn; when that slot comes after its context's deadline, Wait returns
+// [idctrace.ErrLocalRateLimit] at once, without taking it.
+//
+// Pause is shared too: it records the pause's end under the key (as a time
+// relative to Redis's clock, so the machines' clocks need not agree), and
+// every Limiter on the key admits nothing before it. The pause also holds
+// in this process when Redis cannot be reached.
+//
+// When Redis does not answer within a second, Wait returns the store's
+// error (never [idctrace.ErrLocalRateLimit]), so that an
+// [idctrace.Transport] sends the request anyway rather than stall every
+// call on a broken store; for the next second, Waits return that error at
+// once, then try Redis again.
+//
+// The key holds a hash that expires a second after its last slot or pause
+// ends. NewLimiter panics on a nil client, an empty key, or an n or per
+// that is not positive.
+func NewLimiter(rdb redis.UniversalClient, key string, n int, per time.Duration) idctrace.Limiter {
+	switch {
+	case rdb == nil:
+		panic("idcredis: NewLimiter: nil Redis client")
+	case key == "":
+		panic("idcredis: NewLimiter: empty key")
+	case n <= 0:
+		panic("idcredis: NewLimiter: n must be positive")
+	case per <= 0:
+		panic("idcredis: NewLimiter: per must be positive")
+	}
+	return &limiter{rdb: rdb, key: key, interval: spacing(n, per), timeout: storeTimeout}
+}
+
+// spacing is idctrace's: the time between slots that fits n in per with a
+// 5 % margin, rounded up to whole microseconds, Redis's TIME resolution.
+func spacing(n int, per time.Duration) int64 {
+	span := per.Microseconds() + per.Microseconds()/20
+	if span < per.Microseconds() {
+		span = math.MaxInt64
+	}
+	d := span / int64(n)
+	if span%int64(n) != 0 || d == 0 {
+		d++
+	}
+	return d
+}
+
+type limiter struct {
+	rdb      redis.UniversalClient
+	key      string
+	interval int64         // microseconds between slots
+	timeout  time.Duration // for each call to Redis
+
+	mu      sync.Mutex
+	until   time.Time // this process's copy of the latest pause
+	down    time.Time // Redis failed: until then, Wait returns downErr at once
+	downErr error
+}
+
+// Wait takes the next slot in Redis and sleeps until it comes; a pause that
+// began meanwhile sends it back for a slot after the pause.
+func (l *limiter) Wait(ctx context.Context) error {
+	_, err := l.wait(ctx)
+	return err
+}
+
+// wait is Wait that also returns the slot, on Redis's clock, the request
+// was admitted at.
+func (l *limiter) wait(ctx context.Context) (time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return time.Time{}, err
+	}
+	deadline, hasDeadline := ctx.Deadline()
+	var held time.Time // the slot taken, while its caller sleeps
+	for {
+		paused, err := l.localPause(ctx, deadline, hasDeadline)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if err := l.storeDown(); err != nil {
+			return time.Time{}, err
+		}
+		if paused {
+			held = time.Time{} // a slot taken before the pause is void
+		}
+		maxWait := int64(-1)
+		if hasDeadline {
+			maxWait = max(0, time.Until(deadline).Microseconds())
+		}
+		wait, slot, err := l.reserve(ctx, maxWait, !held.IsZero())
+		switch {
+		case err != nil:
+			return time.Time{}, err
+		case slot.IsZero():
+			return held, nil // its slot has come, and no pause began
+		case wait == 0:
+			return slot, nil
+		case hasDeadline && !time.Now().Add(wait).Before(deadline):
+			return time.Time{}, idctrace.ErrLocalRateLimit // the answer was slow enough to make the slot late
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return time.Time{}, err
+		}
+		held = slot
+	}
+}
+
+// localPause sleeps out this process's copy of a pause, and reports whether
+// there was one.
+func (l *limiter) localPause(ctx context.Context, deadline time.Time, hasDeadline bool) (bool, error) {
+	l.mu.Lock()
+	until := l.until
+	l.mu.Unlock()
+	wait := time.Until(until)
+	if wait <= 0 {
+		return false, nil
+	}
+	if hasDeadline && !until.Before(deadline) {
+		return false, idctrace.ErrLocalRateLimit
+	}
+	return true, sleep(ctx, wait)
+}
+
+// reserve runs reserveScript: the slot it took and the wait until it, or,
+// when recheck finds no pause, a zero slot: the caller's has come.
+func (l *limiter) reserve(ctx context.Context, maxWait int64, recheck bool) (time.Duration, time.Time, error) {
+	cctx, cancel := context.WithTimeout(ctx, l.timeout)
+	defer cancel()
+	flag := 0
+	if recheck {
+		flag = 1
+	}
+	v, err := reserveScript.Run(cctx, l.rdb, []string{l.key}, l.interval, maxWait, flag).Int64Slice()
+	switch {
+	case err != nil:
+		return 0, time.Time{}, l.failed(ctx, err)
+	case len(v) != 2:
+		return 0, time.Time{}, l.failed(ctx, fmt.Errorf("reserve script answered %v", v))
+	case v[0] < 0:
+		return 0, time.Time{}, idctrace.ErrLocalRateLimit
+	case v[1] == 0:
+		return 0, time.Time{}, nil
+	}
+	return time.Duration(v[0]) * time.Microsecond, time.UnixMicro(v[1]), nil
+}
+
+// failed says why a call to Redis failed: the caller's context, or the
+// store, which the Transport treats as undecided and fails open. A store
+// that failed is not asked again for the limiter's timeout.
+func (l *limiter) failed(ctx context.Context, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return ctxErr
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = errNoAnswer
+	} else {
+		err = fmt.Errorf("idcredis: Redis: %w", err)
+	}
+	l.mu.Lock()
+	l.down, l.downErr = time.Now().Add(l.timeout), err
+	l.mu.Unlock()
+	return err
+}
+
+// storeDown returns the error of a store that failed less than
+// the limiter's timeout ago.
+func (l *limiter) storeDown() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if time.Now().Before(l.down) {
+		return l.downErr
+	}
+	return nil
+}
+
+// Pause admits nothing before t, here and, through Redis, in every Limiter
+// on the key. A t before the current pause's end changes nothing.
+func (l *limiter) Pause(t time.Time) {
+	l.mu.Lock()
+	if t.After(l.until) {
+		l.until = t
+	}
+	l.mu.Unlock()
+	d := time.Until(t)
+	if d <= 0 || l.storeDown() != nil {
+		return // a store that just failed is not asked; the local copy holds
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
+	defer cancel()
+	if err := pauseScript.Run(ctx, l.rdb, []string{l.key}, (d+time.Microsecond-1)/time.Microsecond).Err(); err != nil {
+		l.failed(context.Background(), err) // Pause has no error to return: the next Wait returns it
+	}
+}
+
+// sleep waits d or until ctx ends, and stops its timer either way.
+func sleep(ctx context.Context, d time.Duration) error {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

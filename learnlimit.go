@@ -1,0 +1,109 @@
+package idctrace
+
+import (
+	"net/http"
+	"time"
+)
+
+// learnLimiter is the Limiter of a Transport that retries without one of
+// its own: it knows no quota, so it admits every request at once until the
+// server answers 429. It then pauses until the 429's retry_after, and paces
+// from then on to the quota the overflow showed: as many requests as got an
+// answer other than 429 in the cycle that overflowed, in the time from that
+// cycle's first answer to the end of the pause. That time is the server's
+// window or longer (a retry_after is rounded up), less one round trip, so
+// the pace stays under the quota and the next window does not overflow. A
+// later overflow (another client spending the same account) teaches a
+// slower pace; nothing teaches a faster one.
+//
+// The Transport drives it as follows, and it is only correct so:
+//
+//   - Wait(ctx) before every attempt, as any [Limiter];
+//   - answered(status, at) for every response an attempt got, whatever its
+//     status, 429 included, at the time the response arrived (the time the
+//     attempt was sent works as well); nothing for an attempt that got no
+//     response;
+//   - for a 429, answered first, then Pause(t) with t the time the response
+//     arrived plus its retry_after capped at the retry policy's MaxDelay,
+//     as for any Limiter.
+//
+// The Transport finds answered by a type assertion, so a Limiter of the
+// caller's (WithLimiter) is never asked to learn.
+type learnLimiter struct {
+	limiter
+	cur  cycle // answers since the last pause ended
+	last cycle // the latest cycle that overflowed with some success
+}
+
+// cycle holds the answers to the requests one server window took: the
+// first came at start, ok of them were other than 429, and end is the end
+// of the pause the overflow asked for (zero until that Pause).
+type cycle struct {
+	start, end time.Duration // offsets from base; end is 0 until known
+	ok         int
+}
+
+// newPauser returns the Limiter of a Transport that retries without one of
+// its own.
+func newPauser() *learnLimiter {
+	l := &learnLimiter{limiter: limiter{base: time.Now()}}
+	l.clock = func() time.Duration { return time.Since(l.base) }
+	return l
+}
+
+// answered counts a response with status that arrived at at.
+func (l *learnLimiter) answered(status int, at time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.count(at.Sub(l.base), status)
+}
+
+func (l *learnLimiter) count(at time.Duration, status int) {
+	// Between an overflow's first 429 and its Pause (the Transport reads
+	// the 429's body first), answers still come from the full window.
+	closing := l.last.ok > 0 && l.last.end == 0
+	if at >= l.until && !closing {
+		// After the last pause ended: the current cycle's.
+		if status == http.StatusTooManyRequests {
+			if l.cur.ok > 0 {
+				l.last = l.cur
+			}
+			l.cur = cycle{}
+			return
+		}
+		l.cur.add(at)
+		return
+	}
+	// The overflowed cycle's, answered after its first 429.
+	if status != http.StatusTooManyRequests && l.last.ok > 0 {
+		l.last.add(at)
+		l.learn()
+	}
+}
+
+func (c *cycle) add(at time.Duration) {
+	if c.ok == 0 || at < c.start {
+		c.start = at
+	}
+	c.ok++
+}
+
+// Pause admits nothing before t; the first pause after an overflow also
+// ends the overflowed cycle, and its pace follows.
+func (l *learnLimiter) Pause(t time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.pauseLocked(t.Sub(l.base))
+	if l.last.ok > 0 && l.last.end == 0 {
+		l.last.end = l.until
+		l.learn()
+	}
+}
+
+// learn sets the pace from the last overflowed cycle once its pause is
+// known. The caller holds l.mu.
+func (l *learnLimiter) learn() {
+	if l.last.end > l.last.start {
+		l.interval = spacing(l.last.ok, l.last.end-l.last.start)
+	}
+}

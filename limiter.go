@@ -1,0 +1,175 @@
+package idctrace
+
+import (
+	"context"
+	"errors"
+	"math"
+	"sync"
+	"time"
+)
+
+// ErrLocalRateLimit reports a request that was not sent: its [Limiter] had
+// no slot for it before its context's deadline. The client held it back; the
+// server never saw it.
+var ErrLocalRateLimit = errors.New("idctrace: not sent: no rate-limit slot before the deadline")
+
+// A Limiter admits requests under a quota shared by everything that holds it.
+type Limiter interface {
+	// Wait blocks until a request may be sent. It returns an error at once when ctx
+	// ends first, or when no slot comes before ctx's deadline.
+	Wait(ctx context.Context) error
+	// Pause admits nothing until t: the server answered 429 and asked to wait until t.
+	Pause(t time.Time)
+}
+
+// marginDiv sets the margin a limiter keeps below its quota: slots are
+// per·(1+1/marginDiv)/n apart. The server's window starts when a request
+// arrives, not when the client sends it, so a request that arrives late by
+// up to per/marginDiv relative to the one n slots before it still lands in
+// a new window instead of overflowing the old one.
+const marginDiv = 20
+
+// NewLimiter returns an in-process [Limiter] that never admits more than n
+// requests in any window of length per. It paces them evenly, one slot
+// every per/n plus a margin of 5 % (57 a minute for NewLimiter(60,
+// time.Minute)), so a batch never bursts into the server's window. A
+// waiter takes the next free slot in turn; when that slot comes after its
+// context's deadline, Wait returns [ErrLocalRateLimit] at once, without
+// taking it. The limiter runs no goroutine and is safe for concurrent use;
+// share one value among everything that spends the same quota.
+//
+// NewLimiter panics when n or per is not positive: a quota of nothing is a
+// mistake, not a setting.
+func NewLimiter(n int, per time.Duration) Limiter {
+	if n <= 0 {
+		panic("idctrace: NewLimiter: n must be positive")
+	}
+	if per <= 0 {
+		panic("idctrace: NewLimiter: per must be positive")
+	}
+	l := newLimiter()
+	l.interval = spacing(n, per)
+	return l
+}
+
+// spacing returns the time between slots that fits n in per with the
+// margin, rounded up so that n slots never span less than per.
+func spacing(n int, per time.Duration) time.Duration {
+	span := per + per/marginDiv
+	if span < per {
+		span = math.MaxInt64
+	}
+	d := span / time.Duration(n)
+	if span%time.Duration(n) != 0 {
+		d++
+	}
+	return d
+}
+
+// limiter is GCRA with a burst of one: next is the earliest slot nobody has
+// taken, and each Wait takes max(now, next, until) and moves next one
+// interval on. Taking a slot in the future is a reservation, so the waiter
+// knows at once whether it comes before its deadline.
+//
+// Times are offsets from base on the monotonic clock: time.Since reads only
+// that clock, half the cost of time.Now, and Wait with a free slot reads it
+// once.
+type limiter struct {
+	base  time.Time
+	clock func() time.Duration // the time since base
+
+	mu       sync.Mutex
+	interval time.Duration // between slots; 0 admits every request at once
+	next     time.Duration // the earliest slot not taken
+	until    time.Duration // the end of the latest pause
+}
+
+// noDeadline is the deadline of a context without one.
+const noDeadline = time.Duration(math.MaxInt64)
+
+func newLimiter() *limiter {
+	l := &limiter{base: time.Now()}
+	l.clock = func() time.Duration { return time.Since(l.base) }
+	return l
+}
+
+// Wait blocks until the caller's slot, or returns ErrLocalRateLimit at once
+// when that slot comes after ctx's deadline, or ctx's error when ctx ends
+// while it waits.
+func (l *limiter) Wait(ctx context.Context) error {
+	_, err := l.wait(ctx)
+	return err
+}
+
+// wait is Wait that also returns the slot the request was admitted at.
+func (l *limiter) wait(ctx context.Context) (time.Duration, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	deadline := noDeadline
+	if d, ok := ctx.Deadline(); ok {
+		deadline = d.Sub(l.base)
+	}
+	for {
+		now := l.clock()
+		slot, err := l.take(now, deadline)
+		if err != nil || slot <= now {
+			return slot, err
+		}
+		if err := sleep(ctx, slot-now); err != nil {
+			// The slot stays taken: an unused slot costs throughput,
+			// never the quota.
+			return 0, err
+		}
+		if l.admit() {
+			return slot, nil
+		}
+	}
+}
+
+// take reserves the next slot at or after now, unless it would come at or
+// after deadline.
+func (l *limiter) take(now, deadline time.Duration) (time.Duration, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	slot := max(now, l.next, l.until)
+	if slot >= deadline {
+		return 0, ErrLocalRateLimit
+	}
+	if l.interval > 0 {
+		l.next = slot + min(l.interval, noDeadline-slot) // a pause for ever saturates
+	}
+	return slot, nil
+}
+
+// admit reports whether a waiter whose slot has come may go: a pause that
+// began while it slept sends it back to take a slot after the pause.
+func (l *limiter) admit() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.clock() >= l.until
+}
+
+// Pause admits nothing before t. A pause only ever grows: a t before the
+// current pause's end changes nothing.
+func (l *limiter) Pause(t time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.pauseLocked(t.Sub(l.base))
+}
+
+func (l *limiter) pauseLocked(until time.Duration) {
+	l.until = max(l.until, until)
+}
+
+// sleep waits d or until ctx ends, and stops its timer either way.
+func sleep(ctx context.Context, d time.Duration) error {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,297 @@
+package idctrace
+
+import (
+	"context"
+	"math"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// virtual returns a limiter whose clock stands still at the returned
+// offset until the test moves it.
+func virtual(n int, per time.Duration) (*limiter, *time.Duration) {
+	var now time.Duration
+	l := NewLimiter(n, per).(*limiter)
+	l.clock = func() time.Duration { return now }
+	return l, &now
+}
+
+func TestNewLimiterRejectsNoQuota(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		n    int
+		per  time.Duration
+		want string
+	}{
+		{0, time.Second, "idctrace: NewLimiter: n must be positive"},
+		{-1, time.Second, "idctrace: NewLimiter: n must be positive"},
+		{1, 0, "idctrace: NewLimiter: per must be positive"},
+		{1, -time.Second, "idctrace: NewLimiter: per must be positive"},
+	} {
+		assert.PanicsWithValue(t, tc.want, func() { NewLimiter(tc.n, tc.per) }, "NewLimiter(%d, %v)", tc.n, tc.per)
+	}
+}
+
+func TestSpacingKeepsTheMargin(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		n    int
+		per  time.Duration
+		want time.Duration
+	}{
+		{20, time.Second, 52500 * time.Microsecond},
+		{60, time.Minute, 1050 * time.Millisecond},
+		{300, time.Minute, 210 * time.Millisecond},
+		{3, time.Second, 350 * time.Millisecond},
+		{7, time.Second, 150 * time.Millisecond},
+		{1, time.Second, 1050 * time.Millisecond},
+		{math.MaxInt, time.Second, time.Nanosecond},                   // never 0: that would mean no limit
+		{2, math.MaxInt64, math.MaxInt64/2 + 1},                       // no overflow
+		{1_000_003, time.Second, 1050*time.Millisecond/1_000_003 + 1}, // rounded up
+	} {
+		got := spacing(tc.n, tc.per)
+		assert.Equal(t, tc.want, got, "spacing(%d, %v)", tc.n, tc.per)
+		if tc.per < math.MaxInt64/2 {
+			assert.GreaterOrEqual(t, got*time.Duration(tc.n), tc.per+tc.per/20, "n slots span the window and its margin")
+		}
+	}
+}
+
+func TestLimiterNeverMoreThanNInAnyWindow(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		n   int
+		per time.Duration
+	}{{1, time.Second}, {5, 100 * time.Millisecond}, {20, time.Second}, {60, time.Minute}, {7, 13 * time.Millisecond}} {
+		l, now := virtual(tc.n, tc.per)
+		var slots []time.Duration
+		for i := range 10 * tc.n {
+			if i%3 == 0 { // callers come faster than the quota, at uneven times
+				*now += tc.per / time.Duration(7*tc.n)
+			}
+			slot, err := l.take(*now, noDeadline)
+			require.NoError(t, err)
+			slots = append(slots, slot)
+		}
+		most := maxInWindow(slots, tc.per)
+		assert.LessOrEqual(t, most, tc.n, "NewLimiter(%d, %v): the most slots in a window", tc.n, tc.per)
+		assert.GreaterOrEqual(t, most, tc.n*20/21, "NewLimiter(%d, %v): the margin is 5 %%, no more", tc.n, tc.per)
+		assert.LessOrEqual(t, maxInWindow(slots, tc.per+tc.per/20), tc.n, "the margin holds too")
+	}
+}
+
+// TestLimiterConcurrentWaiters runs the real clock and timers: waiters in
+// many goroutines, the slots they were admitted at, and when Wait returned.
+func TestLimiterConcurrentWaiters(t *testing.T) {
+	t.Parallel()
+	const n, per = 4, 40 * time.Millisecond
+	l := NewLimiter(n, per).(*limiter)
+	var (
+		mu    sync.Mutex
+		slots []time.Duration
+		wg    sync.WaitGroup
+	)
+	for range 8 {
+		wg.Go(func() {
+			for range 3 {
+				slot, err := l.wait(context.Background())
+				returned := time.Since(l.base)
+				assert.NoError(t, err)
+				assert.GreaterOrEqual(t, returned, slot, "Wait returned before its slot")
+				mu.Lock()
+				slots = append(slots, slot)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	slices.Sort(slots)
+	require.Len(t, slots, 24)
+	assert.LessOrEqual(t, maxInWindow(slots, per), n)
+	for i := 1; i < len(slots); i++ {
+		assert.GreaterOrEqual(t, slots[i]-slots[i-1], spacing(n, per), "slots %d and %d", i-1, i)
+	}
+}
+
+func TestLimiterDeadlineBeforeSlotReturnsAtOnce(t *testing.T) {
+	t.Parallel()
+	l := NewLimiter(1, time.Hour)
+	require.NoError(t, l.Wait(context.Background()), "the first slot is free")
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := l.Wait(ctx)
+	assert.ErrorIs(t, err, ErrLocalRateLimit)
+	assert.NotErrorIs(t, err, context.DeadlineExceeded)
+	assert.NoError(t, ctx.Err(), "returned at once, not at the deadline")
+	assert.Contains(t, err.Error(), "not sent")
+}
+
+func TestLimiterRejectedWaitTakesNoSlot(t *testing.T) {
+	t.Parallel()
+	l, now := virtual(2, time.Second) // a slot every 525 ms
+	first, err := l.take(*now, noDeadline)
+	require.NoError(t, err)
+	_, err = l.take(*now, *now+100*time.Millisecond)
+	require.ErrorIs(t, err, ErrLocalRateLimit)
+	_, err = l.take(*now, *now+525*time.Millisecond)
+	require.ErrorIs(t, err, ErrLocalRateLimit, "a slot at the deadline is too late")
+	second, err := l.take(*now, *now+526*time.Millisecond)
+	require.NoError(t, err)
+	assert.Equal(t, 525*time.Millisecond, second-first, "the rejected waiters left the slot free")
+}
+
+func TestLimiterWaitEndsWithItsContext(t *testing.T) {
+	t.Parallel()
+	l := NewLimiter(1, time.Hour)
+	require.NoError(t, l.Wait(context.Background()))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- l.Wait(ctx) }()
+	time.Sleep(10 * time.Millisecond) // usually waiting by now; either way it must end
+	cancel()
+	select {
+	case err := <-done:
+		assert.ErrorIs(t, err, context.Canceled)
+		assert.NotErrorIs(t, err, ErrLocalRateLimit)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Wait did not return after its context was cancelled")
+	}
+
+	free := NewLimiter(1, time.Hour)
+	assert.ErrorIs(t, free.Wait(ctx), context.Canceled, "a done context is not admitted, free slot or not")
+}
+
+func TestLimiterPause(t *testing.T) {
+	t.Parallel()
+	l, now := virtual(10, time.Second)
+	l.Pause(l.base.Add(10 * time.Second))
+	l.Pause(l.base.Add(5 * time.Second)) // a pause never shrinks
+	l.Pause(time.Time{})
+	_, err := l.take(*now, 9*time.Second)
+	assert.ErrorIs(t, err, ErrLocalRateLimit, "no slot inside the pause")
+	slot, err := l.take(*now, noDeadline)
+	require.NoError(t, err)
+	assert.Equal(t, 10*time.Second, slot, "the first slot is the pause's end")
+	next, _ := l.take(*now, noDeadline)
+	assert.Equal(t, spacing(10, time.Second), next-slot, "paced after it")
+
+	l.Pause(l.base.Add(math.MaxInt64)) // for ever: no slot, and no overflow
+	_, err = l.take(*now, noDeadline)
+	assert.ErrorIs(t, err, ErrLocalRateLimit)
+}
+
+func TestLimiterPauseSendsHeldSlotsBack(t *testing.T) {
+	t.Parallel()
+	l, now := virtual(10, time.Second) // a slot every 105 ms
+	var held []time.Duration
+	for range 4 {
+		slot, _ := l.take(*now, noDeadline)
+		held = append(held, slot)
+	}
+	l.Pause(l.base.Add(250 * time.Millisecond)) // a 429 while three waiters sleep
+	for i, slot := range held[1:] {             // the first went at once
+		*now = slot
+		if slot < 250*time.Millisecond {
+			assert.False(t, l.admit(), "slot %d falls in the pause", i)
+			again, _ := l.take(*now, noDeadline)
+			assert.GreaterOrEqual(t, again, 420*time.Millisecond, "taken again after the held ones")
+		} else {
+			assert.True(t, l.admit(), "slot %d comes after the pause", i)
+		}
+	}
+}
+
+func TestLimiterPauseHoldsRealWaiters(t *testing.T) {
+	t.Parallel()
+	l := NewLimiter(1000, time.Second).(*limiter)
+	end := time.Now().Add(60 * time.Millisecond)
+	l.Pause(end)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			slot, err := l.wait(context.Background())
+			assert.NoError(t, err)
+			assert.GreaterOrEqual(t, slot, end.Sub(l.base), "admitted inside the pause")
+			assert.False(t, time.Now().Before(end), "returned inside the pause")
+		})
+	}
+	wg.Wait()
+}
+
+// TestLimiterAgainstFixedWindows is the limiter's purpose: a batch against
+// a server that counts arrivals in fixed windows gets most of the quota and
+// no 429, even when requests take uneven times to arrive.
+func TestLimiterAgainstFixedWindows(t *testing.T) {
+	t.Parallel()
+	for _, s := range []simulation{
+		{quota: 20, window: time.Second, workers: 16, length: 5 * time.Second, latency: 5 * time.Millisecond},
+		{quota: 20, window: time.Second, workers: 16, length: 5 * time.Second, latency: 40 * time.Millisecond},
+		{quota: 60, window: time.Minute, workers: 16, length: 10 * time.Minute, latency: time.Second},
+		{quota: 300, window: time.Minute, workers: 4, length: 5 * time.Minute, latency: 300 * time.Millisecond},
+		{quota: 5, window: 100 * time.Millisecond, workers: 32, length: 3 * time.Second, latency: 4 * time.Millisecond},
+	} {
+		l := NewLimiter(s.quota, s.window).(*limiter)
+		res := s.run(l, l, nil)
+		quota := float64(s.quota) * s.length.Seconds() / s.window.Seconds()
+		t.Logf("%d per %v, %d workers, latency ≤ %v: %d sent, %d ok (%.1f %% of the quota), %d answered 429",
+			s.quota, s.window, s.workers, s.latency, res.sent, res.ok, 100*float64(res.ok)/quota, res.tooMany)
+		assert.Zero(t, res.tooMany, "%+v", s)
+		assert.GreaterOrEqual(t, float64(res.ok), 0.85*quota, "%+v", s)
+		assert.LessOrEqual(t, maxInWindow(res.slots, s.window), s.quota)
+	}
+}
+
+// BenchmarkLimiterWait measures Wait with a free slot, next to the one
+// clock reading it makes (the clock alone): on a virtual machine the clock
+// is most of the cost.
+func BenchmarkLimiterWait(b *testing.B) {
+	b.Run("clock alone", func(b *testing.B) {
+		base := time.Now()
+		var d time.Duration
+		for b.Loop() {
+			d += time.Since(base)
+		}
+		runtime.KeepAlive(d)
+	})
+	ctx := context.Background()
+	deadline, cancel := context.WithTimeout(ctx, time.Hour)
+	defer cancel()
+	for _, bc := range []struct {
+		name string
+		l    Limiter
+		ctx  context.Context
+	}{
+		{"free slot", NewLimiter(math.MaxInt, time.Second), ctx},
+		{"free slot, deadline", NewLimiter(math.MaxInt, time.Second), deadline},
+		{"no quota", newPauser(), ctx},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := bc.l.Wait(bc.ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func TestLimiterFreeSlotAllocatesNothing(t *testing.T) {
+	l := NewLimiter(math.MaxInt, time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	allocs := testing.AllocsPerRun(100, func() {
+		if err := l.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.Zero(t, allocs)
+}
