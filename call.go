@@ -80,13 +80,16 @@ func (c *call) attempt() (*http.Response, *record) {
 		end = r.inspectResponse(resp, t.maxBody, t.bodyWait, t.now)
 		c.ctx.record = r
 		if r.status == http.StatusTooManyRequests {
-			t.pause(r, end)
+			t.pause(r)
 		}
 	}
 	r.duration = end.Sub(started)
 	r.finish()
 	return resp, r
 }
+
+// minQueued is the shortest wait for a rate-limit slot that counts as one.
+const minQueued = time.Millisecond
 
 // admit waits for a rate-limit slot. An error means the attempt is not
 // sent: no slot before the deadline, or the context ended. A limiter that
@@ -98,7 +101,9 @@ func (c *call) admit() (queued time.Duration, err error) {
 	}
 	start := t.now()
 	err = t.limiter.Wait(c.req.Context())
-	queued = t.now().Sub(start)
+	if queued = t.now().Sub(start); queued < minQueued {
+		queued = 0 // a free slot costs nanoseconds: no wait to speak of
+	}
 	if err != nil && !errors.Is(err, ErrLocalRateLimit) && c.req.Context().Err() == nil {
 		t.failOpen(err)
 		err = nil

@@ -1,9 +1,6 @@
 package idctrace
 
 import (
-	"context"
-	"errors"
-	"net/http"
 	"time"
 
 	"go.uber.org/zap"
@@ -12,10 +9,10 @@ import (
 	"github.com/identitycall/idctrace/internal/redact"
 )
 
-// pause stops the limiter until the end of the wait a 429 asks for,
-// answered at end: its retry_after, or the documented minute when it says
+// pause stops the limiter until the end of the wait the 429 r records asks
+// for: its retry_after, or the documented minute when it says
 // nothing, capped at the retry policy's MaxDelay, or a minute without one.
-func (t *Transport) pause(r *record, end time.Time) {
+func (t *Transport) pause(r *record) {
 	if t.limiter == nil {
 		return
 	}
@@ -27,14 +24,14 @@ func (t *Transport) pause(r *record, end time.Time) {
 	if maxDelay <= 0 {
 		maxDelay = time.Minute
 	}
-	t.limiter.Pause(end.Add(min(d, maxDelay)))
+	t.limiter.Pause(time.Now().Add(min(d, maxDelay))) // the limiter's clock, not the Transport's seam
 }
 
 // answered tells a limiter that learns the quota (see newPauser) that an
 // attempt got status.
 func (t *Transport) answered(status int) {
 	if l, ok := t.limiter.(interface{ answered(int, time.Time) }); ok {
-		l.answered(status, t.now())
+		l.answered(status, time.Now())
 	}
 }
 
@@ -55,19 +52,3 @@ func (t *Transport) failOpen(err error) {
 		write(ce, []zap.Field{zap.String(FieldError, redact.Text(err.Error(), nil, false))})
 	}
 }
-
-// --- temporary until the limiter lands ---
-
-// ErrLocalRateLimit is the cause of a request the Transport did not send:
-// its Limiter had no slot before the request's deadline.
-var ErrLocalRateLimit = errors.New("idctrace: no rate-limit slot before the deadline")
-
-// A Limiter admits requests under a quota shared by everything that holds it.
-type Limiter interface {
-	Wait(ctx context.Context) error
-	Pause(t time.Time)
-}
-
-func newPauser() Limiter { return nil }
-
-var _ = http.StatusOK

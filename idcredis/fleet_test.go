@@ -1,8 +1,3 @@
-//go:build idctrace_withlimiter
-
-// This test needs idctrace.WithLimiter, which the Transport integration
-// adds; until it is merged, the build tag keeps it out of the build.
-
 package idcredis
 
 import (

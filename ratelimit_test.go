@@ -1,0 +1,274 @@
+package idctrace
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/identitycall/idctrace/idctest"
+)
+
+// fakeLimiter answers Wait with err, after sleeping wait, and records the
+// pauses it is asked for.
+type fakeLimiter struct {
+	wait time.Duration
+	err  error
+
+	mu     sync.Mutex
+	pauses []time.Time
+	waits  int
+}
+
+func (l *fakeLimiter) Wait(ctx context.Context) error {
+	l.mu.Lock()
+	l.waits++
+	l.mu.Unlock()
+	if l.wait > 0 {
+		time.Sleep(l.wait)
+	}
+	return l.err
+}
+
+func (l *fakeLimiter) Pause(t time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.pauses = append(l.pauses, t)
+}
+
+// TestLimiterFirstAttemptNotSent: a call whose first slot comes after its
+// deadline is not sent: a TransportError that reads as local, with its ID,
+// a hint and an entry, at once, and no Attempt for the observers.
+func TestLimiterFirstAttemptNotSent(t *testing.T) {
+	t.Parallel()
+	srv := newScripted(t, reply(200, "ok"))
+	log, logs := observed()
+	var seen recordAttempts
+	lim := NewLimiter(1, time.Hour)
+	tr := New(srv.Client().Transport, log, WithLimiter(lim), WithObserver(seen.observe))
+	resp, err := tr.RoundTrip(newRequest(t, "GET", srv.URL+"/api/v1/public/recordings"))
+	require.NoError(t, err, "the hour's one slot")
+	readAll(t, resp)
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	body := &closeCounter{Reader: strings.NewReader(`{"name":"x"}`)}
+	req, _ := http.NewRequestWithContext(ctx, "PATCH", srv.URL+"/api/v1/public/recordings/1", body)
+	var te *TransportError
+	finishes(t, "a call with no slot before its deadline", func() { _, err = tr.RoundTrip(req) })
+	require.ErrorIs(t, err, ErrLocalRateLimit)
+	require.ErrorAs(t, err, &te)
+	assert.NotEmpty(t, te.RequestID)
+	assert.Equal(t, "local_rate_limit", te.ErrorType)
+	assert.Contains(t, te.Hint, "The server never saw it")
+	assert.Contains(t, te.Error(), "not sent")
+	assert.Len(t, srv.got(), 1, "the server saw only the first call")
+	assert.Equal(t, 1, body.count(), "the request's body is closed, as RoundTrip must")
+	assert.Len(t, seen.got, 1, "no Attempt for what was not sent")
+	entries := logs.FilterMessage(LogMessage).All()
+	require.Len(t, entries, 1)
+	f := entries[0].ContextMap()
+	assert.Equal(t, te.RequestID, f[FieldRequestID])
+	assert.Equal(t, "local_rate_limit", f[FieldErrorType])
+	assert.NotContains(t, f, FieldStatus, "it never reads as a server error")
+}
+
+// TestLimiterRetryNotSent: a retry whose slot comes after the deadline is
+// not sent; the call returns the last response, and its entry says why.
+func TestLimiterRetryNotSent(t *testing.T) {
+	t.Parallel()
+	srv := newScripted(t, reply(503, `{"error":"Service unavailable"}`), reply(200, "ok"))
+	log, logs := observed()
+	var seen recordAttempts
+	lim := &fakeLimiter{}
+	tr := New(srv.Client().Transport, log, WithLimiter(lim), WithObserver(seen.observe),
+		WithRetry(RetryPolicy{MaxRetries: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}))
+	var calls atomic.Int32
+	tr.limiter = limiterFunc(func(ctx context.Context) error {
+		if calls.Add(1) > 1 {
+			return ErrLocalRateLimit // the retry's slot is past the deadline
+		}
+		return nil
+	})
+	resp, err := tr.RoundTrip(newRequest(t, "GET", srv.URL+"/api/v1/public/recordings"))
+	require.NoError(t, err)
+	assert.Equal(t, 503, resp.StatusCode, "the last response, intact")
+	assert.Equal(t, `{"error":"Service unavailable"}`, readAll(t, resp))
+	assert.Len(t, srv.got(), 1)
+
+	entries := logs.FilterMessage(LogMessage).All()
+	require.Len(t, entries, 2, "the 503, then the retry that was not sent")
+	end := entries[1].ContextMap()
+	assert.Equal(t, "deadline", end[FieldRetrySkipped])
+	assert.EqualValues(t, 2, end[FieldAttempt])
+	require.Len(t, seen.got, 1)
+	assert.True(t, seen.got[0].Last)
+	assert.Zero(t, seen.got[0].RetryIn)
+	assert.NoError(t, seen.got[0].Err, "the call returned a response")
+}
+
+type limiterFunc func(context.Context) error
+
+func (f limiterFunc) Wait(ctx context.Context) error { return f(ctx) }
+func (f limiterFunc) Pause(time.Time)                {}
+
+// TestLimiterFailsOpen: a limiter that cannot decide lets every request
+// go, and the Transport warns once a minute while that lasts.
+func TestLimiterFailsOpen(t *testing.T) {
+	t.Parallel()
+	srv := newScripted(t, reply(200, "ok"))
+	log, logs := observed()
+	tr := New(srv.Client().Transport, log, WithLimiter(&fakeLimiter{err: errors.New("redis: connection refused")}))
+	for range 5 {
+		resp, err := tr.RoundTrip(newRequest(t, "GET", srv.URL+"/api/v1/public/recordings"))
+		require.NoError(t, err)
+		readAll(t, resp)
+	}
+	assert.Len(t, srv.got(), 5, "sent anyway")
+	warnings := logs.FilterMessage(LimiterMessage).All()
+	require.Len(t, warnings, 1, "once a minute")
+	assert.Equal(t, "redis: connection refused", warnings[0].ContextMap()[FieldError])
+}
+
+// TestLimiterPausedBy429: a 429 pauses the limiter for its retry_after,
+// capped at the policy's MaxDelay, or a minute without a policy.
+func TestLimiterPausedBy429(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name   string
+		body   string
+		policy RetryPolicy
+		want   time.Duration
+	}{
+		{"retry_after", `{"error":"Rate limit exceeded","retry_after":3}`, RetryPolicy{}, 3 * time.Second},
+		{"says nothing: the documented minute", `{"error":"Rate limit exceeded"}`, RetryPolicy{}, time.Minute},
+		{"capped at MaxDelay", `{"error":"Rate limit exceeded","retry_after":90}`,
+			RetryPolicy{MaxRetries: 1, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Second}, 2 * time.Second},
+		{"capped at a minute without a policy", `{"error":"Rate limit exceeded","retry_after":3600}`, RetryPolicy{}, time.Minute},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			lim := &fakeLimiter{}
+			tr := New(stubRT{status: 429, body: stringBody(tt.body)}, nil, WithLimiter(lim), WithRetry(tt.policy))
+			before := time.Now()
+			resp, err := tr.RoundTrip(newRequest(t, "GET", "http://h/api/v1/public/recordings"))
+			require.NoError(t, err)
+			resp.Body.Close()
+			lim.mu.Lock()
+			defer lim.mu.Unlock()
+			require.NotEmpty(t, lim.pauses)
+			got := lim.pauses[0].Sub(before)
+			assert.GreaterOrEqual(t, got, tt.want)
+			assert.Less(t, got, tt.want+time.Minute, "and no more than the wait, give or take the call")
+		})
+	}
+}
+
+// TestLimiterQueuedIsReported: the wait for a slot is on the entry and the
+// Attempt, apart from the duration.
+func TestLimiterQueuedIsReported(t *testing.T) {
+	t.Parallel()
+	log, logs := observed()
+	var seen recordAttempts
+	tr := New(stubRT{status: 500, body: stringBody("{}")}, log, WithLimiter(&fakeLimiter{wait: 20 * time.Millisecond}), WithObserver(seen.observe))
+	resp, err := tr.RoundTrip(newRequest(t, "GET", "http://h/api/v1/public/recordings"))
+	require.NoError(t, err)
+	resp.Body.Close()
+	queued := logs.All()[0].ContextMap()[FieldQueued].(time.Duration)
+	assert.GreaterOrEqual(t, queued, 20*time.Millisecond)
+	require.Len(t, seen.got, 1)
+	assert.Equal(t, queued, seen.got[0].Queued)
+	assert.Less(t, seen.got[0].Duration, queued, "the duration does not count the wait")
+}
+
+// quotaRun makes 16 workers call srv with key for 5 seconds through tr, and
+// returns what the server answered, in order, and how many calls returned
+// a 429.
+func quotaRun(tr *Transport, srv *idctest.Server, key string) (statuses []int, returned429 int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	var got429 atomic.Int32
+	for range 16 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/recordings", nil)
+				req.Header.Set("Authorization", "Bearer "+key)
+				resp, err := tr.RoundTrip(req)
+				if err != nil {
+					continue // the deadline, or no slot before it
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusTooManyRequests {
+					got429.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, r := range srv.Requests() {
+		statuses = append(statuses, r.Status)
+	}
+	return statuses, int(got429.Load())
+}
+
+// TestQuotaIsKept is the issue's proof: 16 workers for 5 s against a server
+// that allows 20 requests a second in fixed windows, as IdentityCall does.
+// With NewLimiter(20, time.Second) at least 85 % of the quota succeeds, at
+// most 1 % of the requests get a 429, and no call returns one. With
+// WithRetry alone, no call returns a 429, at least half the quota succeeds,
+// and after the first pause at most 10 % of the requests get a 429.
+func TestQuotaIsKept(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name     string
+		opts     []Option
+		minOK    int // of a quota of about 100
+		max429   float64
+		afterMax float64 // 429s among the requests sent after the first pause
+	}{
+		{"NewLimiter", []Option{WithLimiter(NewLimiter(20, time.Second)), WithRetry(DefaultRetryPolicy())}, 85, 0.01, 0.01},
+		{"WithRetry alone", []Option{WithRetry(DefaultRetryPolicy())}, 50, 1, 0.10},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := idctest.Start(t, idctest.WithRateLimit(20, time.Second))
+			tr := New(srv.Client().Transport, nil, tt.opts...)
+			statuses, returned429 := quotaRun(tr, srv, srv.NewKey(idctest.Read))
+			ok, tooMany, after, after429 := 0, 0, 0, 0
+			paused := false
+			for _, s := range statuses {
+				if s == http.StatusOK && tooMany > 0 {
+					paused = true // the first success after the first 429: the pause has ended
+				}
+				if paused {
+					after++
+					if s == http.StatusTooManyRequests {
+						after429++
+					}
+				}
+				switch s {
+				case http.StatusOK:
+					ok++
+				case http.StatusTooManyRequests:
+					tooMany++
+				}
+			}
+			t.Logf("%s: %d sent, %d ok, %d answered 429 (%d of %d after the first pause), %d calls returned 429",
+				tt.name, len(statuses), ok, tooMany, after429, after, returned429)
+			assert.Zero(t, returned429, "no call returns a 429")
+			assert.GreaterOrEqual(t, ok, tt.minOK)
+			assert.LessOrEqual(t, float64(tooMany), tt.max429*float64(len(statuses)))
+			assert.LessOrEqual(t, float64(after429), tt.afterMax*float64(max(after, 1)))
+		})
+	}
+}
