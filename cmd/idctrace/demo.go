@@ -134,6 +134,9 @@ func runDemo(ctx context.Context, w io.Writer, cfg config) error {
 	if err := d.storm(); err != nil {
 		return err
 	}
+	if err := d.batch(projectID); err != nil {
+		return err
+	}
 
 	fmt.Fprintf(d.out, "\n-- support ticket for the 404 (APIError.SupportTicket)\n\n")
 	if ticketErr != nil {

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -151,4 +153,63 @@ func (d *demo) servePage(rec *idctrace.Recorder, email string, cfg config) error
 	case <-d.ctx.Done():
 	}
 	return nil
+}
+
+// batch uploads 40 recordings with 8 workers through a client whose
+// Limiter holds the key's quota (the simulator's 30 a second), and prints
+// what the server answered: no 429.
+func (d *demo) batch(projectID string) error {
+	const uploads, workers = 40, 8
+	fmt.Fprintf(d.out, "\n-- quota  %d uploads by %d workers, WithLimiter(NewLimiter(%d, time.Second)): the key's quota\n", uploads, workers, burst)
+	key := d.srv.NewKey(idctest.Write)
+	client := idctrace.WrapClient(d.srv.Client(), newLogger(d.out, d.json, zapcore.DebugLevel).Named("client"),
+		idctrace.WithLimiter(idctrace.NewLimiter(burst, time.Second)), idctrace.WithRetry(idctrace.DefaultRetryPolicy()))
+	d.quiet.SetLevel(zapcore.WarnLevel) // the server's 40 lines would bury the point
+	defer d.quiet.SetLevel(zapcore.InfoLevel)
+	before := len(d.srv.Requests())
+	start := time.Now()
+	jobs := make(chan int)
+	errs := make(chan error, uploads)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := range jobs {
+				errs <- d.uploadQuietly(client, key, fmt.Sprintf("call-%02d.mp3", i), projectID)
+			}
+		})
+	}
+	for i := range uploads {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	counts := map[int]int{}
+	for _, r := range d.srv.Requests()[before:] {
+		counts[r.Status]++
+	}
+	fmt.Fprintf(d.out, "   => %d created, %d answered 429, in %s (the quota allows %d a second)\n",
+		counts[http.StatusCreated], counts[http.StatusTooManyRequests], time.Since(start).Round(100*time.Millisecond), burst)
+	return nil
+}
+
+// uploadQuietly uploads a small recording, printing nothing.
+func (d *demo) uploadQuietly(client *http.Client, key, file, projectID string) error {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	fw, _ := mw.CreateFormFile("file", file)
+	fw.Write([]byte("ID3...."))
+	mw.WriteField("project_id", projectID)
+	mw.Close()
+	resp, err := d.do(d.ctx, client, key, "POST", "/recordings", &buf, mw.FormDataContentType())
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	return resp.Body.Close()
 }

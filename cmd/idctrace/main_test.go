@@ -61,7 +61,7 @@ func TestDemo(t *testing.T) {
 		`"status": 429`, `"retry_in": "1s"`,
 		`"status": 503`, `"status": 500`, "400 Bad Request: per_page must be between 1 and 100",
 		"identitycall request failures summarized", "200 calls: ",
-		"-- debug page (Recorder is an http.Handler): http://127.0.0.1:", "failed attempts on it, up for 0s",
+		"-- debug page (Recorder is an http.Handler): http://127.0.0.1:", "=> 40 created, ", "failed attempts on it, up for 0s",
 		"context deadline exceeded", "Hint:        No response within",
 		"IdentityCall support request", "Account:     you@example.com", "Endpoint:    GET /recordings/{id}",
 		"Cause:       context deadline exceeded",
