@@ -200,6 +200,31 @@ func ExampleWithLogLimit() {
 	// {"level":"error","msg":"identitycall request failures summarized","method":"GET","route":"/recordings","status":503,"suppressed":23,"first_request_id":"req-3","last_request_id":"req-25"}
 }
 
+func ExampleNewLimiter() {
+	srv := fakeAPI()
+	defer srv.Close()
+	lim := idctrace.NewLimiter(1, time.Hour) // one request an hour, for the example; NewLimiter(60, time.Minute) on the Free plan
+	client := idctrace.WrapClient(srv.Client(), nil, idctrace.WithLimiter(lim))
+	for range 2 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/v1/public/ok", nil)
+		resp, err := client.Do(req)
+		cancel()
+		if errors.Is(err, idctrace.ErrLocalRateLimit) {
+			fmt.Println("not sent: no slot before the call's deadline; the server never saw it")
+			continue
+		}
+		if err != nil {
+			panic(err)
+		}
+		resp.Body.Close()
+		fmt.Println(resp.Status)
+	}
+	// Output:
+	// 200 OK
+	// not sent: no slot before the call's deadline; the server never saw it
+}
+
 func ExampleAPIError_SupportTicket() {
 	// An APIError as CheckResponse returns it; its strings are redacted.
 	apiErr := &idctrace.APIError{
