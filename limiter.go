@@ -116,7 +116,7 @@ func (l *limiter) wait(ctx context.Context) (time.Duration, error) {
 		if err != nil || slot <= now {
 			return slot, err
 		}
-		if err := sleep(ctx, slot-now); err != nil {
+		if err := sleepContext(ctx, slot-now); err != nil {
 			// The slot stays taken: an unused slot costs throughput,
 			// never the quota.
 			return 0, err
@@ -160,16 +160,4 @@ func (l *limiter) Pause(t time.Time) {
 
 func (l *limiter) pauseLocked(until time.Duration) {
 	l.until = max(l.until, until)
-}
-
-// sleep waits d or until ctx ends, and stops its timer either way.
-func sleep(ctx context.Context, d time.Duration) error {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
