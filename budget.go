@@ -2,6 +2,7 @@ package idctrace
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,12 +27,14 @@ type RetryBudget struct {
 	seconds [budgetSeconds]budgetSecond // a ring: second s at s % budgetSeconds
 }
 
-// budgetSecond is what one second of a RetryBudget counts.
+// budgetSecond is what one second of a RetryBudget counts. Deposits, on
+// every call's path, are atomic; the rest is guarded by the budget's mutex,
+// which also guards moving a second on.
 type budgetSecond struct {
-	unix      int64 // the second counted
-	deposits  int   // first attempts
-	withdrawn int   // retries paid from the deposits
-	free      int   // retries of the minPerSecond allowance
+	unix      atomic.Int64 // the second counted, set after the counts are reset
+	deposits  atomic.Int64 // first attempts
+	withdrawn int          // retries paid from the deposits
+	free      int          // retries of the minPerSecond allowance
 }
 
 // NewRetryBudget returns a RetryBudget in which every first attempt
@@ -47,8 +50,13 @@ func (b *RetryBudget) deposit(now time.Time) {
 	if b == nil {
 		return
 	}
+	unix := now.Unix()
+	if s := &b.seconds[slot(unix)]; s.unix.Load() == unix {
+		s.deposits.Add(1)
+		return
+	}
 	b.mu.Lock()
-	b.second(now.Unix()).deposits++
+	b.second(unix).deposits.Add(1)
 	b.mu.Unlock()
 }
 
@@ -66,10 +74,10 @@ func (b *RetryBudget) withdraw(now time.Time) bool {
 		s.free++
 		return true
 	}
-	deposits, withdrawn := 0, 0
-	for _, c := range b.seconds {
-		if unix-c.unix < budgetSeconds {
-			deposits += c.deposits
+	deposits, withdrawn := int64(0), 0
+	for i := range b.seconds {
+		if c := &b.seconds[i]; unix-c.unix.Load() < budgetSeconds {
+			deposits += c.deposits.Load()
 			withdrawn += c.withdrawn
 		}
 	}
@@ -83,9 +91,16 @@ func (b *RetryBudget) withdraw(now time.Time) bool {
 // second returns the count of the second unix, reset when it held an older
 // one. The caller holds b.mu.
 func (b *RetryBudget) second(unix int64) *budgetSecond {
-	s := &b.seconds[(unix%budgetSeconds+budgetSeconds)%budgetSeconds]
-	if s.unix != unix {
-		*s = budgetSecond{unix: unix}
+	s := &b.seconds[slot(unix)]
+	if s.unix.Load() != unix {
+		s.deposits.Store(0)
+		s.withdrawn, s.free = 0, 0
+		s.unix.Store(unix)
 	}
 	return s
+}
+
+// slot is where the second unix is counted.
+func slot(unix int64) int {
+	return int((unix%budgetSeconds + budgetSeconds) % budgetSeconds)
 }

@@ -62,7 +62,7 @@ func (c *call) attempt() (*http.Response, *record) {
 	case resp == nil:
 		err = fmt.Errorf("idctrace: RoundTripper implementation (%T) returned a nil *Response with a nil error", t.base)
 	case resp.StatusCode < 400:
-		t.answered(resp.StatusCode)
+		t.answered(resp.StatusCode, started)
 		if len(t.observers) > 0 {
 			var r record
 			r.init(out, c.id, started, c.n, t.logged)
@@ -76,7 +76,7 @@ func (c *call) attempt() (*http.Response, *record) {
 	if err != nil {
 		r.inspectError(err)
 	} else {
-		t.answered(resp.StatusCode)
+		t.answered(resp.StatusCode, started)
 		end = r.inspectResponse(resp, t.maxBody, t.bodyWait, t.now)
 		c.ctx.record = r
 		if r.status == http.StatusTooManyRequests {
@@ -99,9 +99,14 @@ func (c *call) admit() (queued time.Duration, err error) {
 	if t.limiter == nil {
 		return 0, nil
 	}
-	start := t.now()
-	err = t.limiter.Wait(c.req.Context())
-	if queued = t.now().Sub(start); queued < minQueued {
+	if t.queuer != nil {
+		queued, err = t.queuer.waitQueued(c.req.Context()) // our own limiters know, without reading the clock again
+	} else {
+		start := t.now()
+		err = t.limiter.Wait(c.req.Context())
+		queued = t.now().Sub(start)
+	}
+	if queued < minQueued {
 		queued = 0 // a free slot costs nanoseconds: no wait to speak of
 	}
 	if err != nil && !errors.Is(err, ErrLocalRateLimit) && c.req.Context().Err() == nil {

@@ -1,7 +1,9 @@
 package idctrace
 
 import (
+	"context"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,6 +33,14 @@ import (
 // caller's (WithLimiter) is never asked to learn.
 type learnLimiter struct {
 	limiter
+
+	// Until the first 429 or pause there is nothing to wait for, and
+	// answers are counted with atomics, not l.mu: the path of every
+	// success of a Transport that retries.
+	quiet      atomic.Bool
+	quietOK    atomic.Int64 // answers counted while quiet
+	quietStart atomic.Int64 // the earliest of them, as an offset from base plus 1; 0: none
+
 	cur  cycle // answers since the last pause ended
 	last cycle // the latest cycle that overflowed with some success
 }
@@ -48,14 +58,48 @@ type cycle struct {
 func newPauser() *learnLimiter {
 	l := &learnLimiter{limiter: limiter{base: time.Now()}}
 	l.clock = func() time.Duration { return time.Since(l.base) }
+	l.quiet.Store(true)
 	return l
+}
+
+// Wait admits at once while no 429 has been seen; then as the limiter does.
+func (l *learnLimiter) Wait(ctx context.Context) error {
+	_, err := l.waitQueued(ctx)
+	return err
+}
+
+func (l *learnLimiter) waitQueued(ctx context.Context) (time.Duration, error) {
+	if l.quiet.Load() {
+		return 0, ctx.Err()
+	}
+	return l.limiter.waitQueued(ctx)
 }
 
 // answered counts a response with status that arrived at at.
 func (l *learnLimiter) answered(status int, at time.Time) {
+	if status != http.StatusTooManyRequests && l.quiet.Load() {
+		off := int64(at.Sub(l.base)) + 1
+		l.quietOK.Add(1)
+		for s := l.quietStart.Load(); (s == 0 || off < s) && !l.quietStart.CompareAndSwap(s, off); s = l.quietStart.Load() {
+		}
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.wake()
 	l.count(at.Sub(l.base), status)
+}
+
+// wake ends the quiet start: the answers counted without the lock become
+// the current cycle. An answer counted in the instant it ends may be lost:
+// the quota is learnt from many. The caller holds l.mu.
+func (l *learnLimiter) wake() {
+	if !l.quiet.Swap(false) {
+		return
+	}
+	if n := l.quietOK.Load(); n > 0 {
+		l.cur = cycle{start: time.Duration(l.quietStart.Load() - 1), ok: int(n)}
+	}
 }
 
 func (l *learnLimiter) count(at time.Duration, status int) {
@@ -93,6 +137,7 @@ func (c *cycle) add(at time.Duration) {
 func (l *learnLimiter) Pause(t time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.wake()
 	l.pauseLocked(t.Sub(l.base))
 	if l.last.ok > 0 && l.last.end == 0 {
 		l.last.end = l.until

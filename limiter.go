@@ -101,6 +101,14 @@ func (l *limiter) Wait(ctx context.Context) error {
 	return err
 }
 
+// waitQueued is Wait that also says how long the caller waited for its
+// slot, so that the Transport need not read the clock around it.
+func (l *limiter) waitQueued(ctx context.Context) (time.Duration, error) {
+	now := l.clock()
+	slot, err := l.wait(ctx)
+	return max(slot-now, 0), err
+}
+
 // wait is Wait that also returns the slot the request was admitted at.
 func (l *limiter) wait(ctx context.Context) (time.Duration, error) {
 	if err := ctx.Err(); err != nil {

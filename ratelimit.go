@@ -28,10 +28,10 @@ func (t *Transport) pause(r *record) {
 }
 
 // answered tells a limiter that learns the quota (see newPauser) that an
-// attempt got status.
-func (t *Transport) answered(status int) {
-	if l, ok := t.limiter.(interface{ answered(int, time.Time) }); ok {
-		l.answered(status, time.Now())
+// attempt sent at sent got status.
+func (t *Transport) answered(status int, sent time.Time) {
+	if t.learner != nil {
+		t.learner.answered(status, sent)
 	}
 }
 

@@ -90,9 +90,11 @@ func (t *Transport) requestHeader(req *http.Request) (id string, header http.Hea
 	if header == nil {
 		header = make(http.Header, 1)
 	}
-	for k := range header {
-		if len(k) == len(t.header) && strings.EqualFold(k, t.header) {
-			delete(header, k)
+	if values != nil { // some spelling of the key is there
+		for k := range header {
+			if len(k) == len(t.header) && strings.EqualFold(k, t.header) {
+				delete(header, k) // the server must receive one ID
+			}
 		}
 	}
 	header[t.header] = []string{id}
