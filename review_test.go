@@ -1,0 +1,169 @@
+package idctrace
+
+// Failing tests from an adversarial review of the round-3 change
+// (git diff 2967b0d..HEAD). Each test names the defect it proves.
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestReviewRetryWithoutSlotAfterTransportError: a retry that gets no
+// rate-limit slot before the deadline is "not sent: the call returns the
+// last response" (README, Quotas; WithLimiter's doc), with retry_skipped:
+// deadline. When the attempt that failed was a transport error, there is
+// no kept response, and call.notSent only sets retry_skipped when c.kept
+// != nil: the call returns ErrLocalRateLimit ("not sent ... the server
+// never saw it") in place of the connection refused that the server's
+// outage caused, and the entry carries no retry_skipped.
+func TestReviewRetryWithoutSlotAfterTransportError(t *testing.T) {
+	t.Parallel()
+	ln := listen(t)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close()) // nothing listens: connection refused
+
+	log, logs := observed()
+	var seen recordAttempts
+	var waits atomic.Int32
+	tr := New(nil, log, WithObserver(seen.observe),
+		WithRetry(RetryPolicy{MaxRetries: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}),
+		WithLimiter(limiterFunc(func(ctx context.Context) error {
+			if waits.Add(1) > 1 {
+				return ErrLocalRateLimit // the retry's slot is past the deadline
+			}
+			return nil
+		})))
+	defer tr.Flush()
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/api/v1/public/recordings", nil)
+	require.NoError(t, err)
+	_, err = tr.RoundTrip(req)
+	require.Error(t, err)
+
+	assert.ErrorIs(t, err, syscall.ECONNREFUSED, "the call's outcome is the refused connection it met")
+	assert.NotErrorIs(t, err, ErrLocalRateLimit, "the request was sent: it must not read as held back by the client")
+	var te *TransportError
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, "connection_refused", te.ErrorType)
+
+	entries := logs.FilterMessage(LogMessage).All()
+	require.NotEmpty(t, entries)
+	last := entries[len(entries)-1].ContextMap()
+	assert.Equal(t, "deadline", last[FieldRetrySkipped], "the entry says why the refused connection was not retried")
+}
+
+// TestReviewWaitCutShortClosesCallerBodyOnce: when the first attempt
+// failed and the retry wait is cut short by the context, call.end closes
+// the caller's body again (c.n is still 1), although the base got it with
+// the first attempt and closed it. A body is closed once on every path
+// (TestRetryClosesEachRequestBodyOnce), and the base may still be reading
+// it in its own goroutine (net/http writes bodies in writeLoop).
+func TestReviewWaitCutShortClosesCallerBodyOnce(t *testing.T) {
+	t.Parallel()
+	srv := newScripted(t, reply(503, `{"error":"down"}`))
+	tr, _, _ := retrying(srv.Client().Transport, testPolicy)
+	ctx, cancel := context.WithCancel(context.Background())
+	tr.sleep = func(context.Context, time.Duration) error {
+		cancel() // the caller gives up during the wait
+		return context.Canceled
+	}
+	body := &closeCounter{Reader: strings.NewReader("payload")}
+	req, err := http.NewRequestWithContext(ctx, "PUT", srv.URL+"/api/v1/public/recordings/1", body)
+	require.NoError(t, err)
+	req.ContentLength = 7
+	req.GetBody = func() (io.ReadCloser, error) { return &closeCounter{Reader: strings.NewReader("payload")}, nil }
+
+	_, err = tr.RoundTrip(req)
+	require.ErrorIs(t, err, context.Canceled)
+	tr.CloseIdleConnections()
+	assert.Equal(t, 1, body.count(), "the caller's body is closed once, by the base that sent it")
+}
+
+// TestReviewFailOpenWarningRedactsURLPassword: the fail-open warning's
+// error field is the Limiter's error text through redact.Text with no
+// secrets, and redact.Text does not know URL passwords in free text. A
+// store error naming its URL (a client's dial error, a proxy's) puts the
+// store's password in the log.
+func TestReviewFailOpenWarningRedactsURLPassword(t *testing.T) {
+	t.Parallel()
+	srv := newScripted(t, reply(200, "ok"))
+	log, logs := observed()
+	const password = "Sup3rS3cretRedisPass"
+	tr := New(srv.Client().Transport, log, WithLimiter(&fakeLimiter{
+		err: errors.New("dial redis://default:" + password + "@cache.internal:6379: connection refused")}))
+	resp, err := tr.RoundTrip(newRequest(t, "GET", srv.URL+"/api/v1/public/recordings"))
+	require.NoError(t, err)
+	readAll(t, resp)
+	warnings := logs.FilterMessage(LimiterMessage).All()
+	require.Len(t, warnings, 1)
+	assert.NotContains(t, warnings[0].ContextMap()[FieldError], password)
+}
+
+// TestReviewNotSentRedactsURLPassword: the same text path for a limiter
+// error that wraps ErrLocalRateLimit: the "not sent: ..." entry, the
+// error's text and the ticket carry the store's password.
+func TestReviewNotSentRedactsURLPassword(t *testing.T) {
+	t.Parallel()
+	srv := newScripted(t, reply(200, "ok"))
+	log, logs := observed()
+	const password = "Sup3rS3cretRedisPass"
+	tr := New(srv.Client().Transport, log, WithLimiter(&fakeLimiter{
+		err: errors.Join(errors.New("quota store redis://default:"+password+"@cache.internal:6379"), ErrLocalRateLimit)}))
+	defer tr.Flush()
+	_, err := tr.RoundTrip(newRequest(t, "GET", srv.URL+"/api/v1/public/recordings"))
+	require.ErrorIs(t, err, ErrLocalRateLimit)
+	var te *TransportError
+	require.ErrorAs(t, err, &te)
+	assert.NotContains(t, te.Error(), password)
+	assert.NotContains(t, te.SupportTicket(""), password)
+	entries := logs.FilterMessage(LogMessage).All()
+	require.Len(t, entries, 1)
+	assert.NotContains(t, entries[0].ContextMap()[FieldError], password)
+}
+
+// TestReviewLearnLimiterForgetsIdleHistory: a Transport with WithRetry and
+// no WithLimiter learns its pace from the "cycle" that overflowed, and a
+// cycle runs from the first answer after the last pause (or after the
+// Transport was made) to the 429: it is not bounded by any window. A
+// service that made one call at startup and overflows a 20-a-second quota
+// with a batch a day later learns a pace of 21 requests a day, 1 every 72
+// minutes, for ever ("nothing teaches a faster one"): from then on every
+// call with a deadline under an hour waits or fails with ErrLocalRateLimit.
+func TestReviewLearnLimiterForgetsIdleHistory(t *testing.T) {
+	t.Parallel()
+	l := newPauser()
+	var now time.Duration
+	l.clock = func() time.Duration { return now }
+	at := func(d time.Duration) time.Time { return l.base.Add(d) }
+
+	l.answered(http.StatusOK, at(0)) // the service's first call
+	day := 24 * time.Hour
+	for i := range 20 { // a day later, a batch fills the window of a second
+		l.answered(http.StatusOK, at(day+time.Duration(i)*time.Millisecond))
+	}
+	now = day + 30*time.Millisecond
+	l.answered(http.StatusTooManyRequests, at(now))
+	l.Pause(at(day + time.Second)) // the window reopens
+
+	t.Logf("learned a slot every %v", l.interval)
+	assert.LessOrEqual(t, l.interval, 2*spacing(20, time.Second),
+		"the pace comes from the window that overflowed, not from a day of idle history")
+	now = day + time.Second
+	deadline := now + 5*time.Second
+	for i := range 10 {
+		_, err := l.take(now, deadline)
+		require.NoError(t, err, "request %d after the pause, 5 s before its deadline, against a quota of 20 a second", i+1)
+	}
+}
