@@ -182,7 +182,7 @@ type blockingSummaries struct {
 }
 
 func (c *blockingSummaries) With([]zapcore.Field) zapcore.Core { return c }
-func (c *blockingSummaries) Sync() error                        { return nil }
+func (c *blockingSummaries) Sync() error                       { return nil }
 func (c *blockingSummaries) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
 	return ce.AddCore(e, c)
 }
