@@ -321,3 +321,34 @@ func TestReviewPageRequestIDIsRedacted(t *testing.T) {
 	page := readAll(t, get(rec, "GET", "/debug/identitycall?request_id="+testKey))
 	assertNoKey(t, page)
 }
+
+// TestReviewLearnLimiterNeverLearnsFaster: "A later overflow ... teaches a
+// slower pace; nothing teaches a faster one." After a pace is learned, a
+// 429 that opens a new pause with no success before it (cur.ok == 0: the
+// account's quota was spent by another client) keeps the old cycle as
+// l.last, and every success answered during the new pause is added to
+// that old cycle (count's second branch), whose learn() then paces faster
+// and faster, from answers that have nothing to do with that cycle.
+func TestReviewLearnLimiterNeverLearnsFaster(t *testing.T) {
+	t.Parallel()
+	l := newPauser()
+	var now time.Duration
+	l.clock = func() time.Duration { return now }
+	ms := func(n int) time.Time { return l.base.Add(time.Duration(n) * time.Millisecond) }
+	for i := range 10 {
+		l.answered(http.StatusOK, ms(i))
+	}
+	l.answered(http.StatusTooManyRequests, ms(20))
+	l.Pause(ms(1000))
+	learned := l.interval
+	require.Equal(t, spacing(10, time.Second), learned)
+
+	// After the pause, the first answer is a 429: another client spent the
+	// quota. A new pause; requests in flight are answered during it.
+	l.answered(http.StatusTooManyRequests, ms(1000))
+	l.Pause(ms(2000))
+	for i := range 30 {
+		l.answered(http.StatusOK, ms(1100+i))
+	}
+	assert.GreaterOrEqual(t, l.interval, learned, "no pace faster than the one learned")
+}
