@@ -41,9 +41,16 @@ type learnLimiter struct {
 	quietOK    atomic.Int64 // answers counted while quiet
 	quietStart atomic.Int64 // the earliest of them, as an offset from base plus 1; 0: none
 
-	cur  cycle // answers since the last pause ended
-	last cycle // the latest cycle that overflowed with some success
+	cur   cycle         // answers since the last pause ended, over learnSpan at most
+	last  cycle         // the latest cycle that overflowed with some success
+	floor time.Duration // the pace before last: learning last never goes faster
 }
+
+// learnSpan bounds a cycle: the longest window the API documents (60 or
+// 300 a minute). An answer more than that after a cycle's start starts a
+// new one, so that an overflow is never learnt from older history, such as
+// a call at startup and a batch a day later.
+const learnSpan = time.Minute
 
 // cycle holds the answers to the requests one server window took: the
 // first came at start, ok of them were other than 429, and end is the end
@@ -78,16 +85,36 @@ func (l *learnLimiter) waitQueued(ctx context.Context) (time.Duration, error) {
 // answered counts a response with status that arrived at at.
 func (l *learnLimiter) answered(status int, at time.Time) {
 	if status != http.StatusTooManyRequests && l.quiet.Load() {
-		off := int64(at.Sub(l.base)) + 1
-		l.quietOK.Add(1)
-		for s := l.quietStart.Load(); (s == 0 || off < s) && !l.quietStart.CompareAndSwap(s, off); s = l.quietStart.Load() {
-		}
+		l.countQuietly(int64(at.Sub(l.base)) + 1)
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.wake()
 	l.count(at.Sub(l.base), status)
+}
+
+// countQuietly counts an answer sent at off (plus one) while quiet: the
+// earliest start wins, and an answer more than learnSpan after the start
+// begins the count anew. Races may lose an answer; the quota is learnt from
+// many.
+func (l *learnLimiter) countQuietly(off int64) {
+	for {
+		s := l.quietStart.Load()
+		switch {
+		case s == 0 || off < s && time.Duration(s-off) <= learnSpan:
+			if !l.quietStart.CompareAndSwap(s, off) {
+				continue
+			}
+		case time.Duration(off-s) > learnSpan:
+			if !l.quietStart.CompareAndSwap(s, off) {
+				continue
+			}
+			l.quietOK.Store(0)
+		}
+		l.quietOK.Add(1)
+		return
+	}
 }
 
 // wake ends the quiet start: the answers counted without the lock become
@@ -110,7 +137,7 @@ func (l *learnLimiter) count(at time.Duration, status int) {
 		// After the last pause ended: the current cycle's.
 		if status == http.StatusTooManyRequests {
 			if l.cur.ok > 0 {
-				l.last = l.cur
+				l.last, l.floor = l.cur, l.interval
 			}
 			l.cur = cycle{}
 			return
@@ -118,15 +145,19 @@ func (l *learnLimiter) count(at time.Duration, status int) {
 		l.cur.add(at)
 		return
 	}
-	// The overflowed cycle's, answered after its first 429.
-	if status != http.StatusTooManyRequests && l.last.ok > 0 {
+	// The overflowed cycle's, sent before its pause and answered after its
+	// first 429; an answer sent after the cycle's pause belongs to no cycle.
+	if status != http.StatusTooManyRequests && l.last.ok > 0 && (closing || at < l.last.end) {
 		l.last.add(at)
 		l.learn()
 	}
 }
 
 func (c *cycle) add(at time.Duration) {
-	if c.ok == 0 || at < c.start {
+	switch {
+	case c.ok > 0 && at-c.start > learnSpan:
+		*c = cycle{start: at} // older history teaches nothing
+	case c.ok == 0 || at < c.start:
 		c.start = at
 	}
 	c.ok++
@@ -149,6 +180,6 @@ func (l *learnLimiter) Pause(t time.Time) {
 // known. The caller holds l.mu.
 func (l *learnLimiter) learn() {
 	if l.last.end > l.last.start {
-		l.interval = spacing(l.last.ok, l.last.end-l.last.start)
+		l.interval = max(l.floor, spacing(l.last.ok, l.last.end-l.last.start))
 	}
 }
