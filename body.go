@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -16,22 +15,24 @@ var errReadAfterClose = errors.New("idctrace: read on closed response body")
 // failureBody replaces the body of a failed response. A goroutine reads up
 // to limit bytes of the original body into prefix, for decoding and
 // logging, so that a body that stalls after its headers holds RoundTrip
-// back for the body-read bound only. The caller's first Read waits for
-// that read to end; then the caller reads the prefix and the rest of the
-// original body: the same bytes as if nothing had been read. Close closes
-// the original body, which also ends the prefix read: the original body
-// must allow Close during Read, as net/http's bodies do.
+// back for the body-read bound only. The caller reads the prefix as it
+// arrives, then the rest of the original body: the same bytes as if
+// nothing had been read, never held back longer than bare net/http would
+// hold them (a whole JSON error on a stream left open decodes at once).
+// Close closes the original body, which also ends the prefix read: the
+// original body must allow Close during Read, as net/http's bodies do.
 type failureBody struct {
 	rest   io.ReadCloser
 	record *record       // the record the Transport made of this failed attempt
 	ended  chan struct{} // closed when the prefix read ends
-	closed atomic.Bool
 
-	mu     sync.Mutex // guards prefix and err until ended is closed; they are fixed after
+	mu     sync.Mutex
+	more   sync.Cond // signalled when prefix grows, the read ends or the body is closed
 	prefix []byte
-	err    error // why the prefix read ended: nil (limit reached), io.EOF or the read error
-
-	off int // bytes of prefix the caller has read
+	off    int   // bytes of prefix the caller has read
+	done   bool  // the prefix read has ended
+	err    error // and why: nil (limit reached), io.EOF or the read error
+	closed bool
 }
 
 // rwFailureBody keeps an io.ReadWriteCloser body writable.
@@ -50,19 +51,19 @@ func (b *failureBody) recordOf() *record { return b.record }
 // before ctx ended. cut reports that those bytes may not be the whole body.
 func readFailureBody(ctx context.Context, body io.ReadCloser, limit int64, wait time.Duration) (b *failureBody, prefix []byte, cut bool) {
 	b = &failureBody{rest: body, ended: make(chan struct{})}
+	b.more.L = &b.mu
 	go b.fill(limit)
 
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
 	case <-b.ended:
-		return b, b.prefix, b.err != io.EOF
 	case <-timer.C:
 	case <-ctx.Done():
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b, append([]byte(nil), b.prefix...), true // a copy: the read may still append
+	return b, append([]byte(nil), b.prefix...), !b.done || b.err != io.EOF // a copy: the read may still append
 }
 
 // fill reads the prefix, in its own goroutine.
@@ -74,38 +75,52 @@ func (b *failureBody) fill(limit int64) {
 		n += int64(m)
 		b.mu.Lock()
 		b.prefix = append(b.prefix, chunk[:m]...)
-		b.err = err
-		b.mu.Unlock()
 		if err != nil || n == limit {
+			b.done, b.err = true, err
+		}
+		done := b.done
+		b.mu.Unlock()
+		b.more.Broadcast()
+		if done {
 			return
 		}
 	}
 }
 
-// Read returns the prefix once its read has ended, then the rest of the
-// original body. A read error inside the prefix is returned once the bytes
-// before it are consumed: never a silent short read.
+// Read returns the prefix as it arrives, then the rest of the original
+// body. A read error inside the prefix is returned once the bytes before it
+// are consumed: never a silent short read. After Close, Read returns an
+// error.
 func (b *failureBody) Read(p []byte) (int, error) {
-	if b.closed.Load() {
-		return 0, errReadAfterClose
+	b.mu.Lock()
+	for !b.closed && b.off == len(b.prefix) && !b.done {
+		b.more.Wait()
 	}
-	<-b.ended
 	switch {
-	case b.closed.Load():
+	case b.closed:
+		b.mu.Unlock()
 		return 0, errReadAfterClose
 	case b.off < len(b.prefix):
 		n := copy(p, b.prefix[b.off:])
 		b.off += n
+		b.mu.Unlock()
 		return n, nil
-	case b.err != nil:
-		return 0, b.err
+	}
+	err := b.err
+	b.mu.Unlock()
+	if err != nil {
+		return 0, err
 	}
 	return b.rest.Read(p)
 }
 
-// Close closes the original body; a Read after it returns an error.
+// Close closes the original body; a Read waiting for the prefix, or any
+// Read after it, returns an error.
 func (b *failureBody) Close() error {
-	b.closed.Store(true)
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	b.more.Broadcast()
 	return b.rest.Close()
 }
 

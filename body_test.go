@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
 )
 
 func TestFailureBodyYieldsTheSameBytes(t *testing.T) {
@@ -490,3 +492,42 @@ func (c *frameConn) Write(p []byte) (int, error) {
 }
 
 const frameGOAWAY = 0x7
+
+// TestReviewFailureBodyGivesWhatArrived: a failure body's first Read waits
+// for the prefix read to end (16 KiB or the end of the body), however long
+// that takes, even past the body-read bound. A server that sends a whole
+// JSON error and keeps the stream open (a proxy holding a chunked body, a
+// streaming endpoint) then hangs a caller that decodes one object with
+// json.Decoder: bare net/http gives it the bytes that arrived at once.
+// STYLE: "never hold the response back waiting for a slow body".
+func TestFailureBodyGivesWhatArrived(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, "HTTP/1.1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(503)
+		io.WriteString(w, `{"error":"Service unavailable"}`)
+		http.NewResponseController(w).Flush()
+		<-r.Context().Done() // the stream stays open
+	}))
+	for _, wrapped := range []bool{false, true} {
+		client := srv.Client()
+		if wrapped {
+			client = WrapClient(client, zap.NewNop(), WithBodyReadTimeout(20*time.Millisecond))
+		}
+		resp, err := client.Get(srv.URL + "/api/v1/public/recordings")
+		require.NoError(t, err)
+		decoded := make(chan error, 1)
+		go func() {
+			var v struct{ Error string }
+			decoded <- json.NewDecoder(resp.Body).Decode(&v)
+		}()
+		select {
+		case err := <-decoded:
+			assert.NoError(t, err, "wrapped: %v", wrapped)
+			resp.Body.Close()
+		case <-time.After(3 * time.Second): // bare net/http decodes in microseconds
+			t.Errorf("wrapped: %v: the caller's Read still waits for bytes that already arrived", wrapped)
+			resp.Body.Close()
+			<-decoded
+		}
+	}
+}

@@ -45,11 +45,11 @@ func (c *call) attempt() (*http.Response, *record) {
 	if err != nil {
 		return nil, c.notSent(c.n, err, queued)
 	}
+	c.retried() // observers first: a panic in one must not leave a new body open
 	out, err := c.request()
 	if err != nil {
 		return nil, c.notSent(c.n, fmt.Errorf("GetBody for a retry: %w", err), queued)
 	}
-	c.retried()
 	started := t.now()
 	if c.n == 1 {
 		c.started = started
@@ -110,7 +110,7 @@ func (c *call) admit() (queued time.Duration, err error) {
 		queued = 0 // a free slot costs nanoseconds: no wait to speak of
 	}
 	if err != nil && !errors.Is(err, ErrLocalRateLimit) && c.req.Context().Err() == nil {
-		t.failOpen(err)
+		t.failOpen(c.req, err)
 		err = nil
 	}
 	return queued, err
@@ -146,8 +146,8 @@ func (c *call) notSent(n int, err error, queued time.Duration) *record {
 	r := c.record(c.req, c.t.now(), queued)
 	r.attempt, r.notSent, r.err = n, true, err
 	r.message = "not sent: " + redact.Text(err.Error(), r.secrets, false)
-	if c.kept != nil && errors.Is(err, ErrLocalRateLimit) {
-		r.retrySkipped = "deadline"
+	if c.pending != nil && errors.Is(err, ErrLocalRateLimit) {
+		r.retrySkipped = "deadline" // a retry with no slot in time: the call ends with the last attempt's outcome
 	}
 	r.finish()
 	return r
@@ -198,17 +198,24 @@ func (c *call) end(resp *http.Response, r *record) (*http.Response, error) {
 		c.observe(r, true, err, nil)
 		return nil, err
 	}
-	if c.n == 1 && c.req.Body != nil {
-		c.req.Body.Close() // the base never got it: RoundTrip closes it
+	if c.started.IsZero() && c.req.Body != nil {
+		c.req.Body.Close() // nothing was sent, so the base never got it: RoundTrip closes it
 	}
 	kept, pending := c.kept, c.pending
 	c.kept, c.pending = nil, nil
 	if pending != nil {
 		pending.retrying, pending.retryIn = false, 0 // no retry followed after all
 	}
-	if kept != nil && r.retrySkipped == "deadline" {
-		c.observe(pending, true, nil, kept)
-		return kept, nil
+	if pending != nil && r.retrySkipped == "deadline" {
+		// The retry got no slot in time: the call ends as its last attempt
+		// did, with its response or its transport error.
+		if kept != nil {
+			c.observe(pending, true, nil, kept)
+			return kept, nil
+		}
+		err := pending.failure()
+		c.observe(pending, true, err, nil)
+		return nil, err
 	}
 	if kept != nil && kept.Body != nil {
 		kept.Body.Close()

@@ -363,3 +363,67 @@ func TestFaultMisbehavingBase(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewWaitCutShortClosesCallerBodyOnce: when the first attempt
+// failed and the retry wait is cut short by the context, call.end closes
+// the caller's body again (c.n is still 1), although the base got it with
+// the first attempt and closed it. A body is closed once on every path
+// (TestRetryClosesEachRequestBodyOnce), and the base may still be reading
+// it in its own goroutine (net/http writes bodies in writeLoop).
+func TestWaitCutShortClosesCallerBodyOnce(t *testing.T) {
+	t.Parallel()
+	srv := newScripted(t, reply(503, `{"error":"down"}`))
+	tr, _, _ := retrying(srv.Client().Transport, testPolicy)
+	ctx, cancel := context.WithCancel(context.Background())
+	tr.sleep = func(context.Context, time.Duration) error {
+		cancel() // the caller gives up during the wait
+		return context.Canceled
+	}
+	body := &closeCounter{Reader: strings.NewReader("payload")}
+	req, err := http.NewRequestWithContext(ctx, "PUT", srv.URL+"/api/v1/public/recordings/1", body)
+	require.NoError(t, err)
+	req.ContentLength = 7
+	req.GetBody = func() (io.ReadCloser, error) { return &closeCounter{Reader: strings.NewReader("payload")}, nil }
+
+	_, err = tr.RoundTrip(req)
+	require.ErrorIs(t, err, context.Canceled)
+	tr.CloseIdleConnections()
+	assert.Equal(t, 1, body.count(), "the caller's body is closed once, by the base that sent it")
+}
+
+// TestReviewObserverPanicClosesTheRetrysBody: call.attempt gets the
+// retry's body from GetBody (c.request) before c.retried tells the
+// observers of the kept attempt; when one panics there, the new body is
+// never sent and never closed: RoundTrip must close the request body on
+// every path (TestObserverPanicReachesTheCaller checks responses only).
+func TestObserverPanicClosesTheRetrysBody(t *testing.T) {
+	t.Parallel()
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if r.Body != nil {
+			r.Body.Close()
+		}
+		return &http.Response{StatusCode: 503, Body: io.NopCloser(strings.NewReader(`{"error":"down"}`)), Header: http.Header{}, Request: r}, nil
+	})
+	tr, _, _ := retrying(base, RetryPolicy{MaxRetries: 1, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond})
+	WithObserver(func(Attempt) { panic("observer bug") }).apply(tr)
+	var mu sync.Mutex
+	var bodies []*closeCounter
+	newBody := func() (io.ReadCloser, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		b := &closeCounter{Reader: strings.NewReader("payload")}
+		bodies = append(bodies, b)
+		return b, nil
+	}
+	first, _ := newBody()
+	req, err := http.NewRequest("PUT", "http://h/api/v1/public/recordings/1", first)
+	require.NoError(t, err)
+	req.ContentLength, req.GetBody = 7, newBody
+	assert.PanicsWithValue(t, "observer bug", func() { tr.RoundTrip(req) })
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, bodies, 1, "the observers learn of the retry before its body is made")
+	for i, b := range bodies {
+		assert.Equal(t, 1, b.count(), "body of attempt %d is closed once", i+1)
+	}
+}

@@ -121,3 +121,69 @@ func TestLearnLimiterIgnoresACycleWithoutAnswers(t *testing.T) {
 	l.Pause(t0.Add(2 * time.Second))
 	assert.Equal(t, learned, l.interval)
 }
+
+// TestReviewLearnLimiterForgetsIdleHistory: a Transport with WithRetry and
+// no WithLimiter learns its pace from the "cycle" that overflowed, and a
+// cycle runs from the first answer after the last pause (or after the
+// Transport was made) to the 429: it is not bounded by any window. A
+// service that made one call at startup and overflows a 20-a-second quota
+// with a batch a day later learns a pace of 21 requests a day, 1 every 72
+// minutes, for ever ("nothing teaches a faster one"): from then on every
+// call with a deadline under an hour waits or fails with ErrLocalRateLimit.
+func TestLearnLimiterForgetsIdleHistory(t *testing.T) {
+	t.Parallel()
+	l := newPauser()
+	var now time.Duration
+	l.clock = func() time.Duration { return now }
+	at := func(d time.Duration) time.Time { return l.base.Add(d) }
+
+	l.answered(http.StatusOK, at(0)) // the service's first call
+	day := 24 * time.Hour
+	for i := range 20 { // a day later, a batch fills the window of a second
+		l.answered(http.StatusOK, at(day+time.Duration(i)*time.Millisecond))
+	}
+	now = day + 30*time.Millisecond
+	l.answered(http.StatusTooManyRequests, at(now))
+	l.Pause(at(day + time.Second)) // the window reopens
+
+	t.Logf("learned a slot every %v", l.interval)
+	assert.LessOrEqual(t, l.interval, 2*spacing(20, time.Second),
+		"the pace comes from the window that overflowed, not from a day of idle history")
+	now = day + time.Second
+	deadline := now + 5*time.Second
+	for i := range 10 {
+		_, err := l.take(now, deadline)
+		require.NoError(t, err, "request %d after the pause, 5 s before its deadline, against a quota of 20 a second", i+1)
+	}
+}
+
+// TestReviewLearnLimiterNeverLearnsFaster: "A later overflow ... teaches a
+// slower pace; nothing teaches a faster one." After a pace is learned, a
+// 429 that opens a new pause with no success before it (cur.ok == 0: the
+// account's quota was spent by another client) keeps the old cycle as
+// l.last, and every success answered during the new pause is added to
+// that old cycle (count's second branch), whose learn() then paces faster
+// and faster, from answers that have nothing to do with that cycle.
+func TestLearnLimiterNeverLearnsFaster(t *testing.T) {
+	t.Parallel()
+	l := newPauser()
+	var now time.Duration
+	l.clock = func() time.Duration { return now }
+	ms := func(n int) time.Time { return l.base.Add(time.Duration(n) * time.Millisecond) }
+	for i := range 10 {
+		l.answered(http.StatusOK, ms(i))
+	}
+	l.answered(http.StatusTooManyRequests, ms(20))
+	l.Pause(ms(1000))
+	learned := l.interval
+	require.Equal(t, spacing(10, time.Second), learned)
+
+	// After the pause, the first answer is a 429: another client spent the
+	// quota. A new pause; requests in flight are answered during it.
+	l.answered(http.StatusTooManyRequests, ms(1000))
+	l.Pause(ms(2000))
+	for i := range 30 {
+		l.answered(http.StatusOK, ms(1100+i))
+	}
+	assert.GreaterOrEqual(t, l.interval, learned, "no pace faster than the one learned")
+}

@@ -72,6 +72,11 @@ type logLimit struct {
 	write func(summary)
 	now   func() time.Time
 
+	// writing is held from taking summaries to writing them, so that a
+	// Flush returns only once what the timer took is written too. It is
+	// never taken while mu is held.
+	writing sync.Mutex
+
 	mu      sync.Mutex
 	windows map[kind]*window
 	timer   *time.Timer // set while a summary is pending
@@ -112,7 +117,9 @@ func (l *logLimit) admit(r *record, lvl zapcore.Level) bool {
 	}
 	l.mu.Unlock()
 	if ended.count > 0 {
+		l.writing.Lock()
 		l.write(ended)
+		l.writing.Unlock()
 	}
 	return ok
 }
@@ -168,6 +175,8 @@ func (l *logLimit) flush() {
 // take writes the pending summaries of the windows that have ended, or of
 // all windows, and forgets the windows that ended.
 func (l *logLimit) take(all bool) {
+	l.writing.Lock()
+	defer l.writing.Unlock()
 	now := l.now()
 	var out []summary
 	l.mu.Lock()

@@ -226,3 +226,67 @@ func BenchmarkStormFailure(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// blockingSummaries is a core that records entries and holds every
+// summary's write until release is closed.
+type blockingSummaries struct {
+	zapcore.LevelEnabler
+	entered chan struct{} // closed when a summary's write begins
+	release chan struct{}
+	once    sync.Once
+	written atomic.Int32 // summaries written
+}
+
+func (c *blockingSummaries) With([]zapcore.Field) zapcore.Core { return c }
+
+func (c *blockingSummaries) Sync() error { return nil }
+
+func (c *blockingSummaries) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	return ce.AddCore(e, c)
+}
+
+func (c *blockingSummaries) Write(e zapcore.Entry, _ []zapcore.Field) error {
+	if e.Message == SummaryMessage {
+		c.once.Do(func() { close(c.entered) })
+		<-c.release
+		c.written.Add(1)
+	}
+	return nil
+}
+
+// TestReviewFlushWaitsForTheTimersSummary: the timer's take writes the
+// summaries it took after it unlocks; a Flush meanwhile finds nothing
+// pending and returns before they are written. At shutdown (Flush, then
+// logger.Sync, then exit) that summary is lost; with zaptest's logger it
+// lands after the test, where write's recover drops it. It also makes
+// TestLogLimitManyCallersAtOnce flaky: go test -run
+// TestLogLimitManyCallersAtOnce -count=1000 fails about 40 times (5 with
+// -race), counting e.g. 433 of 600 right after Flush and 600 50 ms later.
+func TestFlushWaitsForTheTimersSummary(t *testing.T) {
+	t.Parallel()
+	core := &blockingSummaries{LevelEnabler: zapcore.DebugLevel, entered: make(chan struct{}), release: make(chan struct{})}
+	tr := New(stubRT{status: 503, body: stringBody(`{"error":"down"}`)}, zap.New(core), WithLogLimit(1, 5*time.Millisecond))
+	stormCalls(t, tr, 3, "GET", "/recordings") // one entry, two counted: the timer writes their summary
+	finishes(t, "the timer's summary write", func() { <-core.entered })
+
+	flushed := make(chan struct{})
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		select { // a correct Flush blocks until the write ends: let it end
+		case <-flushed:
+		case <-time.After(time.Second):
+		}
+		close(core.release)
+	}()
+	tr.Flush()
+	written := core.written.Load()
+	close(flushed)
+	<-released
+	assert.EqualValues(t, 1, written, "when Flush returns, the summary the timer took is written")
+	finishes(t, "the summary write", func() {
+		for core.written.Load() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	})
+}

@@ -94,7 +94,8 @@ func WithBodyReadTimeout(d time.Duration) Option {
 
 // WithLogFields adds the fields fn computes from a request to every failure
 // entry. fn runs only when an entry is about to be written, with the request
-// as it was sent, whose context is the caller's own with the request ID
+// as it was sent (for the end of a call that sent nothing more, the
+// caller's request), whose context is the caller's own with the request ID
 // added ([RequestIDFromContext]): a trace span, or whatever else the caller
 // put there. Its fields are logged as returned, so they must hold no
 // secret. A nil fn adds nothing; several WithLogFields options add up, in

@@ -1,6 +1,7 @@
 package idctrace
 
 import (
+	"net/http"
 	"time"
 
 	"go.uber.org/zap"
@@ -40,15 +41,16 @@ func (t *Transport) answered(status int, sent time.Time) {
 // unreachable) and requests go out without it.
 const LimiterMessage = "identitycall rate limiter unavailable; sending without it"
 
-// failOpen lets an attempt go when the limiter could not decide, and warns
-// once a minute while that lasts.
-func (t *Transport) failOpen(err error) {
+// failOpen lets an attempt of req go when the limiter could not decide, and
+// warns once a minute while that lasts.
+func (t *Transport) failOpen(req *http.Request, err error) {
 	now := t.now().UnixNano()
 	last := t.warnedAt.Load()
 	if t.logger == nil || now-last < int64(time.Minute) || !t.warnedAt.CompareAndSwap(last, now) {
 		return
 	}
 	if ce := check(t.logger, zapcore.WarnLevel, LimiterMessage); ce != nil {
-		write(ce, []zap.Field{zap.String(FieldError, redact.Text(err.Error(), nil, false))})
+		// The store's error may quote its URL, or what the request sent.
+		write(ce, []zap.Field{zap.String(FieldError, redact.Text(err.Error(), redact.AppendSecrets(nil, req), false))})
 	}
 }

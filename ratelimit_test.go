@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -271,4 +272,92 @@ func TestQuotaIsKept(t *testing.T) {
 			assert.LessOrEqual(t, float64(after429), tt.afterMax*float64(max(after, 1)))
 		})
 	}
+}
+
+// TestReviewRetryWithoutSlotAfterTransportError: a retry that gets no
+// rate-limit slot before the deadline is "not sent: the call returns the
+// last response" (README, Quotas; WithLimiter's doc), with retry_skipped:
+// deadline. When the attempt that failed was a transport error, there is
+// no kept response, and call.notSent only sets retry_skipped when c.kept
+// != nil: the call returns ErrLocalRateLimit ("not sent ... the server
+// never saw it") in place of the connection refused that the server's
+// outage caused, and the entry carries no retry_skipped.
+func TestRetryWithoutSlotAfterTransportError(t *testing.T) {
+	t.Parallel()
+	ln := listen(t)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close()) // nothing listens: connection refused
+
+	log, logs := observed()
+	var seen recordAttempts
+	var waits atomic.Int32
+	tr := New(nil, log, WithObserver(seen.observe),
+		WithRetry(RetryPolicy{MaxRetries: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}),
+		WithLimiter(limiterFunc(func(ctx context.Context) error {
+			if waits.Add(1) > 1 {
+				return ErrLocalRateLimit // the retry's slot is past the deadline
+			}
+			return nil
+		})))
+	defer tr.Flush()
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/api/v1/public/recordings", nil)
+	require.NoError(t, err)
+	_, err = tr.RoundTrip(req)
+	require.Error(t, err)
+
+	assert.ErrorIs(t, err, syscall.ECONNREFUSED, "the call's outcome is the refused connection it met")
+	assert.NotErrorIs(t, err, ErrLocalRateLimit, "the request was sent: it must not read as held back by the client")
+	var te *TransportError
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, "connection_refused", te.ErrorType)
+
+	entries := logs.FilterMessage(LogMessage).All()
+	require.NotEmpty(t, entries)
+	last := entries[len(entries)-1].ContextMap()
+	assert.Equal(t, "deadline", last[FieldRetrySkipped], "the entry says why the refused connection was not retried")
+}
+
+// TestReviewFailOpenWarningRedactsURLPassword: the fail-open warning's
+// error field is the Limiter's error text through redact.Text with no
+// secrets, and redact.Text does not know URL passwords in free text. A
+// store error naming its URL (a client's dial error, a proxy's) puts the
+// store's password in the log.
+func TestFailOpenWarningRedactsURLPassword(t *testing.T) {
+	t.Parallel()
+	srv := newScripted(t, reply(200, "ok"))
+	log, logs := observed()
+	const password = "Sup3rS3cretRedisPass"
+	tr := New(srv.Client().Transport, log, WithLimiter(&fakeLimiter{
+		err: errors.New("dial redis://default:" + password + "@cache.internal:6379: connection refused")}))
+	resp, err := tr.RoundTrip(newRequest(t, "GET", srv.URL+"/api/v1/public/recordings"))
+	require.NoError(t, err)
+	readAll(t, resp)
+	warnings := logs.FilterMessage(LimiterMessage).All()
+	require.Len(t, warnings, 1)
+	assert.NotContains(t, warnings[0].ContextMap()[FieldError], password)
+}
+
+// TestReviewNotSentRedactsURLPassword: the same text path for a limiter
+// error that wraps ErrLocalRateLimit: the "not sent: ..." entry, the
+// error's text and the ticket carry the store's password.
+func TestNotSentRedactsURLPassword(t *testing.T) {
+	t.Parallel()
+	srv := newScripted(t, reply(200, "ok"))
+	log, logs := observed()
+	const password = "Sup3rS3cretRedisPass"
+	tr := New(srv.Client().Transport, log, WithLimiter(&fakeLimiter{
+		err: errors.Join(errors.New("quota store redis://default:"+password+"@cache.internal:6379"), ErrLocalRateLimit)}))
+	defer tr.Flush()
+	_, err := tr.RoundTrip(newRequest(t, "GET", srv.URL+"/api/v1/public/recordings"))
+	require.ErrorIs(t, err, ErrLocalRateLimit)
+	var te *TransportError
+	require.ErrorAs(t, err, &te)
+	assert.NotContains(t, te.Error(), password)
+	assert.NotContains(t, te.SupportTicket(""), password)
+	entries := logs.FilterMessage(LogMessage).All()
+	require.Len(t, entries, 1)
+	assert.NotContains(t, entries[0].ContextMap()[FieldError], password)
 }

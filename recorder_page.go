@@ -132,7 +132,7 @@ func (r *Recorder) page(account, requestID string) pageView {
 		Generated: now.UTC().Format(time.RFC3339),
 		Held:      len(held),
 		Size:      len(r.ring),
-		RequestID: requestID,
+		RequestID: redact.Text(requestID, nil, false), // typed by whoever opened the page
 		BundleURL: link(account, "format", "jsonl"),
 		AllURL:    link(account),
 	}

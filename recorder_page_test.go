@@ -394,3 +394,15 @@ func FuzzRecorderPage(f *testing.F) {
 		assert.Equal(t, 1, strings.Count(strings.ToLower(got), "<script"))
 	})
 }
+
+// TestReviewPageRequestIDIsRedacted: the debug page redacts ?email= (its
+// account) but shows ?request_id= as given, in its title, a hidden input
+// and the "not held" notice: a key pasted in the wrong box, or sent in a
+// link, is on the page whole. Everything on the page is to be redacted.
+func TestPageRequestIDIsRedacted(t *testing.T) {
+	t.Parallel()
+	rec := NewRecorder(0)
+	standardFailures(t, rec)
+	page := readAll(t, get(rec, "GET", "/debug/identitycall?request_id="+testKey))
+	assertNoKey(t, page)
+}

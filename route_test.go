@@ -49,6 +49,12 @@ func TestRoute(t *testing.T) {
 		{"GET", base + "/recordings/1/../2/summary", "/recordings/{id}/summary"},
 		{"GET", base + "/../public/recordings", "/recordings"},
 		{"GET", base + "/..", ""},
+		// A format suffix, as Rails routes it, where it makes a literal match.
+		{"POST", base + "/virtual_numbers/purchase.json", "/virtual_numbers/purchase"},
+		{"GET", base + "/virtual_numbers/available.json", "/virtual_numbers/available"},
+		{"GET", base + "/recordings/1.json", "/recordings/{id}"},
+		{"GET", base + "/recordings.json", "/recordings"},
+		{"GET", base + "/recordings/1/summary.xml", "/recordings/{id}/summary"},
 	}
 	for _, tt := range tests {
 		req := httptest.NewRequest(tt.method, "/", nil)
@@ -120,7 +126,7 @@ func TestPurchaseSpelledAnyWayIsBoughtOnce(t *testing.T) {
 func FuzzRoute(f *testing.F) {
 	for _, seed := range []string{"/api/v1/public/recordings", "/api/v1/public//virtual_numbers/purchase",
 		"/api/v1/public/x/../virtual_numbers/available", "/api/v1/public/recordings/1/./summary//", "/a/../api/v1/public/projects/%2e%2e/",
-		"/api/v1/public/virtual_numbers/7/operators/9"} {
+		"/api/v1/public/virtual_numbers/7/operators/9", "/api/v1/public/virtual_numbers/purchase.json"} {
 		f.Add("POST", seed)
 		f.Add("GET", seed)
 	}
@@ -141,6 +147,16 @@ func oracleRoute(method, p string) string {
 	if !ok {
 		return ""
 	}
+	best, literals := oracleMatch(method, rel)
+	if ext := path.Ext(rel); ext != "" && !strings.Contains(ext, "/") {
+		if b, n := oracleMatch(method, strings.TrimSuffix(rel, ext)); n > literals {
+			best = b
+		}
+	}
+	return best
+}
+
+func oracleMatch(method, rel string) (string, int) {
 	best, literals := "", -1
 	for _, e := range api.Endpoints {
 		segs, tsegs := strings.Split(rel, "/"), strings.Split(strings.TrimPrefix(e.Path, "/"), "/")
@@ -163,7 +179,7 @@ func oracleRoute(method, p string) string {
 			best, literals = e.Path, n
 		}
 	}
-	return best
+	return best, literals
 }
 
 // TestRouteInEveryOutput: the entry, the error, the ticket and the bundle

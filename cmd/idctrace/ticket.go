@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/identitycall/idctrace/internal/api"
 	"github.com/identitycall/idctrace/internal/redact"
 	"github.com/identitycall/idctrace/internal/ticket"
 )
@@ -98,6 +100,20 @@ Flags:
 // clean makes a string from a log safe to print: a log holds what servers
 // echoed, keys among it, in any escaping.
 func clean(s string) string { return redact.Text(s, nil, false) }
+
+// cleanURL redacts a URL taken from a log as the Transport redacts one: a
+// log written by another version or tool may hold query values this one
+// would not print.
+func cleanURL(method, raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		before, _, _ := strings.Cut(raw, "?")
+		return clean(before)
+	}
+	rel, _ := api.Relative(u.Path)
+	e, _ := api.Match(cmp.Or(method, http.MethodGet), rel)
+	return redact.URL(u, e.LoggedParam, nil)
+}
 
 // idSlack is how long before the first failure a storm summary counted the
 // call of an ID may have started: its ID is made before its first attempt,
@@ -236,7 +252,7 @@ func callTicket(call []*logEntry, account string) ticket.Ticket {
 	}
 	t := ticket.Ticket{
 		Account: account, Time: started(first), RequestID: clean(end.requestID),
-		Method: clean(end.method), URL: clean(end.url), Route: clean(end.route),
+		Method: clean(end.method), URL: cleanURL(end.method, end.url), Route: clean(end.route),
 		Message: clean(end.err), Body: clean(end.body), Hint: clean(end.hint),
 		Count: last.attempt, Waited: started(last).Add(last.duration).Sub(started(first)),
 	}

@@ -85,9 +85,23 @@ var Endpoints = []Endpoint{
 // Match returns the endpoint of method and path, a path below BasePath such
 // as "/recordings/42/summary". Any single segment matches "{id}", but a
 // literal segment wins: /virtual_numbers/available is not a number's ID. A
-// trailing slash is ignored.
+// trailing slash is ignored, and so is a format suffix on the last segment
+// where it makes a literal match, as Rails routes it:
+// /virtual_numbers/purchase.json is a purchase.
 func Match(method, path string) (Endpoint, bool) {
 	path = strings.TrimSuffix(path, "/")
+	best, literals := match(method, path)
+	if dot := strings.LastIndexByte(path, '.'); dot > strings.LastIndexByte(path, '/') {
+		if e, n := match(method, path[:dot]); n > literals {
+			best, literals = e, n
+		}
+	}
+	return best, literals >= 0
+}
+
+// match returns the endpoint of method that path fits with the most
+// literal segments, and their number; -1 when none fits.
+func match(method, path string) (Endpoint, int) {
 	var best Endpoint
 	bestLiterals := -1
 	for _, e := range Endpoints {
@@ -98,7 +112,7 @@ func Match(method, path string) (Endpoint, bool) {
 			best, bestLiterals = e, n
 		}
 	}
-	return best, bestLiterals >= 0
+	return best, bestLiterals
 }
 
 // matchPath reports whether path fits template, and how many of its

@@ -7,8 +7,8 @@ import (
 	"unicode/utf8"
 )
 
-// Text makes untrusted text safe to print: each of secrets becomes
-// REDACTED, keys are masked (see [MaskKeys]; a secret that is a key is
+// Text makes untrusted text safe to print: each of secrets and the user
+// info of every URL in it become REDACTED, keys are masked (see [MaskKeys]; a secret that is a key is
 // masked as one, so that its last four characters tell which key it was),
 // line breaks and tabs become spaces and other control characters and
 // invalid UTF-8 become U+FFFD.
@@ -25,6 +25,7 @@ func Text(s string, secrets []string, cut bool) string {
 	if cut {
 		s = redactTrailingPart(s, secrets)
 	}
+	s = userInfo(s)
 	s = secretsAndKeys(s, secrets, cut)
 	if needsCleaning(s) {
 		s = strings.Map(func(r rune) rune {
@@ -89,4 +90,35 @@ func needsCleaning(s string) bool {
 		}
 	}
 	return false
+}
+
+// userInfo replaces the user info of every URL in s ("scheme://user:pass@
+// host") by REDACTED: an error's text may quote a URL with its password,
+// such as a Redis client's dial error.
+func userInfo(s string) string {
+	if !strings.Contains(s, "://") || !strings.Contains(s, "@") {
+		return s
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "://")
+		if i < 0 {
+			break
+		}
+		auth := s[i+3:]
+		end := strings.IndexAny(auth, "/?#\"' \t\r\n<>")
+		if end < 0 {
+			end = len(auth)
+		}
+		at := strings.LastIndex(auth[:end], "@")
+		if at < 0 {
+			b.WriteString(s[:i+3])
+			s = auth
+			continue
+		}
+		b.WriteString(s[:i+3] + Redacted)
+		s = auth[at:]
+	}
+	b.WriteString(s)
+	return b.String()
 }

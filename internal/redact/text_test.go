@@ -41,3 +41,17 @@ func TestText(t *testing.T) {
 		assert.Equal(t, tt.want, Text(tt.in, tt.secrets, tt.cut), tt.name)
 	}
 }
+
+func TestTextDropsURLUserInfo(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"dial redis://default:Sup3rS3cret@cache:6379: refused": "dial redis://REDACTED@cache:6379: refused",
+		"proxy http://u:p@h/x and https://a@b":                 "proxy http://REDACTED@h/x and https://REDACTED@b",
+		"mail me@example.com, see https://h/x?a=b@c":           "mail me@example.com, see https://h/x?a=b@c",
+		"no url at all: a@b":                                   "no url at all: a@b",
+		`"https://user:pa@ss@h/p"`:                             `"https://REDACTED@h/p"`,
+		"://@":                                                 "://REDACTED@",
+	} {
+		assert.Equal(t, want, Text(in, nil, false), in)
+	}
+}
