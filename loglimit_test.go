@@ -275,7 +275,7 @@ func TestFlushWaitsForTheTimersSummary(t *testing.T) {
 		defer close(released)
 		select { // a correct Flush blocks until the write ends: let it end
 		case <-flushed:
-		case <-time.After(time.Second):
+		case <-time.After(50 * time.Millisecond):
 		}
 		close(core.release)
 	}()
