@@ -6,16 +6,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
-	"math"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -72,44 +67,6 @@ func TestFailureBodyReportsReadErrors(t *testing.T) {
 	}
 }
 
-// TestFailureBodyDoesNotWaitForAStall: a body that stalls after its first
-// bytes holds the read back only for the wait; the caller then reads the
-// early bytes, the late ones and the end, in order.
-func TestFailureBodyDoesNotWaitForAStall(t *testing.T) {
-	t.Parallel()
-	pr, pw := io.Pipe()
-	go pw.Write([]byte(`{"error":`)) // then nothing, until the test says so
-	var (
-		body   *failureBody
-		prefix []byte
-		cut    bool
-	)
-	finishes(t, "readFailureBody", func() {
-		body, prefix, cut = readFailureBody(context.Background(), pr, 1024, 50*time.Millisecond)
-	})
-	// The wait may have ended before the first write landed: the prefix is
-	// some start of it.
-	assert.True(t, strings.HasPrefix(`{"error":`, string(prefix)), "%q", prefix)
-	assert.True(t, cut, "the body was still open")
-
-	go func() {
-		pw.Write([]byte(`"late"}`))
-		pw.Close()
-	}()
-	got, err := io.ReadAll(body)
-	require.NoError(t, err)
-	assert.Equal(t, `{"error":"late"}`, string(got))
-}
-
-func TestFailureBodyEndsWithContext(t *testing.T) {
-	t.Parallel()
-	pr, pw := io.Pipe()
-	defer pw.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	finishes(t, "readFailureBody", func() { readFailureBody(ctx, pr, 1024, time.Hour) })
-}
-
 func TestFailureBodyCloseEndsAWaitingRead(t *testing.T) {
 	t.Parallel()
 	pr, pw := io.Pipe()
@@ -161,203 +118,6 @@ func TestFailureBodyReadAfterClose(t *testing.T) {
 	assert.ErrorIs(t, err, errReadAfterClose)
 }
 
-func TestFaultBodyBrokenOff(t *testing.T) {
-	t.Parallel()
-	// abort ends the response after halfBody was flushed: a stream reset on
-	// HTTP/2, a dropped connection on HTTP/1.1.
-	abort := func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(500)
-		io.WriteString(w, halfBody)
-		http.NewResponseController(w).Flush()
-		panic(http.ErrAbortHandler)
-	}
-	for _, proto := range protocols {
-		t.Run("handler aborted/"+proto, func(t *testing.T) {
-			t.Parallel()
-			srv := newServer(t, proto, http.HandlerFunc(abort))
-			assertBrokenOff(t, srv.Client(), srv.URL)
-		})
-	}
-	t.Run("connection reset/HTTP/1.1", func(t *testing.T) {
-		t.Parallel()
-		srv := newServer(t, "HTTP/1.1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Length", "1000")
-			w.WriteHeader(500)
-			io.WriteString(w, halfBody)
-			http.NewResponseController(w).Flush()
-			conn, _, err := http.NewResponseController(w).Hijack()
-			if err != nil {
-				panic(err)
-			}
-			conn.(*net.TCPConn).SetLinger(0) // close with RST, not FIN
-			conn.Close()
-		}))
-		assertBrokenOff(t, srv.Client(), srv.URL)
-	})
-	t.Run("connections closed/HTTP/2.0", func(t *testing.T) {
-		t.Parallel()
-		var srv atomic.Pointer[httptest.Server]
-		s := newServer(t, "HTTP/2.0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.WriteHeader(500)
-			io.WriteString(w, halfBody)
-			http.NewResponseController(w).Flush()
-			srv.Load().CloseClientConnections() // GOAWAY and close, mid-body
-			<-r.Context().Done()
-		}))
-		srv.Store(s)
-		assertBrokenOff(t, s.Client(), s.URL)
-	})
-}
-
-// assertBrokenOff checks a call whose 500 body breaks off after halfBody:
-// RoundTrip returns without hanging, one entry is logged, and the caller
-// reads the bytes that arrived and then an error, never a clean EOF.
-func assertBrokenOff(t *testing.T, c *http.Client, url string) {
-	t.Helper()
-	log, logs := observed()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // a hang fails, not stalls, the test
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
-	resp, err := WrapClient(c, log).Do(req)
-	if err != nil { // the break came before the headers: allowed
-		assert.Equal(t, 1, logs.Len())
-		return
-	}
-	got, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	assert.Equal(t, halfBody, string(got), "the bytes that arrived")
-	require.Error(t, err, "a broken-off body is an error, not a short read")
-	assert.NotErrorIs(t, err, context.DeadlineExceeded, "it did not take the deadline to notice")
-	assert.Equal(t, 1, logs.Len(), "one entry")
-	assert.Equal(t, 500, CheckResponse(resp).(*APIError).StatusCode)
-}
-
-// TestFaultStalledBodyDoesNotHoldTheResponse: a failure body that stalls
-// after its first bytes holds RoundTrip back for the body-read bound only,
-// with no deadline set. The entry logs what arrived; the caller still reads
-// every byte, the late ones included, in order.
-func TestFaultStalledBodyDoesNotHoldTheResponse(t *testing.T) {
-	t.Parallel()
-	for _, proto := range protocols {
-		t.Run(proto, func(t *testing.T) {
-			t.Parallel()
-			release := make(chan struct{})
-			srv := newServer(t, proto, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.WriteHeader(503)
-				io.WriteString(w, halfBody)
-				http.NewResponseController(w).Flush()
-				select {
-				case <-release:
-					io.WriteString(w, `late"}`)
-				case <-r.Context().Done():
-				}
-			}))
-			log, logs := observed()
-			client := WrapClient(srv.Client(), log, WithBodyReadTimeout(50*time.Millisecond))
-
-			var resp *http.Response
-			var err error
-			finishes(t, "RoundTrip", func() { resp, err = client.Get(srv.URL) })
-			require.NoError(t, err)
-			require.Equal(t, 1, logs.Len(), "logged before the body ended")
-			f := logs.All()[0].ContextMap()
-			assert.True(t, strings.HasPrefix(halfBody, f[FieldBody].(string)), "the entry holds what arrived: %q", f[FieldBody])
-
-			close(release)
-			var b []byte
-			finishes(t, "the body read", func() { b, err = io.ReadAll(resp.Body) })
-			resp.Body.Close()
-			require.NoError(t, err)
-			assert.Equal(t, halfBody+`late"}`, string(b))
-		})
-	}
-}
-
-// TestFaultStalledBodyUnderClientTimeout: a stalled failure body meets
-// http.Client's Timeout, shorter than the body-read bound, as users set
-// it. The call returns by the timeout with the entry logged, and reading
-// the body ends in the client's timeout error, after the bytes that came.
-func TestFaultStalledBodyUnderClientTimeout(t *testing.T) {
-	t.Parallel()
-	for _, proto := range protocols {
-		t.Run(proto, func(t *testing.T) {
-			t.Parallel()
-			srv := newServer(t, proto, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.WriteHeader(503)
-				io.WriteString(w, halfBody)
-				http.NewResponseController(w).Flush()
-				<-r.Context().Done()
-			}))
-			log, logs := observed()
-			client := WrapClient(srv.Client(), log) // the default bound: 1 s
-			client.Timeout = 100 * time.Millisecond
-
-			var resp *http.Response
-			var err error
-			finishes(t, "Do", func() { resp, err = client.Get(srv.URL + "/api/v1/public/recordings") })
-			if err != nil { // the timeout came before the headers: allowed on a loaded machine
-				assert.NotEmpty(t, RequestIDFromError(err))
-				return
-			}
-			require.Equal(t, 1, logs.Len())
-			assert.EqualValues(t, 503, logs.All()[0].ContextMap()[FieldStatus])
-			var b []byte
-			finishes(t, "the body read", func() { b, err = io.ReadAll(resp.Body) })
-			resp.Body.Close()
-			assert.True(t, strings.HasPrefix(halfBody, string(b)), "only bytes that came, in order: %q", b)
-			require.Error(t, err, "never a silent short read")
-			assert.True(t, os.IsTimeout(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled), "%v", err)
-		})
-	}
-}
-
-// TestFaultHugeContentLength: no Content-Length, however large or odd,
-// changes how much the Transport reads or lets it panic.
-func TestFaultHugeContentLength(t *testing.T) {
-	t.Parallel()
-	const body = `{"error":"Resource not found"}`
-	for _, proto := range protocols {
-		t.Run(proto, func(t *testing.T) {
-			t.Parallel()
-			srv := newServer(t, proto, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Length", "9223372036854775807")
-				w.WriteHeader(404)
-				io.WriteString(w, body)
-				http.NewResponseController(w).Flush()
-				panic(http.ErrAbortHandler) // the rest never comes
-			}))
-			log, logs := observed()
-			resp, err := WrapClient(srv.Client(), log).Get(srv.URL)
-			require.NoError(t, err)
-			assert.EqualValues(t, math.MaxInt64, resp.ContentLength)
-			got, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			assert.Equal(t, body, string(got))
-			assert.Error(t, err, "the body broke off")
-			assert.Equal(t, 1, logs.Len())
-			assert.ErrorIs(t, CheckResponse(resp), ErrNotFound)
-		})
-	}
-	for _, length := range []int64{math.MaxInt64, math.MaxInt64 - 1, -1, -5, 0, 3} {
-		t.Run(fmt.Sprint("stub/", length), func(t *testing.T) {
-			t.Parallel()
-			base := roundTripFunc(func(req *http.Request) (*http.Response, error) {
-				return &http.Response{StatusCode: 404, Header: http.Header{}, ContentLength: length,
-					Body: io.NopCloser(strings.NewReader(body)), Request: req}, nil
-			})
-			resp, err := New(base, nil).RoundTrip(httptest.NewRequest("GET", "http://h/", nil))
-			require.NoError(t, err)
-			assert.Equal(t, body, readAll(t, resp))
-			assert.ErrorIs(t, CheckResponse(resp), ErrNotFound)
-
-			// A response that never went through a Transport.
-			resp = &http.Response{StatusCode: 404, ContentLength: length, Body: io.NopCloser(strings.NewReader(body))}
-			assert.ErrorIs(t, CheckResponse(resp), ErrNotFound)
-			assert.Equal(t, body, readAll(t, resp))
-		})
-	}
-}
-
 func TestFaultSwitchingProtocolsKeepsReadWriteBody(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t, "HTTP/1.1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -387,9 +147,6 @@ func TestFaultSwitchingProtocolsKeepsReadWriteBody(t *testing.T) {
 	assert.Equal(t, "echo: ping\n", line)
 	assert.Zero(t, logs.Len())
 }
-
-// halfBody is a 500 body that the server breaks off in the middle.
-const halfBody = `{"error":"Internal server error","detail":"` // the first half of it
 
 func TestFaultGracefulGOAWAYMidBody(t *testing.T) {
 	t.Parallel()

@@ -2,6 +2,7 @@ package idctrace
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -136,6 +137,71 @@ func TestObserverPanicReachesTheCaller(t *testing.T) {
 			require.NotEmpty(t, bodies)
 			for i, b := range bodies {
 				assert.Positive(t, b.count(), "body %d is closed", i)
+			}
+		})
+	}
+}
+
+// TestReviewObserverPanicClosesTheRetrysBody: call.attempt gets the
+// retry's body from GetBody (c.request) before c.retried tells the
+// observers of the kept attempt; when one panics there, the new body is
+// never sent and never closed: RoundTrip must close the request body on
+// every path (TestObserverPanicReachesTheCaller checks responses only).
+func TestObserverPanicClosesTheRetrysBody(t *testing.T) {
+	t.Parallel()
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if r.Body != nil {
+			r.Body.Close()
+		}
+		return &http.Response{StatusCode: 503, Body: io.NopCloser(strings.NewReader(`{"error":"down"}`)), Header: http.Header{}, Request: r}, nil
+	})
+	tr, _, _ := retrying(base, RetryPolicy{MaxRetries: 1, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond})
+	WithObserver(func(Attempt) { panic("observer bug") }).apply(tr)
+	var mu sync.Mutex
+	var bodies []*closeCounter
+	newBody := func() (io.ReadCloser, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		b := &closeCounter{Reader: strings.NewReader("payload")}
+		bodies = append(bodies, b)
+		return b, nil
+	}
+	first, _ := newBody()
+	req, err := http.NewRequest("PUT", "http://h/api/v1/public/recordings/1", first)
+	require.NoError(t, err)
+	req.ContentLength, req.GetBody = 7, newBody
+	assert.PanicsWithValue(t, "observer bug", func() { tr.RoundTrip(req) })
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, bodies, 1, "the observers learn of the retry before its body is made")
+	for i, b := range bodies {
+		assert.Equal(t, 1, b.count(), "body of attempt %d is closed once", i+1)
+	}
+}
+
+// BenchmarkObserver measures what an observer costs a successful call,
+// against the same Transport without one, in the same run.
+func BenchmarkObserver(b *testing.B) {
+	ok := stubRT{status: 200, body: stringBody(`{"data":[]}`)}
+	req, err := http.NewRequest("GET", "https://api.identitycall.ai/api/v1/public/recordings/rec_1?page=2", nil)
+	require.NoError(b, err)
+	req.Header.Set("Authorization", "Bearer "+testKey)
+	var n int
+	for _, bm := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{
+		{"without", New(ok, nil)},
+		{"with", New(ok, nil, WithObserver(func(a Attempt) { n += a.Status }))},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				resp, err := bm.rt.RoundTrip(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				resp.Body.Close()
 			}
 		})
 	}

@@ -2,13 +2,11 @@ package idctrace
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"reflect"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -284,32 +282,6 @@ func TestWrapClient(t *testing.T) {
 
 type nopJar struct{ http.CookieJar }
 
-func TestTransportBoundsBodyMemory(t *testing.T) {
-	t.Parallel()
-	const size = 8 << 20
-	body := &countingBody{r: io.LimitReader(zeros{}, size)}
-	tr := New(stubRT{status: 500, body: func() io.ReadCloser { return body }}, zap.NewNop(), WithMaxBodyBytes(1024))
-	req, err := http.NewRequest("GET", "http://example.invalid/", nil)
-	require.NoError(t, err)
-
-	resp, err := tr.RoundTrip(req)
-	require.NoError(t, err)
-	assert.LessOrEqual(t, body.n, int64(1024), "the Transport reads no more than the cap")
-
-	n, err := io.Copy(io.Discard, resp.Body)
-	require.NoError(t, err)
-	assert.Equal(t, int64(size), n, "the caller still reads every byte")
-	require.NoError(t, resp.Body.Close())
-	assert.True(t, body.closed, "Close closes the original body")
-}
-
-type zeros struct{}
-
-func (zeros) Read(p []byte) (int, error) {
-	clear(p)
-	return len(p), nil
-}
-
 // BenchmarkRoundTrip measures the cost the Transport adds to a stub base
 // transport (no network), against the bare stub in the same run:
 //
@@ -345,34 +317,6 @@ func BenchmarkRoundTrip(b *testing.B) {
 					b.Fatal(err)
 				}
 				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-			}
-		})
-	}
-}
-
-// BenchmarkObserver measures what an observer costs a successful call,
-// against the same Transport without one, in the same run.
-func BenchmarkObserver(b *testing.B) {
-	ok := stubRT{status: 200, body: stringBody(`{"data":[]}`)}
-	req, err := http.NewRequest("GET", "https://api.identitycall.ai/api/v1/public/recordings/rec_1?page=2", nil)
-	require.NoError(b, err)
-	req.Header.Set("Authorization", "Bearer "+testKey)
-	var n int
-	for _, bm := range []struct {
-		name string
-		rt   http.RoundTripper
-	}{
-		{"without", New(ok, nil)},
-		{"with", New(ok, nil, WithObserver(func(a Attempt) { n += a.Status }))},
-	} {
-		b.Run(bm.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				resp, err := bm.rt.RoundTrip(req)
-				if err != nil {
-					b.Fatal(err)
-				}
 				resp.Body.Close()
 			}
 		})
@@ -437,77 +381,4 @@ func TestFaultThousandConcurrentMixedCalls(t *testing.T) {
 			}
 		})
 	}
-}
-
-// patternReader yields size bytes of a fixed pseudo-random pattern.
-type patternReader struct {
-	left  int64
-	block []byte
-	off   int
-}
-
-func newPatternReader(size int64) *patternReader {
-	block := make([]byte, 64<<10)
-	x := uint32(2463534242)
-	for i := range block {
-		x ^= x << 13
-		x ^= x >> 17
-		x ^= x << 5
-		block[i] = byte(x)
-	}
-	return &patternReader{left: size, block: block}
-}
-
-func (r *patternReader) Read(p []byte) (int, error) {
-	if r.left == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p[:min(int64(len(p)), r.left)], r.block[r.off:])
-	r.off = (r.off + n) % len(r.block)
-	r.left -= int64(n)
-	return n, nil
-}
-
-func TestFaultLargeFailureBody(t *testing.T) {
-	// Not parallel: the heap is measured, and Go runs serial tests while
-	// the parallel ones wait.
-	const size = 64 << 20 // 4,096 times the cap: a leak of the body would show
-	serverSum := make(chan []byte, 1)
-	srv := newServer(t, "HTTP/1.1", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Length", fmt.Sprint(size))
-		w.WriteHeader(500)
-		h := sha256.New()
-		io.Copy(io.MultiWriter(w, h), newPatternReader(size))
-		serverSum <- h.Sum(nil)
-	}))
-	resp, err := WrapClient(srv.Client(), zap.NewNop()).Get(srv.URL)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-
-	var base runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&base)
-	h := sha256.New()
-	buf := make([]byte, 256<<10)
-	var peak uint64
-	var read int64
-	for {
-		n, err := resp.Body.Read(buf)
-		h.Write(buf[:n])
-		read += int64(n)
-		if read%(4<<20) < int64(n) { // every 4 MiB
-			var m runtime.MemStats
-			runtime.ReadMemStats(&m)
-			peak = max(peak, m.HeapInuse)
-		}
-		if err == io.EOF {
-			break
-		}
-		require.NoError(t, err)
-	}
-	require.EqualValues(t, size, read)
-	assert.Equal(t, <-serverSum, h.Sum(nil), "the caller's SHA-256 matches the server's")
-	grown := int64(peak) - int64(base.HeapInuse)
-	t.Logf("heap in use grew by %d KiB while 64 MiB streamed through", grown>>10)
-	assert.Less(t, grown, int64(8<<20), "the heap grew by %d bytes while 64 MiB streamed through", grown)
 }
