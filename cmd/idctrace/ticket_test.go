@@ -398,13 +398,9 @@ func TestTicketUsage(t *testing.T) {
 	}
 }
 
-// TestReviewTicketRedactsTheLogsURL: `idctrace ticket` says "Everything
-// printed is redacted", but it passes the logged URL through clean
-// (redact.Text: keys and control characters) only. A log written before
-// this round's fixes (the value after ';' was logged in clear: issue 17),
-// or by another tool with the same message, puts a secret query value
-// into the ticket the user pastes into a support request; redact.URL
-// would have removed it.
+// TestTicketRedactsTheLogsURL: a log written by an older version (a value
+// after ';' logged in clear) or another tool gets its URL redacted as the
+// Transport redacts one.
 func TestTicketRedactsTheLogsURL(t *testing.T) {
 	t.Parallel()
 	const secret = "PlainSecretValue1234"
