@@ -250,7 +250,7 @@ func (c *frameConn) Write(p []byte) (int, error) {
 
 const frameGOAWAY = 0x7
 
-// TestReviewFailureBodyGivesWhatArrived: a failure body's first Read waits
+// TestFailureBodyGivesWhatArrived: a failure body's first Read waits
 // for the prefix read to end (16 KiB or the end of the body), however long
 // that takes, even past the body-read bound. A server that sends a whole
 // JSON error and keeps the stream open (a proxy holding a chunked body, a

@@ -364,7 +364,7 @@ func TestFaultMisbehavingBase(t *testing.T) {
 	}
 }
 
-// TestReviewWaitCutShortClosesCallerBodyOnce: when the first attempt
+// TestWaitCutShortClosesCallerBodyOnce: when the first attempt
 // failed and the retry wait is cut short by the context, call.end closes
 // the caller's body again (c.n is still 1), although the base got it with
 // the first attempt and closed it. A body is closed once on every path

@@ -122,7 +122,7 @@ func TestLearnLimiterIgnoresACycleWithoutAnswers(t *testing.T) {
 	assert.Equal(t, learned, l.interval)
 }
 
-// TestReviewLearnLimiterForgetsIdleHistory: a Transport with WithRetry and
+// TestLearnLimiterForgetsIdleHistory: a Transport with WithRetry and
 // no WithLimiter learns its pace from the "cycle" that overflowed, and a
 // cycle runs from the first answer after the last pause (or after the
 // Transport was made) to the 429: it is not bounded by any window. A
@@ -157,7 +157,7 @@ func TestLearnLimiterForgetsIdleHistory(t *testing.T) {
 	}
 }
 
-// TestReviewLearnLimiterNeverLearnsFaster: "A later overflow ... teaches a
+// TestLearnLimiterNeverLearnsFaster: "A later overflow ... teaches a
 // slower pace; nothing teaches a faster one." After a pace is learned, a
 // 429 that opens a new pause with no success before it (cur.ok == 0: the
 // account's quota was spent by another client) keeps the old cycle as

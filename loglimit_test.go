@@ -254,7 +254,7 @@ func (c *blockingSummaries) Write(e zapcore.Entry, _ []zapcore.Field) error {
 	return nil
 }
 
-// TestReviewFlushWaitsForTheTimersSummary: the timer's take writes the
+// TestFlushWaitsForTheTimersSummary: the timer's take writes the
 // summaries it took after it unlocks; a Flush meanwhile finds nothing
 // pending and returns before they are written. At shutdown (Flush, then
 // logger.Sync, then exit) that summary is lost; with zaptest's logger it

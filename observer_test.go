@@ -142,7 +142,7 @@ func TestObserverPanicReachesTheCaller(t *testing.T) {
 	}
 }
 
-// TestReviewObserverPanicClosesTheRetrysBody: call.attempt gets the
+// TestObserverPanicClosesTheRetrysBody: call.attempt gets the
 // retry's body from GetBody (c.request) before c.retried tells the
 // observers of the kept attempt; when one panics there, the new body is
 // never sent and never closed: RoundTrip must close the request body on

@@ -274,7 +274,7 @@ func TestQuotaIsKept(t *testing.T) {
 	}
 }
 
-// TestReviewRetryWithoutSlotAfterTransportError: a retry that gets no
+// TestRetryWithoutSlotAfterTransportError: a retry that gets no
 // rate-limit slot before the deadline is "not sent: the call returns the
 // last response" (README, Quotas; WithLimiter's doc), with retry_skipped:
 // deadline. When the attempt that failed was a transport error, there is
@@ -320,7 +320,7 @@ func TestRetryWithoutSlotAfterTransportError(t *testing.T) {
 	assert.Equal(t, "deadline", last[FieldRetrySkipped], "the entry says why the refused connection was not retried")
 }
 
-// TestReviewFailOpenWarningRedactsURLPassword: the fail-open warning's
+// TestFailOpenWarningRedactsURLPassword: the fail-open warning's
 // error field is the Limiter's error text through redact.Text with no
 // secrets, and redact.Text does not know URL passwords in free text. A
 // store error naming its URL (a client's dial error, a proxy's) puts the
@@ -340,7 +340,7 @@ func TestFailOpenWarningRedactsURLPassword(t *testing.T) {
 	assert.NotContains(t, warnings[0].ContextMap()[FieldError], password)
 }
 
-// TestReviewNotSentRedactsURLPassword: the same text path for a limiter
+// TestNotSentRedactsURLPassword: the same text path for a limiter
 // error that wraps ErrLocalRateLimit: the "not sent: ..." entry, the
 // error's text and the ticket carry the store's password.
 func TestNotSentRedactsURLPassword(t *testing.T) {

@@ -246,7 +246,7 @@ func TestLimiterStoreNeverReached(t *testing.T) { // it measures time, so it run
 	assert.Less(t, time.Since(start), 2*time.Second)
 }
 
-// TestReviewFailOpenWarningHoldsNoRedisPassword: a common mistake, a
+// TestFailOpenWarningHoldsNoRedisPassword: a common mistake, a
 // Redis URL given as Addr, makes go-redis's dial error quote the address,
 // password included; idcredis wraps it ("idcredis: Redis: ..."), and the
 // Transport writes it in its fail-open warning through redact.Text, which
