@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -45,11 +46,11 @@ func (c *call) attempt() (*http.Response, *record) {
 	if err != nil {
 		return nil, c.notSent(c.n, err, queued)
 	}
-	c.retried() // observers first: a panic in one must not leave a new body open
 	out, err := c.request()
 	if err != nil {
 		return nil, c.notSent(c.n, fmt.Errorf("GetBody for a retry: %w", err), queued)
 	}
+	c.retried(out.Body)
 	started := t.now()
 	if c.n == 1 {
 		c.started = started
@@ -161,8 +162,9 @@ func (c *call) keep(resp *http.Response, r *record) {
 }
 
 // retried tells the observers that the kept attempt was retried, and
-// closes its response: the next attempt is about to be sent.
-func (c *call) retried() {
+// closes its response: the next attempt, with body next, is about to be
+// sent. When an observer panics, next is closed too: nobody will send it.
+func (c *call) retried(next io.Closer) {
 	if c.pending == nil {
 		return
 	}
@@ -173,7 +175,14 @@ func (c *call) retried() {
 		// freed the connection; a larger one is not read any further.
 		defer kept.Body.Close()
 	}
+	sent := false
+	defer func() {
+		if !sent && next != nil {
+			next.Close()
+		}
+	}()
 	c.observe(pending, false, nil, kept)
+	sent = true
 }
 
 // wait sleeps d before the next attempt. When the context ends first, it

@@ -44,11 +44,17 @@ func TestRetryGetBodyErrorEndsRetries(t *testing.T) {
 	require.NoError(t, err)
 	boom := errors.New("cannot reopen upload")
 	req.GetBody = func() (io.ReadCloser, error) { return nil, boom }
+	var seen recordAttempts
+	WithObserver(seen.observe).apply(tr)
 
 	resp, err := tr.RoundTrip(req)
 	assert.Nil(t, resp)
 	assert.ErrorIs(t, err, boom)
 	assert.Len(t, srv.got(), 1)
+	require.Len(t, seen.got, 1, "the one attempt sent")
+	assert.True(t, seen.got[0].Last, "the observers learn how the call ended")
+	assert.ErrorIs(t, seen.got[0].Err, boom)
+	assert.Zero(t, seen.got[0].RetryIn)
 }
 
 type closeCounter struct {
