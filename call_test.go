@@ -103,28 +103,18 @@ func TestRetryClosesEachRequestBodyOnce(t *testing.T) {
 				ctx, cancel = tt.ctx()
 				defer cancel()
 			}
-			var mu sync.Mutex
-			var bodies []*closeCounter
-			newBody := func() (io.ReadCloser, error) {
-				mu.Lock()
-				defer mu.Unlock()
-				b := &closeCounter{Reader: strings.NewReader("payload")}
-				bodies = append(bodies, b)
-				return b, nil
-			}
-			first, _ := newBody()
+			var rb replayableBody
+			first, _ := rb.open()
 			req, err := http.NewRequestWithContext(ctx, "PUT", srv.URL, first)
 			require.NoError(t, err)
-			req.ContentLength, req.GetBody = 7, newBody
+			req.ContentLength, req.GetBody = 7, rb.open
 
 			resp, err := tr.RoundTrip(req)
 			if err == nil {
 				readAll(t, resp)
 			}
 			tr.CloseIdleConnections()
-			mu.Lock()
-			defer mu.Unlock()
-			for i, b := range bodies {
+			for i, b := range rb.made() {
 				assert.Equal(t, 1, b.count(), "body of attempt %d", i+1)
 			}
 		})

@@ -269,3 +269,24 @@ func accounted(logs *observer.ObservedLogs) int {
 	}
 	return n
 }
+
+// replayableBody makes a request body that counts its Close calls, and is
+// the request's GetBody: made returns every body made so far.
+type replayableBody struct {
+	mu     sync.Mutex
+	bodies []*closeCounter
+}
+
+func (r *replayableBody) open() (io.ReadCloser, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b := &closeCounter{Reader: strings.NewReader("payload")}
+	r.bodies = append(r.bodies, b)
+	return b, nil
+}
+
+func (r *replayableBody) made() []*closeCounter {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*closeCounter(nil), r.bodies...)
+}

@@ -157,22 +157,13 @@ func TestObserverPanicClosesTheRetrysBody(t *testing.T) {
 	})
 	tr, _, _ := retrying(base, RetryPolicy{MaxRetries: 1, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond})
 	WithObserver(func(Attempt) { panic("observer bug") }).apply(tr)
-	var mu sync.Mutex
-	var bodies []*closeCounter
-	newBody := func() (io.ReadCloser, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		b := &closeCounter{Reader: strings.NewReader("payload")}
-		bodies = append(bodies, b)
-		return b, nil
-	}
-	first, _ := newBody()
+	var rb replayableBody
+	first, _ := rb.open()
 	req, err := http.NewRequest("PUT", "http://h/api/v1/public/recordings/1", first)
 	require.NoError(t, err)
-	req.ContentLength, req.GetBody = 7, newBody
+	req.ContentLength, req.GetBody = 7, rb.open
 	assert.PanicsWithValue(t, "observer bug", func() { tr.RoundTrip(req) })
-	mu.Lock()
-	defer mu.Unlock()
+	bodies := rb.made()
 	require.Len(t, bodies, 2, "the first body, and the retry's from GetBody")
 	for i, b := range bodies {
 		assert.Equal(t, 1, b.count(), "body of attempt %d is closed once", i+1)

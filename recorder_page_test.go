@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -343,35 +342,6 @@ func TestRecorderPageHostile(t *testing.T) {
 			assert.Contains(t, page, "idc_****"+testKey[len(testKey)-4:])
 		}
 	}
-}
-
-// TestRecorderPageWhileRecording renders the page while Transports record:
-// run with -race.
-func TestRecorderPageWhileRecording(t *testing.T) {
-	t.Parallel()
-	rec := NewRecorder(16)
-	tr := New(stubRT{status: 500, body: stringBody(`{"error":"x"}`)}, nil, WithRecorder(rec))
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for range 50 {
-				req, _ := http.NewRequest("GET", "http://h/api/v1/public/recordings", nil)
-				resp, err := tr.RoundTrip(req)
-				if err == nil {
-					resp.Body.Close()
-				}
-			}
-		})
-		wg.Go(func() {
-			for range 10 {
-				assert.Equal(t, http.StatusOK, get(rec, "GET", "/").StatusCode)
-			}
-		})
-	}
-	wg.Wait()
-	page := readAll(t, get(rec, "GET", "/"))
-	assert.Equal(t, []string{"GET /recordings | 500 Internal Server Error | 200"}, kindRows(page))
-	assert.Len(t, shownIDs(page), 16)
 }
 
 // FuzzRecorderPage puts any text in every string of a record the page

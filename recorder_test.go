@@ -82,6 +82,8 @@ func TestRecorderKeepsTheLastN(t *testing.T) {
 	assert.Equal(t, DefaultRecorderSize, len(NewRecorder(0).ring))
 }
 
+// TestRecorderConcurrentUse records from many Transport calls while the
+// bundle is written and the debug page rendered: run with -race.
 func TestRecorderConcurrentUse(t *testing.T) {
 	t.Parallel()
 	recorder := NewRecorder(16)
@@ -90,7 +92,7 @@ func TestRecorderConcurrentUse(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for range 50 {
-				req, _ := http.NewRequest("GET", "http://h/", nil)
+				req, _ := http.NewRequest("GET", "http://h/api/v1/public/recordings", nil)
 				resp, err := tr.RoundTrip(req)
 				if err == nil {
 					resp.Body.Close()
@@ -98,9 +100,13 @@ func TestRecorderConcurrentUse(t *testing.T) {
 			}
 		})
 		wg.Go(func() { recorder.WriteBundle(&bytes.Buffer{}, "") })
+		wg.Go(func() { assert.Equal(t, http.StatusOK, get(recorder, "GET", "/").StatusCode) })
 	}
 	wg.Wait()
 	assert.Equal(t, 16, recorder.Len())
+	page := readAll(t, get(recorder, "GET", "/"))
+	assert.Equal(t, []string{"GET /recordings | 500 Internal Server Error | 400"}, kindRows(page), "every failure counted")
+	assert.Len(t, shownIDs(page), 16, "the last 16 held")
 }
 
 func jsonLines(t *testing.T, b []byte) []map[string]any {
