@@ -72,21 +72,41 @@ func (c *call) attempt() (*http.Response, *record) {
 		}
 		return resp, nil
 	}
-	r := c.record(out, started, queued)
+	tee := err == nil && !t.needsBody(resp)
+	r := c.record(out, started, queued, !tee)
 	end := t.now()
 	if err != nil {
 		r.inspectError(err)
 	} else {
 		t.answered(resp.StatusCode, started)
-		end = r.inspectResponse(resp, t.maxBody, t.bodyWait, t.now)
+		if tee {
+			// Returned at once: the caller's reads fill in the rest, and the
+			// record is redacted when it ends (see teeBody).
+			r.inspectHeader(resp)
+			resp.Body = newTeeBody(resp.Body, r, t.maxBody, t.bodyWait).asBody()
+		} else {
+			end = r.inspectResponse(resp, t.maxBody, t.bodyWait, t.now)
+		}
 		c.ctx.record = r
 		if r.status == http.StatusTooManyRequests {
 			t.pause(r)
 		}
 	}
 	r.duration = end.Sub(started)
-	r.finish()
+	if r.tee == nil {
+		r.finish()
+	}
 	return resp, r
+}
+
+// needsBody reports whether RoundTrip reads the failed response's body
+// before it returns: when a retry may depend on it (a 429's retry_after, a
+// status the policy retries), or an observer waits for the attempt. Any
+// other failure is returned at once, and its record ends as the caller
+// reads the body (see teeBody).
+func (t *Transport) needsBody(resp *http.Response) bool {
+	return len(t.observers) > 0 || resp.Body == nil || resp.Body == http.NoBody ||
+		resp.StatusCode == http.StatusTooManyRequests || t.retry.MaxRetries > 0 && retryableStatus(resp.StatusCode)
 }
 
 // minQueued is the shortest wait for a rate-limit slot that counts as one.
@@ -134,17 +154,21 @@ func (c *call) request() (*http.Request, error) {
 	return out, nil
 }
 
-// record starts the record of this attempt, sent as out.
-func (c *call) record(out *http.Request, started time.Time, queued time.Duration) *record {
+// record starts the record of this attempt, sent as out, redacted unless
+// it is not yet (see teeBody).
+func (c *call) record(out *http.Request, started time.Time, queued time.Duration, redacted bool) *record {
 	r := new(record)
-	r.init(out, c.id, started, c.n, c.t.logged)
+	r.start(out, c.id, started, c.n)
+	if redacted {
+		r.redactRequest(c.t.logged)
+	}
 	r.queued, r.callStart, r.history, r.ctx = queued, c.started, c.history, c.req.Context()
 	return r
 }
 
 // notSent records attempt n, which was not sent because of err.
 func (c *call) notSent(n int, err error, queued time.Duration) *record {
-	r := c.record(c.req, c.t.now(), queued)
+	r := c.record(c.req, c.t.now(), queued, true)
 	r.attempt, r.notSent, r.err = n, true, err
 	r.message = "not sent: " + redact.Text(err.Error(), r.secrets, false)
 	if c.pending != nil && errors.Is(err, ErrLocalRateLimit) {

@@ -13,7 +13,9 @@ var errNilResponse = errors.New("idctrace: CheckResponse: nil response")
 // [*APIError] otherwise. The body stays fully readable, byte for byte.
 //
 // For a response that came through a [Transport], CheckResponse reuses what
-// the Transport already decoded. For any other response it reads a prefix of
+// the Transport decoded; when the caller has not read the body's prefix yet,
+// it reads it first, as below, and the body still yields every byte. For
+// any other response it reads a prefix of
 // at most [DefaultMaxBodyBytes] itself, waiting at most
 // [DefaultBodyReadTimeout] or until the request's context is done, and
 // replaces resp.Body with a body that yields the prefix and then the rest.
@@ -25,6 +27,9 @@ func CheckResponse(resp *http.Response) error {
 		return nil
 	}
 	r := recordOf(resp)
+	if r != nil && r.tee != nil {
+		resp.Body = r.tee.await(resp.Body) // the caller has not read the whole prefix yet
+	}
 	if r == nil {
 		req := resp.Request
 		if req == nil {

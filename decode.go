@@ -15,11 +15,11 @@ import (
 )
 
 // inspectResponse reads at most limit bytes of resp's body, waiting at most
-// wait for them, puts back a body that yields all of it, and fills f from
+// wait for them, puts back a body that yields all of it, and fills r from
 // the status, the prefix and the Retry-After header. It reads the clock
 // once, after the prefix, and returns that time: the end of the attempt.
 func (r *record) inspectResponse(resp *http.Response, limit int64, wait time.Duration, clock func() time.Time) time.Time {
-	r.status = resp.StatusCode
+	r.inspectHeader(resp)
 	var prefix []byte
 	var cut bool
 	if resp.Body != nil && resp.Body != http.NoBody {
@@ -28,22 +28,37 @@ func (r *record) inspectResponse(resp *http.Response, limit int64, wait time.Dur
 		b.record = r
 		resp.Body = b.asBody()
 	}
-	if isGzip(resp, prefix) {
+	now := clock()
+	r.decodeBody(prefix, cut, limit, now)
+	return now
+}
+
+// inspectHeader keeps what r needs of resp's status line and header, so
+// that the body can be decoded later without touching resp.
+func (r *record) inspectHeader(resp *http.Response) {
+	r.status = resp.StatusCode
+	r.gzipped = !resp.Uncompressed && strings.EqualFold(strings.TrimSpace(resp.Header.Get("Content-Encoding")), "gzip")
+	r.retryHeader = resp.Header.Get("Retry-After")
+}
+
+// decodeBody fills r from the prefix of the body, at most limit bytes, and
+// the Retry-After header, as of now.
+func (r *record) decodeBody(prefix []byte, cut bool, limit int64, now time.Time) {
+	if r.gzipped && bytes.HasPrefix(prefix, []byte{0x1f, 0x8b}) {
+		// The caller asked for gzip itself, and the transport did not decode it.
 		prefix, cut = gunzipPrefix(prefix, limit)
 	}
 	r.decode(prefix, cut)
 
-	now := clock()
 	// The error reports the body's retry_after first; a retry waits for the
 	// larger of it and the header.
-	header, hasHeader := parseRetryAfter(resp.Header.Get("Retry-After"), now)
+	header, hasHeader := parseRetryAfter(r.retryHeader, now)
 	switch {
 	case r.hasRetry:
 		r.waitHint = max(r.retryAfter, header)
 	case hasHeader:
 		r.retryAfter, r.waitHint, r.hasRetry = header, header, true
 	}
-	return now
 }
 
 // errorBody is the IdentityCall error body: {"error": "..."} or, for
@@ -123,14 +138,6 @@ func parseSeconds(s string) (time.Duration, bool) {
 func isRangeErr(err error) bool {
 	ne, ok := err.(*strconv.NumError)
 	return ok && ne.Err == strconv.ErrRange
-}
-
-// isGzip reports whether resp's body, which starts with prefix, is still
-// gzip-encoded, as it is when the caller asked for gzip itself and the
-// transport did not decode it.
-func isGzip(resp *http.Response, prefix []byte) bool {
-	return !resp.Uncompressed && bytes.HasPrefix(prefix, []byte{0x1f, 0x8b}) &&
-		strings.EqualFold(strings.TrimSpace(resp.Header.Get("Content-Encoding")), "gzip")
 }
 
 // gunzipPrefix decodes as much of a gzip prefix as it holds, up to limit

@@ -59,26 +59,32 @@ func (t *Transport) levelOf(r *record) zapcore.Level {
 	return max(min(t.level(r.status, r.route), zapcore.ErrorLevel), zapcore.DebugLevel)
 }
 
-// log writes r's entry at lvl, or counts it into its kind's storm summary.
-// Nothing is built for an entry the logger would not write.
-func (t *Transport) log(r *record, lvl zapcore.Level) {
+// admit decides whether r's entry is written at lvl, or counted into its
+// kind's storm summary; the fields of WithLogFields are computed now, in
+// the caller's RoundTrip. Nothing is built for an entry the logger would
+// not write.
+func (t *Transport) admit(r *record, lvl zapcore.Level) bool {
 	if t.logger == nil || !enabled(t.logger, lvl) || !t.storm.admit(r, lvl) {
-		return
+		return false
 	}
-	ce := check(t.logger, lvl, LogMessage)
-	if ce == nil {
-		return
-	}
-	fields := r.fields()
 	if len(t.fieldFuncs) > 0 {
 		// The caller's own context, with the request ID: never the
 		// Transport's, which holds the record.
 		req := r.sent.WithContext(ContextWithRequestID(r.ctx, r.requestID))
 		for _, fn := range t.fieldFuncs {
-			fields = append(fields, fn(req)...)
+			r.extra = append(r.extra, fn(req)...)
 		}
 	}
-	write(ce, fields)
+	return true
+}
+
+// write writes r's admitted entry at lvl.
+func (t *Transport) write(r *record, lvl zapcore.Level) {
+	ce := check(t.logger, lvl, LogMessage)
+	if ce == nil {
+		return
+	}
+	write(ce, append(r.fields(), r.extra...))
 }
 
 // fields is the record as entry fields: the one projection of it that the

@@ -67,10 +67,10 @@ func WithIDGenerator(gen func() string) Option {
 	})
 }
 
-// WithMaxBodyBytes caps the number of error-body bytes read for decoding and
-// logging. The default is [DefaultMaxBodyBytes]; zero or less keeps it. The
-// cap never shortens what the caller reads: the rest of the body follows the
-// inspected prefix.
+// WithMaxBodyBytes caps the number of error-body bytes decoded and logged:
+// the prefix. The default is [DefaultMaxBodyBytes]; zero or less keeps it.
+// The cap never shortens what the caller reads: the rest of the body follows
+// the prefix.
 func WithMaxBodyBytes(n int64) Option {
 	return optionFunc(func(t *Transport) {
 		if n > 0 {
@@ -79,11 +79,13 @@ func WithMaxBodyBytes(n int64) Option {
 	})
 }
 
-// WithBodyReadTimeout bounds how long RoundTrip waits for the prefix of a
-// failed response's body (see [WithMaxBodyBytes]) before it returns the
-// response with what arrived decoded and logged. The default is
-// [DefaultBodyReadTimeout]; zero or less keeps it. The bound never shortens
-// what the caller reads: late bytes follow in order.
+// WithBodyReadTimeout bounds the wait for the prefix of a failed response's
+// body (see [WithMaxBodyBytes]). When RoundTrip needs the body (see
+// [Transport.RoundTrip]), it returns by then with what arrived decoded and
+// logged. Otherwise the entry is written by then, counted from RoundTrip's
+// return, with what the caller has read, and a Close waits for the prefix no
+// longer. The default is [DefaultBodyReadTimeout]; zero or less keeps it.
+// The bound never shortens what the caller reads: late bytes follow in order.
 func WithBodyReadTimeout(d time.Duration) Option {
 	return optionFunc(func(t *Transport) {
 		if d > 0 {
@@ -93,7 +95,7 @@ func WithBodyReadTimeout(d time.Duration) Option {
 }
 
 // WithLogFields adds the fields fn computes from a request to every failure
-// entry. fn runs only when an entry is about to be written, with the request
+// entry. fn runs only for an entry that will be written, in RoundTrip, with the request
 // as it was sent (for the end of a call that sent nothing more, the
 // caller's request), whose context is the caller's own with the request ID
 // added ([RequestIDFromContext]): a trace span, or whatever else the caller

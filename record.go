@@ -6,6 +6,8 @@ import (
 	"slices"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/identitycall/idctrace/internal/api"
 	"github.com/identitycall/idctrace/internal/redact"
 )
@@ -22,7 +24,7 @@ type record struct {
 	url       string // redacted
 	route     string // as Route; "" for an undocumented path
 	started   time.Time
-	duration  time.Duration // until the response headers, plus the prefix read of a failure
+	duration  time.Duration // until the response headers, plus the prefix read when RoundTrip read it
 	queued    time.Duration // waited for a rate-limit slot before the attempt; not in duration
 	attempt   int
 	status    int  // 0 for a transport error, or an attempt that was not sent
@@ -42,6 +44,11 @@ type record struct {
 	retrySkipped string  // why the policy's retry did not happen: budget, deadline...
 	history      []tried // the call's earlier attempts, oldest first
 	callStart    time.Time
+
+	gzipped     bool        // the body is gzip-encoded: the caller asked for gzip itself
+	retryHeader string      // the Retry-After header
+	tee         *teeBody    // the body that ends the record as it is read; nil when RoundTrip read it
+	extra       []zap.Field // WithLogFields' fields, computed when the entry was admitted
 
 	endpoint   api.Endpoint // the documented endpoint, when documented
 	documented bool
@@ -69,16 +76,19 @@ func newRecord(req *http.Request, id string, started time.Time, attempt int, log
 }
 
 // init starts r as the record of an attempt of req, sent with the request
-// ID id. The values of its endpoint's documented query parameters and of
-// those named in logged are kept in its URL; others are not.
+// ID id, and redacts it (see redactRequest).
 func (r *record) init(req *http.Request, id string, started time.Time, attempt int, logged []string) {
+	r.start(req, id, started, attempt)
+	r.redactRequest(logged)
+}
+
+// start starts r as the record of an attempt of req, sent with the request
+// ID id: what a storm summary needs of it, and no more.
+func (r *record) start(req *http.Request, id string, started time.Time, attempt int) {
 	e, documented := endpointOf(req)
-	secrets := redact.AppendSecrets(make([]string, 0, 4), req) // room for the usual ones: one allocation
-	loggedParam := func(name string) bool { return e.LoggedParam(name) || slices.Contains(logged, name) }
 	*r = record{
 		requestID:  id,
 		method:     req.Method,
-		url:        redact.URL(req.URL, loggedParam, secrets),
 		route:      e.Path,
 		started:    started,
 		attempt:    attempt,
@@ -86,8 +96,16 @@ func (r *record) init(req *http.Request, id string, started time.Time, attempt i
 		documented: documented,
 		ctx:        req.Context(),
 		sent:       req,
-		secrets:    secrets,
 	}
+}
+
+// redactRequest collects the secrets of r's request and keeps its redacted
+// URL: the values of its endpoint's documented query parameters and of
+// those named in logged are kept; others are not.
+func (r *record) redactRequest(logged []string) {
+	r.secrets = redact.AppendSecrets(make([]string, 0, 4), r.sent) // room for the usual ones: one allocation
+	loggedParam := func(name string) bool { return r.endpoint.LoggedParam(name) || slices.Contains(logged, name) }
+	r.url = redact.URL(r.sent.URL, loggedParam, r.secrets)
 }
 
 // finish completes r once its status or error is known.

@@ -36,6 +36,7 @@ type Transport struct {
 	limitPer  time.Duration // and its window
 	storm     *logLimit     // built from limitN and limitPer; nil when off
 	warnedAt  atomic.Int64  // when the limiter last failed open with a warning, in Unix nanoseconds
+	unread    unreadBodies  // failure bodies whose entries wait for the caller's reads, for Flush
 
 	// Seams for tests inside the package; New sets the real ones.
 	now    func() time.Time
@@ -51,8 +52,9 @@ var _ http.RoundTripper = (*Transport)(nil)
 // inspection and [CheckResponse] still work.
 //
 // A Transport that logs may hold storm summaries back for up to a second
-// (see [WithLogLimit]): call [Transport.Flush] before the program exits, or
-// before a test's logger goes away.
+// (see [WithLogLimit]), and the entry of a failure until its body is read
+// or closed: call [Transport.Flush] before the program exits, or before a
+// test's logger goes away.
 func New(base http.RoundTripper, logger *zap.Logger, opts ...Option) *Transport {
 	if base == nil {
 		base = http.DefaultTransport
@@ -117,6 +119,17 @@ func WrapClient(c *http.Client, logger *zap.Logger, opts ...Option) *http.Client
 // as the base transport gave it. With [WithRetry], one RoundTrip may make
 // several attempts, all with the same request ID; without it, one. Every way
 // a call ends with a failure is logged and recorded.
+//
+// A failure's entry holds the decoded prefix of its body (see
+// [WithMaxBodyBytes]). When RoundTrip needs the body, it reads the prefix
+// before it returns, waiting at most the body-read bound
+// ([WithBodyReadTimeout]): for a 429, for a status the retry policy
+// retries, and for every failure when an observer is set. Any other failure
+// is returned at once, and the caller's reads fill the prefix in: its entry
+// is written when they complete it (or reach the end of the body), when the
+// body is closed (Close first reads what the prefix lacks, within the
+// bound), when [CheckResponse] asks, by [Transport.Flush], or at the latest
+// at the bound after RoundTrip returned, with what has been read.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	c := t.newCall(req)
 	for {
@@ -137,20 +150,50 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// report hands the finished record of a failed attempt, or of a call's end,
-// to the Recorder and the log, and drops what only they needed.
+// report hands the record of a failed attempt, or of a call's end, to the
+// Recorder and the log. A record whose body the caller reads (see teeBody)
+// is decided on now (its level, whether its entry is written) and
+// reported when the body ends it.
 func (t *Transport) report(r *record) {
 	lvl := t.levelOf(r)
+	entry := t.admit(r, lvl)
+	if b := r.tee; b != nil {
+		var unread *unreadBodies // nil: nothing waits, no deadline, nothing for Flush
+		if entry || t.recorder != nil {
+			unread = &t.unread
+		}
+		b.watch(func(prefix []byte, cut bool) {
+			r.redactRequest(t.logged)
+			r.decodeBody(prefix, cut, t.maxBody, t.now())
+			r.finish()
+			t.publish(r, lvl, entry)
+			if unread != nil {
+				unread.remove(b)
+			}
+		}, unread)
+		return
+	}
+	t.publish(r, lvl, entry)
+}
+
+// publish hands the ended record r to the Recorder and, when its entry was
+// admitted, to the log, and drops what only they needed.
+func (t *Transport) publish(r *record, lvl zapcore.Level, entry bool) {
 	if t.recorder != nil {
 		t.recorder.add(r, lvl)
 	}
-	t.log(r, lvl)
+	if entry {
+		t.write(r, lvl)
+	}
 	r.sent, r.secrets = nil, nil
 }
 
-// Flush writes at once the storm summaries that are waiting for the end of
-// their window (see [WithLogLimit]). Call it with logger.Sync at shutdown.
+// Flush writes at once the entries of failures whose bodies are still
+// being read, with what has been read (see [Transport.RoundTrip]), and the
+// storm summaries that are waiting for the end of their window (see
+// [WithLogLimit]). Call it with logger.Sync at shutdown.
 func (t *Transport) Flush() {
+	t.unread.expire()
 	t.storm.flush()
 }
 

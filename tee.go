@@ -1,0 +1,250 @@
+package idctrace
+
+import (
+	"io"
+	"sync"
+	"time"
+)
+
+// teeBody replaces the body of a failed response when RoundTrip needs
+// nothing from it: no retry depends on it and no observer waits for it.
+// RoundTrip then returns at once, without reading, and the caller's reads
+// pass through, keeping a copy of the first limit bytes: the prefix. The
+// record is ended (decoded, logged, recorded) once, by the first of:
+//   - a Read that completes the prefix: limit bytes, the end of the body, or
+//     a read error;
+//   - Close, which first reads what the prefix lacks, until the deadline;
+//   - the deadline, the body-read bound after RoundTrip returned: the record
+//     ends with what has been read;
+//   - CheckResponse, which reads the prefix, or Flush.
+//
+// A record that nothing waits for (a failure counted into a storm summary,
+// without a Recorder) has no deadline: it ends when a Read completes the
+// prefix or CheckResponse asks.
+type teeBody struct {
+	rest   io.ReadCloser
+	record *record
+	limit  int
+	wait   time.Duration                 // the body-read bound
+	end    func(prefix []byte, cut bool) // redacts, decodes and reports the record
+	waited bool                          // something waits for the record: it has a deadline
+	ended  chan struct{}                 // closed when the prefix no longer grows
+	cut    bool                          // the prefix may not be the whole body; set before ended is closed
+	once   sync.Once                     // for end
+
+	mu       sync.Mutex
+	timer    *time.Timer // the deadline, when waited
+	prefix   []byte
+	done     bool // end has been called, or is being called
+	reading  bool // a Read is in rest.Read
+	draining bool // Close is reading the rest of the prefix
+	closed   bool
+}
+
+// rwTeeBody keeps an io.ReadWriteCloser body writable.
+type rwTeeBody struct {
+	*teeBody
+}
+
+func (b rwTeeBody) Write(p []byte) (int, error) {
+	return b.rest.(io.Writer).Write(p)
+}
+
+func newTeeBody(rest io.ReadCloser, r *record, limit int64, wait time.Duration) *teeBody {
+	b := &teeBody{rest: rest, record: r, limit: int(min(limit, 1<<30)), wait: wait, ended: make(chan struct{})}
+	r.tee = b
+	return b
+}
+
+// asBody returns b as the response body: writable when the original was.
+func (b *teeBody) asBody() io.ReadCloser {
+	if _, ok := b.rest.(io.ReadWriteCloser); ok {
+		return rwTeeBody{b}
+	}
+	return b
+}
+
+func (b *teeBody) recordOf() *record { return b.record }
+
+// watch arms b, before the body reaches the caller: end ends the record.
+// When unread is not nil, something waits for the record: b joins unread,
+// for Flush, and its deadline starts now; end is then called as soon as the
+// prefix is complete.
+func (b *teeBody) watch(end func(prefix []byte, cut bool), unread *unreadBodies) {
+	b.end = end
+	if unread == nil {
+		return
+	}
+	b.waited = true
+	unread.add(b)
+	b.mu.Lock()  // expire takes it too: the timer is set before it fires
+	if !b.done { // Flush may have ended it already
+		b.timer = time.AfterFunc(b.wait, b.expire)
+	}
+	b.mu.Unlock()
+}
+
+// Read reads the original body, keeping a copy of the prefix. After Close,
+// Read returns an error.
+func (b *teeBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return 0, errReadAfterClose
+	}
+	b.reading = true
+	b.mu.Unlock()
+	n, err := b.rest.Read(p)
+	b.take(p[:n], err, &b.reading)
+	return n, err
+}
+
+// take adds what one read returned to the prefix, and ends the record when
+// the prefix is complete. It clears *flag, the read's own. It reports
+// whether the record has ended.
+func (b *teeBody) take(p []byte, err error, flag *bool) bool {
+	b.mu.Lock()
+	*flag = false
+	if b.done {
+		b.mu.Unlock()
+		return true
+	}
+	room := b.limit - len(b.prefix)
+	b.prefix = append(b.prefix, p[:min(len(p), room)]...)
+	if err == nil && len(b.prefix) < b.limit {
+		b.mu.Unlock()
+		return false
+	}
+	b.done = true
+	b.mu.Unlock()
+	b.finish(err != io.EOF || len(p) > room) // cut: the body may go on after the prefix
+	return true
+}
+
+// Close ends the record, first reading what its prefix lacks when
+// something waits for it, and closes the original body. The original body
+// must allow Close during Read, as net/http's bodies do: the deadline
+// closes it to cut a stalled read short.
+func (b *teeBody) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	drain := !b.done && !b.reading && b.waited
+	b.draining = drain
+	b.mu.Unlock()
+	if drain {
+		b.drain()
+	}
+	return b.rest.Close()
+}
+
+// drain reads the rest of the prefix, for Close.
+func (b *teeBody) drain() {
+	buf := make([]byte, min(b.limit, 512))
+	for {
+		n, err := b.rest.Read(buf)
+		if b.take(buf[:n], err, &b.draining) {
+			return
+		}
+		b.mu.Lock()
+		b.draining = true
+		b.mu.Unlock()
+	}
+}
+
+// expire ends the record with what has been read, unless it has ended: at
+// the deadline, for CheckResponse and for Flush. A Close that is reading
+// the prefix is cut short instead: its read fails and it ends the record.
+func (b *teeBody) expire() {
+	b.mu.Lock()
+	switch {
+	case b.done:
+		b.mu.Unlock()
+		return
+	case b.draining:
+		b.mu.Unlock()
+		b.rest.Close()
+		return
+	}
+	b.done = true
+	b.mu.Unlock()
+	b.finish(true)
+}
+
+// finish is called once the prefix no longer grows. A record that
+// something waits for ends now; any other, when CheckResponse asks.
+func (b *teeBody) finish(cut bool) {
+	b.cut = cut
+	close(b.ended)
+	if b.waited {
+		b.mu.Lock()
+		if b.timer != nil {
+			b.timer.Stop()
+		}
+		b.mu.Unlock()
+		b.report()
+	}
+}
+
+// report ends the record, once, after finish.
+func (b *teeBody) report() {
+	b.once.Do(func() { b.end(b.prefix, b.cut) })
+}
+
+// wait ends the record at once, as far as the body allows within the
+// body-read bound, for CheckResponse: it reads the prefix through body
+// (b, or a body that wraps it) unless the record has ended, and returns
+// the body that replaces it.
+func (b *teeBody) await(body io.ReadCloser) io.ReadCloser {
+	b.mu.Lock()
+	done := b.done
+	b.mu.Unlock()
+	if !done {
+		fb, _, _ := readFailureBody(b.record.ctx, body, int64(b.limit), b.wait)
+		body = fb.asBody()
+		b.expire()
+	}
+	<-b.ended
+	b.report()
+	return body
+}
+
+// unreadBodies holds the bodies whose records wait for the caller's reads,
+// so that Flush can end them.
+type unreadBodies struct {
+	mu sync.Mutex
+	m  map[*teeBody]struct{}
+}
+
+func (u *unreadBodies) add(b *teeBody) {
+	u.mu.Lock()
+	if u.m == nil {
+		u.m = make(map[*teeBody]struct{})
+	}
+	u.m[b] = struct{}{}
+	u.mu.Unlock()
+}
+
+func (u *unreadBodies) remove(b *teeBody) {
+	u.mu.Lock()
+	delete(u.m, b)
+	u.mu.Unlock()
+}
+
+// expire ends every record that waits, with what its body has given.
+func (u *unreadBodies) expire() {
+	u.mu.Lock()
+	bodies := make([]*teeBody, 0, len(u.m))
+	for b := range u.m {
+		bodies = append(bodies, b)
+	}
+	u.mu.Unlock()
+	for _, b := range bodies {
+		b.expire()
+		<-b.ended
+		b.report()
+	}
+}
