@@ -73,7 +73,7 @@ func (c *call) attempt() (*http.Response, *record) {
 		return resp, nil
 	}
 	tee := err == nil && !t.needsBody(resp)
-	r := c.record(out, started, queued, !tee)
+	r := c.record(out, started, queued, !tee || len(t.observers) > 0) // an observer sees the redacted URL at once
 	end := t.now()
 	if err != nil {
 		r.inspectError(err)
@@ -101,11 +101,10 @@ func (c *call) attempt() (*http.Response, *record) {
 
 // needsBody reports whether RoundTrip reads the failed response's body
 // before it returns: when a retry may depend on it (a 429's retry_after, a
-// status the policy retries), or an observer waits for the attempt. Any
-// other failure is returned at once, and its record ends as the caller
-// reads the body (see teeBody).
+// status the policy retries). Any other failure is returned at once, and
+// its record ends as the caller reads the body (see teeBody).
 func (t *Transport) needsBody(resp *http.Response) bool {
-	return len(t.observers) > 0 || resp.Body == nil || resp.Body == http.NoBody ||
+	return resp.Body == nil || resp.Body == http.NoBody ||
 		resp.StatusCode == http.StatusTooManyRequests || t.retry.MaxRetries > 0 && retryableStatus(resp.StatusCode)
 }
 

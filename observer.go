@@ -14,7 +14,7 @@ type Attempt struct {
 	Route     string        // as Route(req); "" for undocumented paths
 	Status    int           // 0 on a transport error
 	Start     time.Time     // when the attempt was sent
-	Duration  time.Duration // until the response headers (and the inspected prefix of a failure)
+	Duration  time.Duration // until the response headers (and the prefix of a failure's body, when RoundTrip read it)
 	Queued    time.Duration // how long it waited for a rate-limit slot before it was sent; not in Duration
 	Attempt   int           // 1, 2, ... with retries
 	RetryIn   time.Duration // > 0 when another attempt followed, after this wait (1ns when at once)

@@ -49,6 +49,7 @@ type record struct {
 	retryHeader string      // the Retry-After header
 	tee         *teeBody    // the body that ends the record as it is read; nil when RoundTrip read it
 	extra       []zap.Field // WithLogFields' fields, computed when the entry was admitted
+	redacted    bool        // url and secrets are set
 
 	endpoint   api.Endpoint // the documented endpoint, when documented
 	documented bool
@@ -106,6 +107,7 @@ func (r *record) redactRequest(logged []string) {
 	r.secrets = redact.AppendSecrets(make([]string, 0, 4), r.sent) // room for the usual ones: one allocation
 	loggedParam := func(name string) bool { return r.endpoint.LoggedParam(name) || slices.Contains(logged, name) }
 	r.url = redact.URL(r.sent.URL, loggedParam, r.secrets)
+	r.redacted = true
 }
 
 // finish completes r once its status or error is known.

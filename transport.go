@@ -123,8 +123,8 @@ func WrapClient(c *http.Client, logger *zap.Logger, opts ...Option) *http.Client
 // A failure's entry holds the decoded prefix of its body (see
 // [WithMaxBodyBytes]). When RoundTrip needs the body, it reads the prefix
 // before it returns, waiting at most the body-read bound
-// ([WithBodyReadTimeout]): for a 429, for a status the retry policy
-// retries, and for every failure when an observer is set. Any other failure
+// ([WithBodyReadTimeout]): for a 429, and for a status the retry policy
+// retries. Any other failure
 // is returned at once, and the caller's reads fill the prefix in: its entry
 // is written when they complete it (or reach the end of the body), when the
 // body is closed (Close first reads what the prefix lacks, within the
@@ -163,7 +163,9 @@ func (t *Transport) report(r *record) {
 			unread = &t.unread
 		}
 		b.watch(func(prefix []byte, cut bool) {
-			r.redactRequest(t.logged)
+			if !r.redacted {
+				r.redactRequest(t.logged)
+			}
 			r.decodeBody(prefix, cut, t.maxBody, t.now())
 			r.finish()
 			t.publish(r, lvl, entry)
