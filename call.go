@@ -72,20 +72,19 @@ func (c *call) attempt() (*http.Response, *record) {
 		}
 		return resp, nil
 	}
-	tee := err == nil && !t.needsBody(resp)
-	r := c.record(out, started, queued, !tee || len(t.observers) > 0) // an observer sees the redacted URL at once
+	r := c.record(out, started, queued)
 	end := t.now()
 	if err != nil {
 		r.inspectError(err)
 	} else {
 		t.answered(resp.StatusCode, started)
-		if tee {
+		if t.needsBody(resp) {
+			end = r.inspectResponse(resp, t.maxBody, t.bodyWait, t.now)
+		} else {
 			// Returned at once: the caller's reads fill in the rest, and the
-			// record is redacted when it ends (see teeBody).
+			// record is decoded when it ends (see teeBody).
 			r.inspectHeader(resp)
 			resp.Body = newTeeBody(resp.Body, r, t.maxBody, t.bodyWait).asBody()
-		} else {
-			end = r.inspectResponse(resp, t.maxBody, t.bodyWait, t.now)
 		}
 		c.ctx.record = r
 		if r.status == http.StatusTooManyRequests {
@@ -93,9 +92,7 @@ func (c *call) attempt() (*http.Response, *record) {
 		}
 	}
 	r.duration = end.Sub(started)
-	if r.tee == nil {
-		r.finish()
-	}
+	r.finish()
 	return resp, r
 }
 
@@ -153,21 +150,17 @@ func (c *call) request() (*http.Request, error) {
 	return out, nil
 }
 
-// record starts the record of this attempt, sent as out, redacted unless
-// it is not yet (see teeBody).
-func (c *call) record(out *http.Request, started time.Time, queued time.Duration, redacted bool) *record {
+// record starts the record of this attempt, sent as out.
+func (c *call) record(out *http.Request, started time.Time, queued time.Duration) *record {
 	r := new(record)
-	r.start(out, c.id, started, c.n)
-	if redacted {
-		r.redactRequest(c.t.logged)
-	}
+	r.init(out, c.id, started, c.n, c.t.logged)
 	r.queued, r.callStart, r.history, r.ctx = queued, c.started, c.history, c.req.Context()
 	return r
 }
 
 // notSent records attempt n, which was not sent because of err.
 func (c *call) notSent(n int, err error, queued time.Duration) *record {
-	r := c.record(c.req, c.t.now(), queued, true)
+	r := c.record(c.req, c.t.now(), queued)
 	r.attempt, r.notSent, r.err = n, true, err
 	r.message = "not sent: " + redact.Text(err.Error(), r.secrets, false)
 	if c.pending != nil && errors.Is(err, ErrLocalRateLimit) {

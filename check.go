@@ -28,7 +28,7 @@ func CheckResponse(resp *http.Response) error {
 	}
 	r := recordOf(resp)
 	if r != nil && r.tee != nil {
-		resp.Body = r.tee.await(resp.Body) // the caller has not read the whole prefix yet
+		resp.Body, r = r.tee.await(resp.Body) // the caller may not have read the prefix yet
 	}
 	if r == nil {
 		req := resp.Request

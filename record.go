@@ -49,7 +49,6 @@ type record struct {
 	retryHeader string      // the Retry-After header
 	tee         *teeBody    // the body that ends the record as it is read; nil when RoundTrip read it
 	extra       []zap.Field // WithLogFields' fields, computed when the entry was admitted
-	redacted    bool        // url and secrets are set
 
 	endpoint   api.Endpoint // the documented endpoint, when documented
 	documented bool
@@ -77,19 +76,16 @@ func newRecord(req *http.Request, id string, started time.Time, attempt int, log
 }
 
 // init starts r as the record of an attempt of req, sent with the request
-// ID id, and redacts it (see redactRequest).
+// ID id. The values of its endpoint's documented query parameters and of
+// those named in logged are kept in its URL; others are not.
 func (r *record) init(req *http.Request, id string, started time.Time, attempt int, logged []string) {
-	r.start(req, id, started, attempt)
-	r.redactRequest(logged)
-}
-
-// start starts r as the record of an attempt of req, sent with the request
-// ID id: what a storm summary needs of it, and no more.
-func (r *record) start(req *http.Request, id string, started time.Time, attempt int) {
 	e, documented := endpointOf(req)
+	secrets := redact.AppendSecrets(make([]string, 0, 4), req) // room for the usual ones: one allocation
+	loggedParam := func(name string) bool { return e.LoggedParam(name) || slices.Contains(logged, name) }
 	*r = record{
 		requestID:  id,
 		method:     req.Method,
+		url:        redact.URL(req.URL, loggedParam, secrets),
 		route:      e.Path,
 		started:    started,
 		attempt:    attempt,
@@ -97,17 +93,8 @@ func (r *record) start(req *http.Request, id string, started time.Time, attempt 
 		documented: documented,
 		ctx:        req.Context(),
 		sent:       req,
+		secrets:    secrets,
 	}
-}
-
-// redactRequest collects the secrets of r's request and keeps its redacted
-// URL: the values of its endpoint's documented query parameters and of
-// those named in logged are kept; others are not.
-func (r *record) redactRequest(logged []string) {
-	r.secrets = redact.AppendSecrets(make([]string, 0, 4), r.sent) // room for the usual ones: one allocation
-	loggedParam := func(name string) bool { return r.endpoint.LoggedParam(name) || slices.Contains(logged, name) }
-	r.url = redact.URL(r.sent.URL, loggedParam, r.secrets)
-	r.redacted = true
 }
 
 // finish completes r once its status or error is known.

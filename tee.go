@@ -2,6 +2,7 @@ package idctrace
 
 import (
 	"io"
+	"net/http"
 	"sync"
 	"time"
 )
@@ -35,6 +36,7 @@ type teeBody struct {
 	mu       sync.Mutex
 	timer    *time.Timer // the deadline, when waited
 	prefix   []byte
+	passed   int  // bytes the caller has read in all
 	done     bool // end has been called, or is being called
 	reading  bool // a Read is in rest.Read
 	draining bool // Close is reading the rest of the prefix
@@ -100,11 +102,14 @@ func (b *teeBody) Read(p []byte) (int, error) {
 }
 
 // take adds what one read returned to the prefix, and ends the record when
-// the prefix is complete. It clears *flag, the read's own. It reports
-// whether the record has ended.
+// the prefix is complete. It clears *flag, the read's own, unless nil. It
+// reports whether the record has ended.
 func (b *teeBody) take(p []byte, err error, flag *bool) bool {
 	b.mu.Lock()
-	*flag = false
+	if flag != nil {
+		*flag = false
+		b.passed += len(p)
+	}
 	if b.done {
 		b.mu.Unlock()
 		return true
@@ -121,10 +126,10 @@ func (b *teeBody) take(p []byte, err error, flag *bool) bool {
 	return true
 }
 
-// Close ends the record, first reading what its prefix lacks when
-// something waits for it, and closes the original body. The original body
-// must allow Close during Read, as net/http's bodies do: the deadline
-// closes it to cut a stalled read short.
+// Close reads what the prefix lacks, unless a Read is under way, within
+// the deadline, which ends the record; and closes the original body. The
+// original body must allow Close during Read, as net/http's bodies do: the
+// deadline closes it to cut a stalled read short.
 func (b *teeBody) Close() error {
 	b.mu.Lock()
 	if b.closed {
@@ -132,8 +137,13 @@ func (b *teeBody) Close() error {
 		return nil
 	}
 	b.closed = true
-	drain := !b.done && !b.reading && b.waited
-	b.draining = drain
+	drain := !b.done && !b.reading
+	if drain {
+		b.draining = true
+		if b.timer == nil { // a record nothing waits for: a deadline for this read only
+			b.timer = time.AfterFunc(b.wait, b.expire)
+		}
+	}
 	b.mu.Unlock()
 	if drain {
 		b.drain()
@@ -141,17 +151,15 @@ func (b *teeBody) Close() error {
 	return b.rest.Close()
 }
 
-// drain reads the rest of the prefix, for Close.
+// drain reads the rest of the prefix, for Close, until the prefix is
+// complete or the deadline closes the original body.
 func (b *teeBody) drain() {
 	buf := make([]byte, min(b.limit, 512))
 	for {
 		n, err := b.rest.Read(buf)
-		if b.take(buf[:n], err, &b.draining) {
+		if b.take(buf[:n], err, nil) {
 			return
 		}
-		b.mu.Lock()
-		b.draining = true
-		b.mu.Unlock()
 	}
 }
 
@@ -179,12 +187,12 @@ func (b *teeBody) expire() {
 func (b *teeBody) finish(cut bool) {
 	b.cut = cut
 	close(b.ended)
+	b.mu.Lock()
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	b.mu.Unlock()
 	if b.waited {
-		b.mu.Lock()
-		if b.timer != nil {
-			b.timer.Stop()
-		}
-		b.mu.Unlock()
 		b.report()
 	}
 }
@@ -194,22 +202,39 @@ func (b *teeBody) report() {
 	b.once.Do(func() { b.end(b.prefix, b.cut) })
 }
 
-// wait ends the record at once, as far as the body allows within the
-// body-read bound, for CheckResponse: it reads the prefix through body
-// (b, or a body that wraps it) unless the record has ended, and returns
-// the body that replaces it.
-func (b *teeBody) await(body io.ReadCloser) io.ReadCloser {
+// await ends the record at once, as far as the body allows within the
+// body-read bound, for CheckResponse: it reads the prefix through body (b,
+// or a body that wraps it) unless the record has ended, and returns the
+// body that replaces it, and the record to report. When the record ended
+// before the caller read anything past what it holds (the deadline, Flush),
+// await reads the rest of the prefix now, for a copy of the record: the
+// entry stays as written.
+func (b *teeBody) await(body io.ReadCloser) (io.ReadCloser, *record) {
 	b.mu.Lock()
-	done := b.done
+	done, prefix, early := b.done, b.prefix, b.passed == len(b.prefix) && !b.closed
 	b.mu.Unlock()
 	if !done {
 		fb, _, _ := readFailureBody(b.record.ctx, body, int64(b.limit), b.wait)
-		body = fb.asBody()
+		fb.record = b.record
 		b.expire()
+		<-b.ended
+		b.report()
+		return fb.asBody(), b.record
 	}
 	<-b.ended
 	b.report()
-	return body
+	if !early || !b.cut || len(prefix) == b.limit {
+		return body, b.record
+	}
+	fb, more, cut := readFailureBody(b.record.ctx, body, int64(b.limit-len(prefix)), b.wait)
+	fb.record = b.record
+	r := *b.record
+	r.message, r.errs, r.body, r.retryAfter, r.hasRetry, r.waitHint = "", nil, "", 0, false, 0
+	r.decodeBody(append(prefix[:len(prefix):len(prefix)], more...), cut, int64(b.limit), time.Now())
+	if r.status == http.StatusForbidden {
+		r.hint = r.findHint()
+	}
+	return fb.asBody(), &r
 }
 
 // unreadBodies holds the bodies whose records wait for the caller's reads,

@@ -1,12 +1,14 @@
 package idctrace
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -304,4 +306,172 @@ func mustRequest(t *testing.T, method, url string) *http.Request {
 	req, err := http.NewRequest(method, url, nil)
 	require.NoError(t, err)
 	return req
+}
+
+const reviewURL = "https://api.identitycall.ai/api/v1/public/recordings/7"
+
+// TestTeeBodyCheckResponseTwice: a second CheckResponse on the same
+// response finds the Transport's record again, on the body the first one
+// put back (review: that body had lost it).
+func TestTeeBodyCheckResponseTwice(t *testing.T) {
+	log, _ := observed()
+	tr := New(stubRT{status: 404, body: stringBody(teeErrorBody)}, log)
+	resp, err := tr.RoundTrip(mustRequest(t, "GET", reviewURL))
+	require.NoError(t, err)
+
+	var first, second *APIError
+	require.ErrorAs(t, CheckResponse(resp), &first)
+	assert.Equal(t, teeErrorBody, readAll(t, resp)) // read and closed
+	require.ErrorAs(t, CheckResponse(resp), &second)
+	assert.Equal(t, "Resource not found", first.Message)
+	assert.Equal(t, first.Message, second.Message, "the second CheckResponse lost the Transport's record")
+	assert.Equal(t, first.Attempt, second.Attempt, "the second CheckResponse lost the Transport's record")
+	assert.Equal(t, first.Time, second.Time, "the second CheckResponse lost the Transport's record")
+	tr.Flush()
+}
+
+// TestTeeBodyCheckResponseAfterTheBound: once the bound or Flush has ended
+// the record of a body nobody has read, CheckResponse still reads the
+// prefix and returns its message; the entry stays as written (review: the
+// APIError had no message).
+func TestTeeBodyCheckResponseAfterTheBound(t *testing.T) {
+	for _, how := range []string{"bound", "Flush"} {
+		t.Run(how, func(t *testing.T) {
+			log, logs := observed()
+			wait := time.Hour
+			if how == "bound" {
+				wait = 10 * time.Millisecond
+			}
+			tr := New(stubRT{status: 404, body: stringBody(teeErrorBody)}, log, WithBodyReadTimeout(wait))
+			resp, err := tr.RoundTrip(mustRequest(t, "GET", reviewURL))
+			require.NoError(t, err)
+			if how == "Flush" {
+				tr.Flush()
+			}
+			require.Eventually(t, func() bool { return logs.Len() == 1 }, 10*time.Second, time.Millisecond)
+			var apiErr *APIError
+			require.ErrorAs(t, CheckResponse(resp), &apiErr)
+			assert.Equal(t, teeErrorBody, readAll(t, resp), "the body is intact")
+			assert.Equal(t, "Resource not found", apiErr.Message, "CheckResponse did not read the unread body")
+		})
+	}
+}
+
+// TestTeeBodySuppressedClosedThenChecked: a failure counted into a storm
+// summary, closed unread, then checked, has its message, as an admitted one
+// does: Close reads the prefix of every record (review: only of those
+// something waited for).
+func TestTeeBodySuppressedClosedThenChecked(t *testing.T) {
+	log, _ := observed()
+	tr := New(stubRT{status: 404, body: stringBody(teeErrorBody)}, log, WithLogLimit(1, time.Hour))
+	defer tr.Flush()
+	for i, admitted := range []bool{true, false} {
+		resp, err := tr.RoundTrip(mustRequest(t, "GET", reviewURL))
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
+		var apiErr *APIError
+		require.ErrorAs(t, CheckResponse(resp), &apiErr)
+		assert.Equal(t, "Resource not found", apiErr.Message, "call %d (entry admitted: %v)", i+1, admitted)
+	}
+}
+
+// TestTeeBodyRecorderKeepsTheBody: the Recorder's copy of a record holds
+// no teeBody, hence no response body (review: it kept every one alive).
+func TestTeeBodyRecorderKeepsTheBody(t *testing.T) {
+	rec := NewRecorder(10)
+	log, _ := observed()
+	tr := New(stubRT{status: 404, body: stringBody(`{"error":"idc_abcdefghijklmnopqrstuvwxyz012345 is bad"}`)}, log, WithRecorder(rec))
+	req := mustRequest(t, "GET", reviewURL)
+	req.Header.Set("Authorization", "Bearer idc_abcdefghijklmnopqrstuvwxyz012345")
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err)
+	readAll(t, resp)
+	tr.Flush()
+	held := rec.snapshot()
+	require.Len(t, held, 1)
+	assert.Nil(t, held[0].tee, "the Recorder holds the response body and its raw prefix")
+}
+
+// reviewTrickle yields one byte per Read, as fast as it is asked, until
+// stall is set: from then on a Read blocks until the body is closed, as a
+// server that stops sending does. Close unblocks it with an error.
+type reviewTrickle struct {
+	stall  *atomic.Bool
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (b *reviewTrickle) Read(p []byte) (int, error) {
+	select {
+	case <-b.closed:
+		return 0, errors.New("closed")
+	default:
+	}
+	if b.stall.Load() {
+		<-b.closed
+		return 0, errors.New("closed")
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	p[0] = 'x'
+	return 1, nil
+}
+
+func (b *reviewTrickle) Close() error {
+	b.once.Do(func() { close(b.closed) })
+	return nil
+}
+
+// TestTeeBodyCloseHangsAfterExpire: Close on a body that stalls returns
+// however the bound (or Flush) and its own read interleave (review: an
+// expire between two reads left Close reading forever). Flush plays the
+// deadline here, as both call expire.
+func TestTeeBodyCloseHangsAfterExpire(t *testing.T) {
+	for i := range 300 {
+		var stall atomic.Bool
+		body := &reviewTrickle{stall: &stall, closed: make(chan struct{})}
+		log, _ := observed()
+		tr := New(stubRT{status: 404, body: func() io.ReadCloser { return body }}, log,
+			WithMaxBodyBytes(1<<30), WithBodyReadTimeout(time.Hour))
+		resp, err := tr.RoundTrip(mustRequest(t, "GET", reviewURL))
+		require.NoError(t, err)
+		closed := make(chan struct{})
+		go func() {
+			defer close(closed)
+			resp.Body.Close() // drains: one byte per read
+		}()
+		time.Sleep(200 * time.Microsecond) // let the drain run
+		stall.Store(true)                  // the server stops sending
+		tr.Flush()                         // the record ends; Close must return
+		select {
+		case <-closed:
+		case <-time.After(5 * time.Second):
+			body.Close() // release the stuck goroutine
+			<-closed
+			t.Fatalf("iteration %d: Close still blocked 5 s after the record ended", i)
+		}
+	}
+}
+
+// TestTeeBodySuppressedRedactedAfterReuse: a failure counted into a storm
+// summary names the URL that failed, even when the caller reuses the
+// request before CheckResponse: the request is redacted in RoundTrip
+// (review: it was redacted when CheckResponse asked).
+func TestTeeBodySuppressedRedactedAfterReuse(t *testing.T) {
+	log, _ := observed()
+	tr := New(stubRT{status: 404, body: stringBody(teeErrorBody)}, log, WithLogLimit(1, time.Hour))
+	defer tr.Flush()
+	first, err := tr.RoundTrip(mustRequest(t, "GET", reviewURL))
+	require.NoError(t, err)
+	readAll(t, first) // the kind's one entry
+
+	req := mustRequest(t, "GET", reviewURL) // counted into the summary
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err)
+	readAll(t, resp)                             // read to the end and closed:
+	req.URL.Path = "/api/v1/public/recordings/8" // the caller may reuse its request
+	var apiErr *APIError
+	require.ErrorAs(t, CheckResponse(resp), &apiErr)
+	assert.Equal(t, reviewURL, apiErr.URL, "the APIError names the reused request's URL")
 }

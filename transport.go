@@ -163,11 +163,14 @@ func (t *Transport) report(r *record) {
 			unread = &t.unread
 		}
 		b.watch(func(prefix []byte, cut bool) {
-			if !r.redacted {
-				r.redactRequest(t.logged)
-			}
+			// Only the body is read here, maybe in the deadline's goroutine:
+			// the request was redacted in RoundTrip, its hint found there
+			// but for a 403's, which reads the decoded message (and no more
+			// of the request than the record's own copy).
 			r.decodeBody(prefix, cut, t.maxBody, t.now())
-			r.finish()
+			if r.status == http.StatusForbidden {
+				r.hint = r.findHint()
+			}
 			t.publish(r, lvl, entry)
 			if unread != nil {
 				unread.remove(b)
@@ -187,7 +190,9 @@ func (t *Transport) publish(r *record, lvl zapcore.Level, entry bool) {
 	if entry {
 		t.write(r, lvl)
 	}
-	r.sent, r.secrets = nil, nil
+	if r.tee == nil { // CheckResponse may still decode a teeBody's record (see await)
+		r.sent, r.secrets = nil, nil
+	}
 }
 
 // Flush writes at once the entries of failures whose bodies are still
