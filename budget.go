@@ -15,7 +15,9 @@ const budgetSeconds = 10
 // expire after 10 seconds, and minPerSecond retries a second are allowed
 // whatever the balance. During an outage, calls then cost about 1 + ratio
 // requests each rather than 1 + MaxRetries; once calls succeed again, the
-// budget refills. A 429 retried after its retry_after is not charged.
+// budget refills. A 429 retried after its retry_after is not charged, and
+// a retry that is not sent after all (the context ended during its wait, or
+// no rate-limit slot came in time) gives its charge back.
 //
 // A RetryBudget is safe for concurrent use: give one to the Transports that
 // share an account. A nil *RetryBudget allows every retry.
@@ -60,11 +62,19 @@ func (b *RetryBudget) deposit(now time.Time) {
 	b.mu.Unlock()
 }
 
+// charge is what a withdrawal took, so that a retry that is not sent after
+// all can give it back: the second it was counted in, and from which pot.
+type charge struct {
+	unix int64
+	free bool // the second's allowance, not the deposits
+	ok   bool // something was taken
+}
+
 // withdraw reports whether a retry at now is within the budget, and if so
 // charges it.
-func (b *RetryBudget) withdraw(now time.Time) bool {
+func (b *RetryBudget) withdraw(now time.Time) (charge, bool) {
 	if b == nil {
-		return true
+		return charge{}, true
 	}
 	unix := now.Unix()
 	b.mu.Lock()
@@ -72,7 +82,7 @@ func (b *RetryBudget) withdraw(now time.Time) bool {
 	s := b.second(unix)
 	if s.free < b.minPerSecond {
 		s.free++
-		return true
+		return charge{unix: unix, free: true, ok: true}, true
 	}
 	deposits, withdrawn := int64(0), 0
 	for i := range b.seconds {
@@ -82,10 +92,29 @@ func (b *RetryBudget) withdraw(now time.Time) bool {
 		}
 	}
 	if b.ratio*float64(deposits)-float64(withdrawn) < 1 {
-		return false
+		return charge{}, false
 	}
 	s.withdrawn++
-	return true
+	return charge{unix: unix, ok: true}, true
+}
+
+// refund gives back what c took, for a retry that was not sent: its wait
+// was cut short, or no rate-limit slot came. A second that has moved on
+// keeps its count.
+func (b *RetryBudget) refund(c charge) {
+	if b == nil || !c.ok {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := &b.seconds[slot(c.unix)]
+	switch {
+	case s.unix.Load() != c.unix:
+	case c.free && s.free > 0:
+		s.free--
+	case !c.free && s.withdrawn > 0:
+		s.withdrawn--
+	}
 }
 
 // second returns the count of the second unix, reset when it held an older

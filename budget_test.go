@@ -17,33 +17,88 @@ func TestRetryBudgetArithmetic(t *testing.T) {
 	t.Parallel()
 	t0 := time.Unix(1_800_000_000, 0)
 	b := NewRetryBudget(0.1, 2)
-	assert.True(t, b.withdraw(t0), "the allowance of the second")
-	assert.True(t, b.withdraw(t0))
-	assert.False(t, b.withdraw(t0), "nothing deposited yet")
+	assert.True(t, allowed(b, t0), "the allowance of the second")
+	assert.True(t, allowed(b, t0))
+	assert.False(t, allowed(b, t0), "nothing deposited yet")
 	for range 25 {
 		b.deposit(t0)
 	}
-	assert.True(t, b.withdraw(t0), "25 first attempts pay for 2 retries")
-	assert.True(t, b.withdraw(t0))
-	assert.False(t, b.withdraw(t0))
-	assert.True(t, b.withdraw(t0.Add(time.Second)), "a new second, a new allowance")
+	assert.True(t, allowed(b, t0), "25 first attempts pay for 2 retries")
+	assert.True(t, allowed(b, t0))
+	assert.False(t, allowed(b, t0))
+	assert.True(t, allowed(b, t0.Add(time.Second)), "a new second, a new allowance")
 
 	later := t0.Add(budgetSeconds * time.Second)
-	assert.True(t, b.withdraw(later))
-	assert.True(t, b.withdraw(later))
-	assert.False(t, b.withdraw(later), "the deposits expired after 10 s")
+	assert.True(t, allowed(b, later))
+	assert.True(t, allowed(b, later))
+	assert.False(t, allowed(b, later), "the deposits expired after 10 s")
 	for range 10 {
 		b.deposit(later)
 	}
-	assert.True(t, b.withdraw(later), "and the withdrawals with them: 10 new first attempts pay for one")
+	assert.True(t, allowed(b, later), "and the withdrawals with them: 10 new first attempts pay for one")
 
 	var none *RetryBudget
 	none.deposit(t0)
-	assert.True(t, none.withdraw(t0), "a nil budget allows every retry")
+	assert.True(t, allowed(none, t0), "a nil budget allows every retry")
 	zero := NewRetryBudget(-1, -5)
 	assert.Equal(t, NewRetryBudget(0, 0), zero, "negative arguments count as 0")
 	zero.deposit(t0)
-	assert.False(t, zero.withdraw(t0))
+	assert.False(t, allowed(zero, t0))
+}
+
+// allowed reports whether b allows a retry at now, and charges it.
+func allowed(b *RetryBudget, now time.Time) bool {
+	_, ok := b.withdraw(now)
+	return ok
+}
+
+// TestRetryBudgetRefund: a retry that is not sent after all gives back what
+// it took, from the pot it took it from, within its second.
+func TestRetryBudgetRefund(t *testing.T) {
+	t.Parallel()
+	t0 := time.Unix(1_800_000_000, 0)
+	b := NewRetryBudget(0.1, 1)
+	for range 10 {
+		b.deposit(t0)
+	}
+	free, ok := b.withdraw(t0)
+	require.True(t, ok)
+	paid, ok := b.withdraw(t0)
+	require.True(t, ok)
+	assert.False(t, allowed(b, t0), "the allowance and the deposits are spent")
+	b.refund(free)
+	assert.True(t, allowed(b, t0), "the allowance came back")
+	b.refund(paid)
+	assert.True(t, allowed(b, t0), "and the deposit")
+	assert.False(t, allowed(b, t0))
+
+	late, ok := b.withdraw(t0.Add(time.Second)) // the next second's allowance
+	require.True(t, ok)
+	b.withdraw(t0.Add(budgetSeconds * time.Second)) // the ring moves past that second
+	b.refund(late)
+	assert.False(t, allowed(b, t0.Add(budgetSeconds*time.Second)), "a second that moved on keeps its count")
+	b.refund(charge{})
+	(*RetryBudget)(nil).refund(free)
+}
+
+// TestRetryBudgetRefundsARetryNotSent: a retry whose wait the context cuts
+// short is not charged: the next call's failure is still retried.
+func TestRetryBudgetRefundsARetryNotSent(t *testing.T) {
+	t.Parallel()
+	srv := newScripted(t, reply(503, ""), reply(503, ""), reply(200, "ok"))
+	tr := budgetTransport(srv.Client().Transport, NewRetryBudget(0, 1)) // one retry a second, and the clock stands still
+	ctx, cancel := context.WithCancel(context.Background())
+	tr.sleep = func(context.Context, time.Duration) error { cancel(); return ctx.Err() } // the caller gives up during the wait
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/v1/public/recordings", nil)
+	_, err := tr.RoundTrip(req)
+	require.ErrorIs(t, err, context.Canceled)
+
+	tr.sleep = sleepContext
+	req, _ = http.NewRequest("GET", srv.URL+"/api/v1/public/recordings", nil)
+	resp, err := tr.RoundTrip(req)
+	require.NoError(t, err)
+	readAll(t, resp)
+	assert.Equal(t, 200, resp.StatusCode, "the retry not sent gave its allowance back")
 }
 
 // budgetTransport returns a Transport with the default policy, its delays

@@ -21,6 +21,7 @@ type call struct {
 	header  http.Header // sent with every attempt; nil: req's own carries the ID
 	ctx     *idContext  // sent with every attempt
 	n       int         // the attempt being made
+	charged charge      // what the retry budget gave for the retry about to be made
 	started time.Time   // when the first attempt was sent
 	history []tried     // the attempts that failed and were retried
 
@@ -50,6 +51,7 @@ func (c *call) attempt() (*http.Response, *record) {
 	if err != nil {
 		return nil, c.notSent(c.n, fmt.Errorf("GetBody for a retry: %w", err), queued)
 	}
+	c.charged = charge{} // sent: the budget keeps it
 	c.retried(out.Body)
 	started := t.now()
 	if c.n == 1 {
@@ -158,8 +160,13 @@ func (c *call) record(out *http.Request, started time.Time, queued time.Duration
 	return r
 }
 
-// notSent records attempt n, which was not sent because of err.
+// notSent records attempt n, which was not sent because of err. A retry
+// gives back what the budget charged for it.
 func (c *call) notSent(n int, err error, queued time.Duration) *record {
+	if n > 1 {
+		c.t.retry.Budget.refund(c.charged)
+		c.charged = charge{}
+	}
 	r := c.record(c.req, c.t.now(), queued)
 	r.attempt, r.notSent, r.err = n, true, err
 	r.message = "not sent: " + redact.Text(err.Error(), r.secrets, false)

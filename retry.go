@@ -78,8 +78,11 @@ func (t *Transport) retryWait(c *call, r *record) (time.Duration, bool) {
 	if deadline, ok := ctx.Deadline(); why == "" && ok && !t.now().Add(wait).Before(deadline) {
 		why = "deadline"
 	}
-	if why == "" && !rateLimited && !p.Budget.withdraw(t.now()) {
-		why = "budget" // a 429 is paced by the limiter, not charged here
+	if why == "" && !rateLimited {
+		ok := false
+		if c.charged, ok = p.Budget.withdraw(t.now()); !ok {
+			why = "budget" // a 429 is paced by the limiter, not charged here
+		}
 	}
 	if why != "" {
 		r.retrySkipped = why
