@@ -8,7 +8,7 @@ import (
 )
 
 // teeBody replaces the body of a failed response when RoundTrip needs
-// nothing from it: no retry depends on it and no observer waits for it.
+// nothing from it: no retry or 429 pause depends on it.
 // RoundTrip then returns at once, without reading, and the caller's reads
 // pass through, keeping a copy of the first limit bytes: the prefix. The
 // record is ended (decoded, logged, recorded) once, by the first of:
@@ -20,14 +20,14 @@ import (
 //   - CheckResponse, which reads the prefix, or Flush.
 //
 // A record that nothing waits for (a failure counted into a storm summary,
-// without a Recorder) has no deadline: it ends when a Read completes the
-// prefix or CheckResponse asks.
+// without a Recorder) has no deadline but its Close's, and is decoded only
+// when CheckResponse asks.
 type teeBody struct {
 	rest   io.ReadCloser
 	record *record
 	limit  int
 	wait   time.Duration                 // the body-read bound
-	end    func(prefix []byte, cut bool) // redacts, decodes and reports the record
+	end    func(prefix []byte, cut bool) // decodes and reports the record
 	waited bool                          // something waits for the record: it has a deadline
 	ended  chan struct{}                 // closed when the prefix no longer grows
 	cut    bool                          // the prefix may not be the whole body; set before ended is closed
