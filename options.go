@@ -83,8 +83,10 @@ func WithMaxBodyBytes(n int64) Option {
 // body (see [WithMaxBodyBytes]). When RoundTrip needs the body (see
 // [Transport.RoundTrip]), it returns by then with what arrived decoded and
 // logged. Otherwise the entry is written by then, counted from RoundTrip's
-// return, with what the caller has read, and a Close waits for the prefix no
-// longer. The default is [DefaultBodyReadTimeout]; zero or less keeps it.
+// return, with what the caller has read (or, when the caller is not
+// reading, what the Transport reads in one more bound), and a Close waits
+// for the prefix no longer. The default is [DefaultBodyReadTimeout]; zero
+// or less keeps it.
 // The bound never shortens what the caller reads: late bytes follow in order.
 func WithBodyReadTimeout(d time.Duration) Option {
 	return optionFunc(func(t *Transport) {

@@ -10,10 +10,23 @@ import (
 // the body that replaces it, with the bytes that arrived within wait or
 // before ctx ended. cut reports that those bytes may not be the whole body.
 func readFailureBody(ctx context.Context, body io.ReadCloser, limit int64, wait time.Duration) (b *failureBody, prefix []byte, cut bool) {
-	b = &failureBody{rest: body, ended: make(chan struct{})}
+	b = startFailureBody(body, limit)
+	prefix, cut = b.awaitPrefix(ctx, wait)
+	return b, prefix, cut
+}
+
+// startFailureBody starts reading at most limit bytes of body, and returns
+// the body that replaces it.
+func startFailureBody(body io.ReadCloser, limit int64) *failureBody {
+	b := &failureBody{rest: body, ended: make(chan struct{})}
 	b.more.L = &b.mu
 	go b.fill(limit)
+	return b
+}
 
+// awaitPrefix returns the bytes of the prefix that arrived within wait or
+// before ctx ended. cut reports that they may not be the whole body.
+func (b *failureBody) awaitPrefix(ctx context.Context, wait time.Duration) (prefix []byte, cut bool) {
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
@@ -23,7 +36,7 @@ func readFailureBody(ctx context.Context, body io.ReadCloser, limit int64, wait 
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b, append([]byte(nil), b.prefix...), !b.done || b.err != io.EOF // a copy: the read may still append
+	return append([]byte(nil), b.prefix...), !b.done || b.err != io.EOF // a copy: the read may still append
 }
 
 // fill reads the prefix, in its own goroutine.

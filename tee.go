@@ -16,14 +16,17 @@ import (
 //     a read error;
 //   - Close, which first reads what the prefix lacks, until the deadline;
 //   - the deadline, the body-read bound after RoundTrip returned: the record
-//     ends with what has been read;
+//     ends with what has been read; but a body nobody is reading or has
+//     closed gets one more bound, in which the deadline's goroutine reads
+//     the rest of the prefix itself, the caller's reads then getting those
+//     bytes first (a failureBody takes the original's place);
 //   - CheckResponse, which reads the prefix, or Flush.
 //
 // A record that nothing waits for (a failure counted into a storm summary,
 // without a Recorder) has no deadline but its Close's, and is decoded only
 // when CheckResponse asks.
 type teeBody struct {
-	rest   io.ReadCloser
+	orig   io.ReadCloser // the original body
 	record *record
 	limit  int
 	wait   time.Duration                 // the body-read bound
@@ -34,7 +37,9 @@ type teeBody struct {
 	once   sync.Once                     // for end
 
 	mu       sync.Mutex
-	timer    *time.Timer // the deadline, when waited
+	rest     io.ReadCloser // what Read reads: orig, or the deadline's failureBody over it
+	swapped  bool          // the deadline is reading the prefix (rest is its failureBody)
+	timer    *time.Timer   // the deadline, when waited
 	prefix   []byte
 	passed   int  // bytes the caller has read in all
 	done     bool // end has been called, or is being called
@@ -49,18 +54,18 @@ type rwTeeBody struct {
 }
 
 func (b rwTeeBody) Write(p []byte) (int, error) {
-	return b.rest.(io.Writer).Write(p)
+	return b.orig.(io.Writer).Write(p)
 }
 
-func newTeeBody(rest io.ReadCloser, r *record, limit int64, wait time.Duration) *teeBody {
-	b := &teeBody{rest: rest, record: r, limit: int(min(limit, 1<<30)), wait: wait, ended: make(chan struct{})}
+func newTeeBody(orig io.ReadCloser, r *record, limit int64, wait time.Duration) *teeBody {
+	b := &teeBody{orig: orig, rest: orig, record: r, limit: int(min(limit, 1<<30)), wait: wait, ended: make(chan struct{})}
 	r.tee = b
 	return b
 }
 
 // asBody returns b as the response body: writable when the original was.
 func (b *teeBody) asBody() io.ReadCloser {
-	if _, ok := b.rest.(io.ReadWriteCloser); ok {
+	if _, ok := b.orig.(io.ReadWriteCloser); ok {
 		return rwTeeBody{b}
 	}
 	return b
@@ -81,7 +86,7 @@ func (b *teeBody) watch(end func(prefix []byte, cut bool), unread *unreadBodies)
 	unread.add(b)
 	b.mu.Lock()  // expire takes it too: the timer is set before it fires
 	if !b.done { // Flush may have ended it already
-		b.timer = time.AfterFunc(b.wait, b.expire)
+		b.timer = time.AfterFunc(b.wait, b.deadline)
 	}
 	b.mu.Unlock()
 }
@@ -95,8 +100,9 @@ func (b *teeBody) Read(p []byte) (int, error) {
 		return 0, errReadAfterClose
 	}
 	b.reading = true
+	rest := b.rest
 	b.mu.Unlock()
-	n, err := b.rest.Read(p)
+	n, err := rest.Read(p)
 	b.take(p[:n], err, &b.reading)
 	return n, err
 }
@@ -110,9 +116,9 @@ func (b *teeBody) take(p []byte, err error, flag *bool) bool {
 		*flag = false
 		b.passed += len(p)
 	}
-	if b.done {
+	if done := b.done; done || b.swapped { // the deadline's read keeps the prefix
 		b.mu.Unlock()
-		return true
+		return done
 	}
 	room := b.limit - len(b.prefix)
 	b.prefix = append(b.prefix, p[:min(len(p), room)]...)
@@ -137,18 +143,19 @@ func (b *teeBody) Close() error {
 		return nil
 	}
 	b.closed = true
-	drain := !b.done && !b.reading
+	drain := !b.done && !b.reading && !b.swapped
 	if drain {
 		b.draining = true
 		if b.timer == nil { // a record nothing waits for: a deadline for this read only
 			b.timer = time.AfterFunc(b.wait, b.expire)
 		}
 	}
+	rest := b.rest // closing the deadline's failureBody ends its read too
 	b.mu.Unlock()
 	if drain {
 		b.drain()
 	}
-	return b.rest.Close()
+	return rest.Close()
 }
 
 // drain reads the rest of the prefix, for Close, until the prefix is
@@ -156,30 +163,57 @@ func (b *teeBody) Close() error {
 func (b *teeBody) drain() {
 	buf := make([]byte, min(b.limit, 512))
 	for {
-		n, err := b.rest.Read(buf)
+		n, err := b.orig.Read(buf) // not swapped: Close does not drain then
 		if b.take(buf[:n], err, nil) {
 			return
 		}
 	}
 }
 
-// expire ends the record with what has been read, unless it has ended: at
-// the deadline, for CheckResponse and for Flush. A Close that is reading
-// the prefix is cut short instead: its read fails and it ends the record.
+// expire ends the record with what has been read, unless it has ended or
+// the deadline is reading the prefix (it ends the record within the
+// bound): for CheckResponse, for Flush and at the deadline. A Close that is
+// reading the prefix is cut short instead: its read fails and it ends the
+// record.
 func (b *teeBody) expire() {
 	b.mu.Lock()
 	switch {
-	case b.done:
+	case b.done, b.swapped:
 		b.mu.Unlock()
 		return
 	case b.draining:
 		b.mu.Unlock()
-		b.rest.Close()
+		b.orig.Close()
 		return
 	}
 	b.done = true
 	b.mu.Unlock()
 	b.finish(true)
+}
+
+// deadline is the bound's timer. A body that nobody is reading or has
+// closed gets one more bound, in which this goroutine reads the rest of the
+// prefix through a failureBody, which the caller's reads then go through:
+// the record then holds the body's text even when the caller never reads
+// it. Any other record ends now, with what has been read.
+func (b *teeBody) deadline() {
+	b.mu.Lock()
+	if b.done || b.reading || b.draining || b.closed || len(b.prefix) == b.limit {
+		b.mu.Unlock()
+		b.expire()
+		return
+	}
+	fb := startFailureBody(b.orig, int64(b.limit-len(b.prefix)))
+	fb.record = b.record
+	b.rest, b.swapped = fb.asBody(), true
+	b.mu.Unlock()
+
+	more, cut := fb.awaitPrefix(b.record.ctx, b.wait)
+	b.mu.Lock()
+	b.prefix = append(b.prefix, more...)
+	b.done = true
+	b.mu.Unlock()
+	b.finish(cut)
 }
 
 // finish is called once the prefix no longer grows. A record that

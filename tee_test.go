@@ -67,12 +67,21 @@ func TestTeeBodyEndsTheRecord(t *testing.T) {
 				return readAll(t, resp)
 			},
 			message: "Resource not found", reads: teeErrorBody},
-		{name: "held unread: the bound", body: stringBody(teeErrorBody), opts: []Option{WithBodyReadTimeout(20 * time.Millisecond)},
+		{name: "held unread: the bound reads it", body: stringBody(teeErrorBody), opts: []Option{WithBodyReadTimeout(20 * time.Millisecond)},
 			use: func(t *testing.T, _ *Transport, resp *http.Response) string {
-				time.Sleep(100 * time.Millisecond) // well past the bound: the entry has nothing of the body
+				time.Sleep(100 * time.Millisecond) // past the bound: the Transport read the prefix
 				return readAll(t, resp)
 			},
-			reads: teeErrorBody},
+			message: "Resource not found", reads: teeErrorBody},
+		{name: "held unread while stalled: one more bound", body: stalledBody(`{"error":"Reso`), opts: []Option{WithBodyReadTimeout(20 * time.Millisecond)},
+			use: func(t *testing.T, _ *Transport, resp *http.Response) string {
+				time.Sleep(100 * time.Millisecond) // past both bounds: the entry has what arrived
+				b := make([]byte, len(`{"error":"Reso`))
+				_, err := io.ReadFull(resp.Body, b)
+				require.NoError(t, err, "the bytes the Transport read come first")
+				return string(b)
+			},
+			bodyF: `{"error":"Reso`, reads: `{"error":"Reso`},
 		{name: "held unread: Flush", body: stringBody(teeErrorBody), opts: []Option{WithBodyReadTimeout(time.Hour)},
 			use: func(t *testing.T, tr *Transport, resp *http.Response) string {
 				tr.Flush()

@@ -128,8 +128,10 @@ func WrapClient(c *http.Client, logger *zap.Logger, opts ...Option) *http.Client
 // is returned at once, and the caller's reads fill the prefix in: its entry
 // is written when they complete it (or reach the end of the body), when the
 // body is closed (Close first reads what the prefix lacks, within the
-// bound), when [CheckResponse] asks, by [Transport.Flush], or at the latest
-// at the bound after RoundTrip returned, with what has been read.
+// bound), when [CheckResponse] asks, by [Transport.Flush], or at the bound
+// after RoundTrip returned, with what has been read. A body that nobody
+// reads by then gets one more bound, in which the Transport reads the
+// prefix itself; the caller's reads get those bytes first.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	c := t.newCall(req)
 	for {
@@ -195,10 +197,11 @@ func (t *Transport) publish(r *record, lvl zapcore.Level, entry bool) {
 	}
 }
 
-// Flush writes at once the entries of failures whose bodies are still
-// being read, with what has been read (see [Transport.RoundTrip]), and the
-// storm summaries that are waiting for the end of their window (see
-// [WithLogLimit]). Call it with logger.Sync at shutdown.
+// Flush writes the entries of failures whose bodies are still being read,
+// with what has been read (see [Transport.RoundTrip]; it waits, at most the
+// body-read bound, for a prefix the Transport is reading itself), and at
+// once the storm summaries that are waiting for the end of their window
+// (see [WithLogLimit]). Call it with logger.Sync at shutdown.
 func (t *Transport) Flush() {
 	t.unread.expire()
 	t.storm.flush()
