@@ -2,9 +2,9 @@
 
 package idctrace
 
-// The allocation ceilings of the success path and of a storm, checked where they hold:
-// the race detector adds allocations of its own, so these tests run
-// without -race (.ci/run runs them so).
+// The allocation ceilings of the success path and of a storm, checked
+// where they hold: the race detector adds allocations of its own, so these
+// tests run without -race (.ci/run runs them so).
 
 import (
 	"io"
