@@ -266,3 +266,33 @@ func TestRetryBudgetShared(t *testing.T) {
 	readAll(t, resp)
 	assert.Equal(t, 1, len(srv.got())-before, "a's retries spent the budget b shares")
 }
+
+// TestRetryBudgetRefundsARetryAnObserverStopped: a retry that is not sent
+// because an observer panicked gives its charge back (review: it kept it).
+func TestRetryBudgetRefundsARetryAnObserverStopped(t *testing.T) {
+	var sent atomic.Int64
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		sent.Add(1)
+		return stubRT{status: 503, body: stringBody(`{"error":"Service unavailable"}`)}.RoundTrip(r)
+	})
+	tr := budgetTransport(base, NewRetryBudget(0, 1))
+	var panicking atomic.Bool
+	panicking.Store(true)
+	tr.observers = append(tr.observers, func(a Attempt) {
+		if a.RetryIn > 0 && panicking.Load() {
+			panic("observer")
+		}
+	})
+	func() {
+		defer func() { require.NotNil(t, recover(), "the observer's panic reaches the caller") }()
+		tr.RoundTrip(mustRequest(t, "GET", "http://h/api/v1/public/recordings"))
+	}()
+	require.EqualValues(t, 1, sent.Load(), "the retry was not sent")
+
+	panicking.Store(false)
+	sent.Store(0)
+	resp, err := tr.RoundTrip(mustRequest(t, "GET", "http://h/api/v1/public/recordings"))
+	require.NoError(t, err)
+	readAll(t, resp)
+	assert.EqualValues(t, 2, sent.Load(), "the retry not sent kept its charge: this call's retry was refused")
+}

@@ -51,8 +51,8 @@ func (c *call) attempt() (*http.Response, *record) {
 	if err != nil {
 		return nil, c.notSent(c.n, fmt.Errorf("GetBody for a retry: %w", err), queued)
 	}
-	c.charged = charge{} // sent: the budget keeps it
 	c.retried(out.Body)
+	c.charged = charge{} // sent: the budget keeps it
 	started := t.now()
 	if c.n == 1 {
 		c.started = started
@@ -86,7 +86,7 @@ func (c *call) attempt() (*http.Response, *record) {
 			// Returned at once: the caller's reads fill in the rest, and the
 			// record is decoded when it ends (see teeBody).
 			r.inspectHeader(resp)
-			resp.Body = newTeeBody(resp.Body, r, t.maxBody, t.bodyWait).asBody()
+			resp.Body = newTeeBody(resp.Body, r, t.maxBody, t.bodyWait, time.Now().Add(t.bodyWait)).asBody()
 		}
 		c.ctx.record = r
 		if r.status == http.StatusTooManyRequests {
@@ -186,7 +186,8 @@ func (c *call) keep(resp *http.Response, r *record) {
 
 // retried tells the observers that the kept attempt was retried, and
 // closes its response: the next attempt, with body next, is about to be
-// sent. When an observer panics, next is closed too: nobody will send it.
+// sent. When an observer panics, next is closed too, and the retry budget
+// gets its charge back: nobody will send it.
 func (c *call) retried(next io.Closer) {
 	if c.pending == nil {
 		return
@@ -200,9 +201,14 @@ func (c *call) retried(next io.Closer) {
 	}
 	sent := false
 	defer func() {
-		if !sent && next != nil {
+		if sent {
+			return
+		}
+		if next != nil {
 			next.Close()
 		}
+		c.t.retry.Budget.refund(c.charged)
+		c.charged = charge{}
 	}()
 	c.observe(pending, false, nil, kept)
 	sent = true

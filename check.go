@@ -12,10 +12,12 @@ var errNilResponse = errors.New("idctrace: CheckResponse: nil response")
 // CheckResponse returns nil when resp's status is below 400 and an
 // [*APIError] otherwise. The body stays fully readable, byte for byte.
 //
-// For a response that came through a [Transport], CheckResponse reuses what
-// the Transport decoded; when the caller has not read the body's prefix yet,
-// it reads it first, as below, and the body still yields every byte. For
-// any other response it reads a prefix of
+// For a response that came through a [Transport], CheckResponse returns
+// what the Transport recorded, as its entry has it; when that record has
+// not ended yet (see [Transport.RoundTrip]), CheckResponse ends it first,
+// reading the body's prefix itself when nobody else is, for at most the
+// Transport's body-read bound. The body still yields every byte. For any
+// other response it reads a prefix of
 // at most [DefaultMaxBodyBytes] itself, waiting at most
 // [DefaultBodyReadTimeout] or until the request's context is done, and
 // replaces resp.Body with a body that yields the prefix and then the rest.
@@ -28,7 +30,7 @@ func CheckResponse(resp *http.Response) error {
 	}
 	r := recordOf(resp)
 	if r != nil && r.tee != nil {
-		resp.Body, r = r.tee.await(resp.Body) // the caller may not have read the prefix yet
+		r = r.tee.await() // the caller may not have read the prefix yet
 	}
 	if r == nil {
 		req := resp.Request

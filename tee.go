@@ -2,47 +2,50 @@ package idctrace
 
 import (
 	"io"
-	"net/http"
 	"sync"
 	"time"
 )
 
 // teeBody replaces the body of a failed response when RoundTrip needs
-// nothing from it: no retry or 429 pause depends on it.
-// RoundTrip then returns at once, without reading, and the caller's reads
-// pass through, keeping a copy of the first limit bytes: the prefix. The
-// record is ended (decoded, logged, recorded) once, by the first of:
+// nothing from it: no retry or 429 pause depends on it. RoundTrip then
+// returns at once, without reading, and the caller's reads pass through,
+// keeping a copy of the first limit bytes: the prefix. The record is ended
+// (decoded, logged, recorded) once, by the first of:
 //   - a Read that completes the prefix: limit bytes, the end of the body, or
 //     a read error;
 //   - Close, which first reads what the prefix lacks, until the deadline;
-//   - the deadline, the body-read bound after RoundTrip returned: the record
-//     ends with what has been read; but a body nobody is reading or has
-//     closed gets one more bound, in which the deadline's goroutine reads
-//     the rest of the prefix itself, the caller's reads then getting those
-//     bytes first (a failureBody takes the original's place);
-//   - CheckResponse, which reads the prefix, or Flush.
+//   - the deadline, the body-read bound after RoundTrip returned;
+//   - CheckResponse, or Flush.
+//
+// At the deadline, and for CheckResponse and Flush, a body that nobody is
+// reading or has closed is read by the Transport itself, for one more
+// bound: a failureBody over the original takes its place, reading the rest
+// of the prefix in its own goroutine, and the caller's reads get those
+// bytes first. A body being read ends with what has been read.
 //
 // A record that nothing waits for (a failure counted into a storm summary,
-// without a Recorder) has no deadline but its Close's, and is decoded only
-// when CheckResponse asks.
+// without a Recorder) has no deadline but Close's, and is decoded only when
+// CheckResponse asks.
 type teeBody struct {
-	orig   io.ReadCloser // the original body
-	record *record
-	limit  int
-	wait   time.Duration                 // the body-read bound
-	end    func(prefix []byte, cut bool) // decodes and reports the record
-	waited bool                          // something waits for the record: it has a deadline
-	ended  chan struct{}                 // closed when the prefix no longer grows
-	cut    bool                          // the prefix may not be the whole body; set before ended is closed
-	once   sync.Once                     // for end
+	orig     io.ReadCloser // the original body
+	record   *record
+	limit    int
+	wait     time.Duration                 // the body-read bound
+	deadAt   time.Time                     // the deadline: the bound after RoundTrip returned
+	end      func(prefix []byte, cut bool) // decodes and reports the record
+	waited   bool                          // something waits for the record: it has a deadline timer
+	ended    chan struct{}                 // closed when the prefix no longer grows
+	cut      bool                          // the prefix may not be the whole body; set before ended is closed
+	reported sync.Once                     // for end
+	closing  sync.Once                     // for orig.Close
+	closeErr error
 
 	mu       sync.Mutex
-	rest     io.ReadCloser // what Read reads: orig, or the deadline's failureBody over it
-	swapped  bool          // the deadline is reading the prefix (rest is its failureBody)
-	timer    *time.Timer   // the deadline, when waited
+	rest     io.ReadCloser // what Read reads: orig, or the Transport's failureBody over it
+	swapped  bool          // the Transport is reading the prefix: rest is its failureBody
+	timer    *time.Timer   // the deadline, or Close's
 	prefix   []byte
-	passed   int  // bytes the caller has read in all
-	done     bool // end has been called, or is being called
+	done     bool // the prefix no longer grows
 	reading  bool // a Read is in rest.Read
 	draining bool // Close is reading the rest of the prefix
 	closed   bool
@@ -57,8 +60,21 @@ func (b rwTeeBody) Write(p []byte) (int, error) {
 	return b.orig.(io.Writer).Write(p)
 }
 
-func newTeeBody(orig io.ReadCloser, r *record, limit int64, wait time.Duration) *teeBody {
-	b := &teeBody{orig: orig, rest: orig, record: r, limit: int(min(limit, 1<<30)), wait: wait, ended: make(chan struct{})}
+// origBody is b's original body, closed once whoever closes it.
+type origBody struct{ b *teeBody }
+
+func (o origBody) Read(p []byte) (int, error) { return o.b.orig.Read(p) }
+func (o origBody) Close() error               { return o.b.closeOrig() }
+
+func (b *teeBody) closeOrig() error {
+	b.closing.Do(func() { b.closeErr = b.orig.Close() })
+	return b.closeErr
+}
+
+// newTeeBody returns the body that replaces orig, the body of the failed
+// attempt r, whose deadline is deadAt.
+func newTeeBody(orig io.ReadCloser, r *record, limit int64, wait time.Duration, deadAt time.Time) *teeBody {
+	b := &teeBody{orig: orig, rest: orig, record: r, limit: int(min(limit, 1<<30)), wait: wait, deadAt: deadAt, ended: make(chan struct{})}
 	r.tee = b
 	return b
 }
@@ -75,7 +91,7 @@ func (b *teeBody) recordOf() *record { return b.record }
 
 // watch arms b, before the body reaches the caller: end ends the record.
 // When unread is not nil, something waits for the record: b joins unread,
-// for Flush, and its deadline starts now; end is then called as soon as the
+// for Flush, its deadline timer starts, and end is called as soon as the
 // prefix is complete.
 func (b *teeBody) watch(end func(prefix []byte, cut bool), unread *unreadBodies) {
 	b.end = end
@@ -84,15 +100,15 @@ func (b *teeBody) watch(end func(prefix []byte, cut bool), unread *unreadBodies)
 	}
 	b.waited = true
 	unread.add(b)
-	b.mu.Lock()  // expire takes it too: the timer is set before it fires
+	b.mu.Lock()  // deadline takes it too: the timer is set before it fires
 	if !b.done { // Flush may have ended it already
-		b.timer = time.AfterFunc(b.wait, b.deadline)
+		b.timer = time.AfterFunc(time.Until(b.deadAt), b.deadline)
 	}
 	b.mu.Unlock()
 }
 
-// Read reads the original body, keeping a copy of the prefix. After Close,
-// Read returns an error.
+// Read reads the body, keeping a copy of the prefix. After Close, Read
+// returns an error.
 func (b *teeBody) Read(p []byte) (int, error) {
 	b.mu.Lock()
 	if b.closed {
@@ -107,16 +123,16 @@ func (b *teeBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// take adds what one read returned to the prefix, and ends the record when
-// the prefix is complete. It clears *flag, the read's own, unless nil. It
-// reports whether the record has ended.
+// take adds what one read of the original returned to the prefix, and ends
+// the record when the prefix is complete; once the Transport reads the
+// prefix itself, it keeps it. take clears *flag, the read's own, unless
+// nil. It reports whether the prefix is done.
 func (b *teeBody) take(p []byte, err error, flag *bool) bool {
 	b.mu.Lock()
 	if flag != nil {
 		*flag = false
-		b.passed += len(p)
 	}
-	if done := b.done; done || b.swapped { // the deadline's read keeps the prefix
+	if done := b.done; done || b.swapped {
 		b.mu.Unlock()
 		return done
 	}
@@ -132,8 +148,9 @@ func (b *teeBody) take(p []byte, err error, flag *bool) bool {
 	return true
 }
 
-// Close reads what the prefix lacks, unless a Read is under way, within
-// the deadline, which ends the record; and closes the original body. The
+// Close reads what the prefix lacks, unless someone else is reading it,
+// until the deadline, and closes the original body; the record has ended
+// by then, unless a Read under way in another goroutine ends it. The
 // original body must allow Close during Read, as net/http's bodies do: the
 // deadline closes it to cut a stalled read short.
 func (b *teeBody) Close() error {
@@ -143,27 +160,36 @@ func (b *teeBody) Close() error {
 		return nil
 	}
 	b.closed = true
-	drain := !b.done && !b.reading && !b.swapped
+	drain := !b.done && !b.reading && !b.swapped && time.Now().Before(b.deadAt)
 	if drain {
 		b.draining = true
 		if b.timer == nil { // a record nothing waits for: a deadline for this read only
-			b.timer = time.AfterFunc(b.wait, b.expire)
+			b.timer = time.AfterFunc(time.Until(b.deadAt), b.expire)
 		}
 	}
-	rest := b.rest // closing the deadline's failureBody ends its read too
+	swapped, rest := b.swapped, b.rest
 	b.mu.Unlock()
-	if drain {
+	switch {
+	case drain:
 		b.drain()
+	case swapped: // closing the Transport's failureBody ends its read: wait for the record
+		err := rest.Close()
+		<-b.ended
+		if b.waited {
+			b.report()
+		}
+		return err
 	}
-	return rest.Close()
+	return b.closeOrig()
 }
 
 // drain reads the rest of the prefix, for Close, until the prefix is
-// complete or the deadline closes the original body.
+// complete or the deadline closes the original body: draining stays set
+// throughout, so that the deadline cuts it short.
 func (b *teeBody) drain() {
 	buf := make([]byte, min(b.limit, 512))
 	for {
-		n, err := b.orig.Read(buf) // not swapped: Close does not drain then
+		n, err := b.orig.Read(buf)
 		if b.take(buf[:n], err, nil) {
 			return
 		}
@@ -171,10 +197,9 @@ func (b *teeBody) drain() {
 }
 
 // expire ends the record with what has been read, unless it has ended or
-// the deadline is reading the prefix (it ends the record within the
-// bound): for CheckResponse, for Flush and at the deadline. A Close that is
-// reading the prefix is cut short instead: its read fails and it ends the
-// record.
+// the Transport is reading the prefix (that read ends the record within
+// its bound). A Close that is reading the prefix is cut short instead: its
+// read fails and it ends the record.
 func (b *teeBody) expire() {
 	b.mu.Lock()
 	switch {
@@ -183,7 +208,7 @@ func (b *teeBody) expire() {
 		return
 	case b.draining:
 		b.mu.Unlock()
-		b.orig.Close()
+		b.closeOrig()
 		return
 	}
 	b.done = true
@@ -191,29 +216,40 @@ func (b *teeBody) expire() {
 	b.finish(true)
 }
 
-// deadline is the bound's timer. A body that nobody is reading or has
-// closed gets one more bound, in which this goroutine reads the rest of the
-// prefix through a failureBody, which the caller's reads then go through:
-// the record then holds the body's text even when the caller never reads
-// it. Any other record ends now, with what has been read.
-func (b *teeBody) deadline() {
+// hurry starts ending the record: when nobody reads the body nor has
+// closed it, the Transport starts reading the rest of the prefix itself and
+// hurry returns that failureBody, for readUntil; otherwise the record ends
+// as expire ends it, and hurry returns nil.
+func (b *teeBody) hurry() *failureBody {
 	b.mu.Lock()
-	if b.done || b.reading || b.draining || b.closed || len(b.prefix) == b.limit {
+	if b.done || b.reading || b.draining || b.closed || b.swapped || len(b.prefix) == b.limit {
 		b.mu.Unlock()
 		b.expire()
-		return
+		return nil
 	}
-	fb := startFailureBody(b.orig, int64(b.limit-len(b.prefix)))
+	fb := startFailureBody(origBody{b}, int64(b.limit-len(b.prefix)))
 	fb.record = b.record
 	b.rest, b.swapped = fb.asBody(), true
 	b.mu.Unlock()
+	return fb
+}
 
-	more, cut := fb.awaitPrefix(b.record.ctx, b.wait)
+// readUntil ends the record with the prefix fb, from hurry, has read by
+// until.
+func (b *teeBody) readUntil(fb *failureBody, until time.Time) {
+	more, cut := fb.awaitPrefix(b.record.ctx, time.Until(until))
 	b.mu.Lock()
 	b.prefix = append(b.prefix, more...)
 	b.done = true
 	b.mu.Unlock()
 	b.finish(cut)
+}
+
+// deadline is the bound's timer.
+func (b *teeBody) deadline() {
+	if fb := b.hurry(); fb != nil {
+		b.readUntil(fb, time.Now().Add(b.wait))
+	}
 }
 
 // finish is called once the prefix no longer grows. A record that
@@ -233,42 +269,18 @@ func (b *teeBody) finish(cut bool) {
 
 // report ends the record, once, after finish.
 func (b *teeBody) report() {
-	b.once.Do(func() { b.end(b.prefix, b.cut) })
+	b.reported.Do(func() { b.end(b.prefix, b.cut) })
 }
 
-// await ends the record at once, as far as the body allows within the
-// body-read bound, for CheckResponse: it reads the prefix through body (b,
-// or a body that wraps it) unless the record has ended, and returns the
-// body that replaces it, and the record to report. When the record ended
-// before the caller read anything past what it holds (the deadline, Flush),
-// await reads the rest of the prefix now, for a copy of the record: the
-// entry stays as written.
-func (b *teeBody) await(body io.ReadCloser) (io.ReadCloser, *record) {
-	b.mu.Lock()
-	done, prefix, early := b.done, b.prefix, b.passed == len(b.prefix) && !b.closed
-	b.mu.Unlock()
-	if !done {
-		fb, _, _ := readFailureBody(b.record.ctx, body, int64(b.limit), b.wait)
-		fb.record = b.record
-		b.expire()
-		<-b.ended
-		b.report()
-		return fb.asBody(), b.record
+// await ends the record within the body-read bound, for CheckResponse, and
+// returns it.
+func (b *teeBody) await() *record {
+	if fb := b.hurry(); fb != nil {
+		b.readUntil(fb, time.Now().Add(b.wait))
 	}
 	<-b.ended
 	b.report()
-	if !early || !b.cut || len(prefix) == b.limit {
-		return body, b.record
-	}
-	fb, more, cut := readFailureBody(b.record.ctx, body, int64(b.limit-len(prefix)), b.wait)
-	fb.record = b.record
-	r := *b.record
-	r.message, r.errs, r.body, r.retryAfter, r.hasRetry, r.waitHint = "", nil, "", 0, false, 0
-	r.decodeBody(append(prefix[:len(prefix):len(prefix)], more...), cut, int64(b.limit), time.Now())
-	if r.status == http.StatusForbidden {
-		r.hint = r.findHint()
-	}
-	return fb.asBody(), &r
+	return b.record
 }
 
 // unreadBodies holds the bodies whose records wait for the caller's reads,
@@ -293,16 +305,24 @@ func (u *unreadBodies) remove(b *teeBody) {
 	u.mu.Unlock()
 }
 
-// expire ends every record that waits, with what its body has given.
-func (u *unreadBodies) expire() {
+// end ends every record that waits, within one body-read bound: the
+// Transport reads the bodies nobody reads, all at once.
+func (u *unreadBodies) end(wait time.Duration) {
 	u.mu.Lock()
 	bodies := make([]*teeBody, 0, len(u.m))
 	for b := range u.m {
 		bodies = append(bodies, b)
 	}
 	u.mu.Unlock()
-	for _, b := range bodies {
-		b.expire()
+	reads := make([]*failureBody, len(bodies))
+	for i, b := range bodies {
+		reads[i] = b.hurry()
+	}
+	until := time.Now().Add(wait)
+	for i, b := range bodies {
+		if reads[i] != nil {
+			b.readUntil(reads[i], until)
+		}
 		<-b.ended
 		b.report()
 	}

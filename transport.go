@@ -129,9 +129,10 @@ func WrapClient(c *http.Client, logger *zap.Logger, opts ...Option) *http.Client
 // is written when they complete it (or reach the end of the body), when the
 // body is closed (Close first reads what the prefix lacks, within the
 // bound), when [CheckResponse] asks, by [Transport.Flush], or at the bound
-// after RoundTrip returned, with what has been read. A body that nobody
-// reads by then gets one more bound, in which the Transport reads the
-// prefix itself; the caller's reads get those bytes first.
+// after RoundTrip returned. Each of the last three reads the prefix itself,
+// for at most one more bound, when nobody is reading the body and it is
+// not closed (the caller's reads then get those bytes first); a body being
+// read ends with what has been read.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	c := t.newCall(req)
 	for {
@@ -192,18 +193,16 @@ func (t *Transport) publish(r *record, lvl zapcore.Level, entry bool) {
 	if entry {
 		t.write(r, lvl)
 	}
-	if r.tee == nil { // CheckResponse may still decode a teeBody's record (see await)
-		r.sent, r.secrets = nil, nil
-	}
+	r.sent, r.secrets = nil, nil
 }
 
-// Flush writes the entries of failures whose bodies are still being read,
-// with what has been read (see [Transport.RoundTrip]; it waits, at most the
-// body-read bound, for a prefix the Transport is reading itself), and at
-// once the storm summaries that are waiting for the end of their window
-// (see [WithLogLimit]). Call it with logger.Sync at shutdown.
+// Flush writes the entries of failures whose bodies have not given their
+// prefix yet (see [Transport.RoundTrip]), within one body-read bound: it
+// reads the bodies nobody is reading, all at once. Then it writes the storm
+// summaries that are waiting for the end of their window (see
+// [WithLogLimit]). Call it with logger.Sync at shutdown.
 func (t *Transport) Flush() {
-	t.unread.expire()
+	t.unread.end(t.bodyWait)
 	t.storm.flush()
 }
 
