@@ -173,7 +173,10 @@ func TestCheckResponseWithinTheBound(t *testing.T) {
 	worst := time.Duration(0)
 	for range 5 {
 		var stall atomic.Bool
-		body := &trickleBody{stall: &stall, closed: make(chan struct{})}
+		// A slow trickle: the bound is on the wait for bytes, and a fast
+		// one would fill megabytes that the decode then takes its own
+		// time over.
+		body := &trickleBody{stall: &stall, closed: make(chan struct{}), pause: 100 * time.Microsecond}
 		log, _ := observed()
 		tr := New(stubRT{status: 404, body: func() io.ReadCloser { return body }}, log,
 			WithMaxBodyBytes(1<<30), WithBodyReadTimeout(wait))

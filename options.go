@@ -70,7 +70,8 @@ func WithIDGenerator(gen func() string) Option {
 // WithMaxBodyBytes caps the number of error-body bytes decoded and logged:
 // the prefix. The default is [DefaultMaxBodyBytes]; zero or less keeps it.
 // The cap never shortens what the caller reads: the rest of the body follows
-// the prefix.
+// the prefix. The body-read bound ([WithBodyReadTimeout]) is on the wait for
+// those bytes; decoding and redacting a large cap's worth takes its own time.
 func WithMaxBodyBytes(n int64) Option {
 	return optionFunc(func(t *Transport) {
 		if n > 0 {

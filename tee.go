@@ -149,11 +149,25 @@ func (b *teeBody) take(p []byte, err error, flag *bool) bool {
 }
 
 // Close reads what the prefix lacks, unless someone else is reading it,
-// until the deadline, and closes the original body; the record has ended
-// by then, unless a Read under way in another goroutine ends it. The
+// until the deadline (past it, what the deadline would do), and closes the
+// original body; the record has ended by then, unless a Read under way in
+// another goroutine ends it. The
 // original body must allow Close during Read, as net/http's bodies do: the
 // deadline closes it to cut a stalled read short.
 func (b *teeBody) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	late := b.waited && !b.done && !b.reading && !b.draining && !b.swapped && !time.Now().Before(b.deadAt)
+	b.mu.Unlock()
+	if late {
+		// The deadline is due and its timer has not run yet (a busy
+		// process): do its work here, so that the record has ended when
+		// Close returns, with the body's text.
+		b.deadline()
+	}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
@@ -172,13 +186,12 @@ func (b *teeBody) Close() error {
 	switch {
 	case drain:
 		b.drain()
-	case swapped: // closing the Transport's failureBody ends its read: wait for the record
-		err := rest.Close()
+	case swapped: // the Transport is reading the prefix: the record ends within its bound
 		<-b.ended
 		if b.waited {
 			b.report()
 		}
-		return err
+		return rest.Close() // the failureBody's: it closes the original
 	}
 	return b.closeOrig()
 }

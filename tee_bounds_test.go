@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,6 +24,7 @@ type trickleBody struct {
 	stall  *atomic.Bool
 	closed chan struct{}
 	once   sync.Once
+	pause  time.Duration // before each byte
 }
 
 func (b *trickleBody) Read(p []byte) (int, error) {
@@ -38,6 +40,7 @@ func (b *trickleBody) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	time.Sleep(b.pause)
 	p[0] = 'x'
 	return 1, nil
 }
@@ -48,16 +51,17 @@ func (b *trickleBody) Close() error {
 }
 
 // TestTeeBodyCloseHangsAfterExpire: Close on a body that stalls returns
-// however the bound (or Flush) and its own read interleave (review: an
-// expire between two reads left Close reading forever). Flush plays the
-// deadline here, as both call expire.
+// however the bound, Flush and its own read interleave (review: an expire
+// between two reads left Close reading forever). When Flush comes first,
+// it reads the prefix itself and Close waits for that read, within the
+// bound; when Close's read comes first, Flush cuts it short.
 func TestTeeBodyCloseHangsAfterExpire(t *testing.T) {
 	for i := range 300 {
 		var stall atomic.Bool
 		body := &trickleBody{stall: &stall, closed: make(chan struct{})}
 		log, _ := observed()
 		tr := New(stubRT{status: 404, body: func() io.ReadCloser { return body }}, log,
-			WithMaxBodyBytes(1<<30), WithBodyReadTimeout(time.Hour))
+			WithMaxBodyBytes(1<<30), WithBodyReadTimeout(20*time.Millisecond))
 		resp, err := tr.RoundTrip(mustRequest(t, "GET", recordingURL))
 		require.NoError(t, err)
 		closed := make(chan struct{})
@@ -256,4 +260,30 @@ func TestTeeBodySuppressedCloseKeepsTheBound(t *testing.T) {
 	assert.Equal(t, 2, accounted(logs))
 	assert.Less(t, took[0], wait/2, "the admitted failure's Close")
 	assert.Less(t, took[1], wait/2, "the suppressed failure's Close waited past the bound")
+}
+
+// TestTeeBodyCloseAtTheBound: Close on an untouched body once the bound
+// has passed but before the deadline's timer has run (a busy process; here
+// GOMAXPROCS(1) and a spin) does the deadline's work itself: the record has
+// ended with the body's text when Close returns (review: Close returned
+// first, and the timer then ended the record with nothing).
+func TestTeeBodyCloseAtTheBound(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	const wait = 2 * time.Millisecond
+	log, logs := observed()
+	tr := New(stubRT{status: 404, body: stringBody(teeErrorBody)}, log, WithBodyReadTimeout(wait))
+	defer tr.Flush()
+	req := mustRequest(t, "GET", recordingURL)
+	runtime.GC()
+	resp, err := tr.RoundTrip(req)
+	returned := time.Now()
+	require.NoError(t, err)
+	for time.Since(returned) < wait+wait/2 { // spin past deadAt without yielding
+	}
+	require.NoError(t, resp.Body.Close())
+	n := logs.Len() // before anything yields
+	assert.Equal(t, 1, n, "Close returned before the entry was written")
+	tr.Flush() // the timer's goroutine, if it has not run yet
+	require.Equal(t, 1, logs.Len())
+	assert.Equal(t, "Resource not found", logs.All()[0].ContextMap()[FieldError], "the entry lost the body's text")
 }
