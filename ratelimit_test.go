@@ -339,44 +339,45 @@ func TestRetryWithoutSlotAfterTransportError(t *testing.T) {
 	assert.Equal(t, "deadline", last[FieldRetrySkipped], "the entry says why the refused connection was not retried")
 }
 
-// TestFailOpenWarningRedactsURLPassword: the fail-open warning's
-// error field is the Limiter's error text through redact.Text with no
-// secrets, and redact.Text does not know URL passwords in free text. A
-// store error naming its URL (a client's dial error, a proxy's) puts the
-// store's password in the log.
-func TestFailOpenWarningRedactsURLPassword(t *testing.T) {
+// TestLimiterErrorRedactsURLPassword: a Limiter's error that names its
+// store's URL with a password (a client's dial error, a proxy's) reaches
+// no output with the password: not the fail-open warning, nor, for an
+// error that wraps ErrLocalRateLimit, the "not sent: ..." entry, the
+// error's text or its ticket.
+func TestLimiterErrorRedactsURLPassword(t *testing.T) {
 	t.Parallel()
-	srv := newScripted(t, reply(200, "ok"))
-	log, logs := observed()
 	const password = "Sup3rS3cretRedisPass"
-	tr := New(srv.Client().Transport, log, WithLimiter(&fakeLimiter{
-		err: errors.New("dial redis://default:" + password + "@cache.internal:6379: connection refused")}))
-	resp, err := tr.RoundTrip(newRequest(t, "GET", srv.URL+"/api/v1/public/recordings"))
-	require.NoError(t, err)
-	readAll(t, resp)
-	warnings := logs.FilterMessage(LimiterMessage).All()
-	require.Len(t, warnings, 1)
-	assert.NotContains(t, warnings[0].ContextMap()[FieldError], password)
-}
-
-// TestNotSentRedactsURLPassword: the same text path for a limiter
-// error that wraps ErrLocalRateLimit: the "not sent: ..." entry, the
-// error's text and the ticket carry the store's password.
-func TestNotSentRedactsURLPassword(t *testing.T) {
-	t.Parallel()
-	srv := newScripted(t, reply(200, "ok"))
-	log, logs := observed()
-	const password = "Sup3rS3cretRedisPass"
-	tr := New(srv.Client().Transport, log, WithLimiter(&fakeLimiter{
-		err: errors.Join(errors.New("quota store redis://default:"+password+"@cache.internal:6379"), ErrLocalRateLimit)}))
-	defer tr.Flush()
-	_, err := tr.RoundTrip(newRequest(t, "GET", srv.URL+"/api/v1/public/recordings"))
-	require.ErrorIs(t, err, ErrLocalRateLimit)
-	var te *TransportError
-	require.ErrorAs(t, err, &te)
-	assert.NotContains(t, te.Error(), password)
-	assert.NotContains(t, te.SupportTicket(""), password)
-	entries := logs.FilterMessage(LogMessage).All()
-	require.Len(t, entries, 1)
-	assert.NotContains(t, entries[0].ContextMap()[FieldError], password)
+	tests := []struct {
+		name string
+		err  error
+	}{
+		{"fail open", errors.New("dial redis://default:" + password + "@cache.internal:6379: connection refused")},
+		{"not sent", errors.Join(errors.New("quota store redis://default:"+password+"@cache.internal:6379"), ErrLocalRateLimit)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newScripted(t, reply(200, "ok"))
+			log, logs := observed()
+			tr := New(srv.Client().Transport, log, WithLimiter(&fakeLimiter{err: tt.err}))
+			defer tr.Flush()
+			resp, err := tr.RoundTrip(newRequest(t, "GET", srv.URL+"/api/v1/public/recordings"))
+			var outputs []any
+			if errors.Is(tt.err, ErrLocalRateLimit) {
+				require.ErrorIs(t, err, ErrLocalRateLimit)
+				var te *TransportError
+				require.ErrorAs(t, err, &te)
+				outputs = append(outputs, te.Error(), te.SupportTicket(""))
+			} else {
+				require.NoError(t, err)
+				readAll(t, resp)
+			}
+			entries := logs.All()
+			require.Len(t, entries, 1, "the warning, or the entry")
+			outputs = append(outputs, entries[0].ContextMap()[FieldError])
+			for _, out := range outputs {
+				assert.NotContains(t, out, password)
+			}
+		})
+	}
 }
