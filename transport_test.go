@@ -2,10 +2,12 @@ package idctrace
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"reflect"
 	"strings"
 	"sync"
@@ -380,5 +382,73 @@ func TestFaultThousandConcurrentMixedCalls(t *testing.T) {
 				assert.EqualValues(t, status, f[FieldStatus], "the entry matches its request")
 			}
 		})
+	}
+}
+
+// TestQuickStartAsWritten runs the README's quick start as a user would:
+// the production logger (sampling off, to a file), Client.Timeout, a real
+// loopback server over HTTP/1.1 and HTTP/2, `defer resp.Body.Close()` and
+// CheckResponse; and the same call by a caller who never reads nor closes
+// the body. Each failure gives one JSON line with its decoded message,
+// before Close returns (or within two bounds for the body left alone),
+// without caller or stack, and the caller reads every byte.
+func TestQuickStartAsWritten(t *testing.T) {
+	t.Parallel()
+	const body = `{"error":"Resource not found"}`
+	for _, proto := range protocols {
+		for _, closes := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/closes=%v", proto, closes), func(t *testing.T) {
+				t.Parallel()
+				srv := newServer(t, proto, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(404)
+					io.WriteString(w, body)
+				}))
+				path := t.TempDir() + "/app.log"
+				cfg := zap.NewProductionConfig()
+				cfg.Sampling = nil
+				cfg.OutputPaths = []string{path}
+				logger, err := cfg.Build()
+				require.NoError(t, err)
+				tr := New(srv.Client().Transport, logger, WithRetry(DefaultRetryPolicy()), WithBodyReadTimeout(100*time.Millisecond))
+				client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+
+				req, _ := http.NewRequestWithContext(context.Background(), "GET", srv.URL+"/api/v1/public/recordings/7", nil)
+				req.Header.Set("Authorization", "Bearer "+testKey)
+				resp, err := client.Do(req)
+				require.NoError(t, err)
+				lines := func() []string {
+					b, err := os.ReadFile(path)
+					require.NoError(t, err)
+					return strings.Split(strings.TrimSpace(string(b)), "\n")
+				}
+				if closes {
+					var apiErr *APIError
+					require.ErrorAs(t, CheckResponse(resp), &apiErr)
+					assert.Equal(t, "Resource not found", apiErr.Message)
+					got, err := io.ReadAll(resp.Body)
+					require.NoError(t, err)
+					assert.Equal(t, body, string(got), "every byte")
+					require.NoError(t, resp.Body.Close())
+					require.NoError(t, logger.Sync())
+				} else {
+					t.Cleanup(func() { resp.Body.Close() })
+					require.Eventually(t, func() bool { logger.Sync(); return strings.Contains(lines()[0], LogMessage) },
+						10*time.Second, 10*time.Millisecond, "the entry of a body left alone")
+				}
+				tr.Flush()
+				require.NoError(t, logger.Sync())
+				l := lines()
+				require.Len(t, l, 1)
+				var entry map[string]any
+				require.NoError(t, json.Unmarshal([]byte(l[0]), &entry))
+				assert.Equal(t, LogMessage, entry["msg"])
+				assert.Equal(t, "Resource not found", entry[FieldError])
+				assert.Equal(t, resp.Request.Header.Get("X-Request-Id"), entry[FieldRequestID])
+				assert.NotContains(t, entry, "caller")
+				assert.NotContains(t, entry, "stacktrace")
+				assert.NotContains(t, l[0], testKey[4:])
+			})
+		}
 	}
 }
