@@ -61,12 +61,12 @@ func TestStormFailureAllocations(t *testing.T) {
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 		}
-		for range DefaultLogLimit {
+		for range defaultLogLimit {
 			call() // the entries the window writes
 		}
 		return testing.AllocsPerRun(100, call)
 	}
-	storm := New(notFound, logger, WithLogLimit(DefaultLogLimit, time.Hour)) // one window for the whole test
+	storm := New(notFound, logger, WithLogLimit(defaultLogLimit, time.Hour)) // one window for the whole test
 	defer storm.Flush()
 	bare, suppressed, logged := allocs(notFound), allocs(storm), allocs(New(notFound, logger, WithLogLimit(0, 0)))
 	t.Logf("allocations per call: bare %v, a failure in a storm %v, a logged failure %v", bare, suppressed, logged)

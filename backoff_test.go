@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/identitycall/idctrace/internal/schema"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -101,5 +102,5 @@ func TestRetryDeadlineShorterThanWait(t *testing.T) {
 	assert.Equal(t, `{"error":"Rate limit exceeded","retry_after":9}`, readAll(t, resp))
 	assert.Empty(t, fs.got())
 	require.Equal(t, 1, logs.Len())
-	assert.NotContains(t, logs.All()[0].ContextMap(), FieldRetryIn)
+	assert.NotContains(t, logs.All()[0].ContextMap(), schema.RetryIn)
 }

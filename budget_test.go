@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/identitycall/idctrace/internal/schema"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -218,8 +219,8 @@ func TestRetryBudgetRefillsAfterAnOutage(t *testing.T) {
 	for range 100 {
 		get()
 	}
-	last := logs.FilterMessage(LogMessage).All()
-	assert.Equal(t, "budget", last[len(last)-1].ContextMap()[FieldRetrySkipped], "the outage spent the budget")
+	last := logs.FilterMessage(schema.Failed).All()
+	assert.Equal(t, "budget", last[len(last)-1].ContextMap()[schema.RetrySkipped], "the outage spent the budget")
 	assert.Equal(t, 503, get(), "not retried: still no budget")
 
 	down.Store(false)

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/identitycall/idctrace/internal/schema"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
@@ -196,14 +197,14 @@ func TestRetryWaitCutShortIsLogged(t *testing.T) {
 	assert.Equal(t, "canceled", te.ErrorType)
 	assert.Len(t, srv.got(), 1)
 
-	entries := logs.FilterMessage(LogMessage).All()
+	entries := logs.FilterMessage(schema.Failed).All()
 	require.Len(t, entries, 2, "the 503, then the end of the call")
 	first, end := entries[0].ContextMap(), entries[1].ContextMap()
-	assert.Contains(t, first, FieldRetryIn)
-	assert.Equal(t, first[FieldRequestID], end[FieldRequestID])
-	assert.EqualValues(t, 2, end[FieldAttempt])
-	assert.NotContains(t, end, FieldStatus)
-	assert.Equal(t, "not sent: the wait before attempt 2 ended: context canceled", end[FieldError])
+	assert.Contains(t, first, schema.RetryIn)
+	assert.Equal(t, first[schema.RequestID], end[schema.RequestID])
+	assert.EqualValues(t, 2, end[schema.Attempt])
+	assert.NotContains(t, end, schema.Status)
+	assert.Equal(t, "not sent: the wait before attempt 2 ended: context canceled", end[schema.Error])
 	assert.Equal(t, 2, rec.Len())
 
 	require.Len(t, seen.got, 1, "one attempt was sent")
@@ -239,8 +240,8 @@ func TestClientTimeoutKeepsTheRequestID(t *testing.T) {
 	// request may not even reach the server in time: the entry has the ID.)
 	require.Equal(t, 1, logs.Len())
 	f := logs.All()[0].ContextMap()
-	assert.Equal(t, f[FieldRequestID], RequestIDFromError(err), "read back from the text: %v", err)
-	assert.Contains(t, f[FieldHint], "No response within")
+	assert.Equal(t, f[schema.RequestID], RequestIDFromError(err), "read back from the text: %v", err)
+	assert.Contains(t, f[schema.Hint], "No response within")
 }
 
 // TestClientTimeoutTextOnly forces the replaced error: a base that only

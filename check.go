@@ -18,8 +18,8 @@ var errNilResponse = errors.New("idctrace: CheckResponse: nil response")
 // reading the body's prefix itself when nobody else is, for at most the
 // Transport's body-read bound. The body still yields every byte. For any
 // other response it reads a prefix of
-// at most [DefaultMaxBodyBytes] itself, waiting at most
-// [DefaultBodyReadTimeout] or until the request's context is done, and
+// at most [defaultMaxBody] itself, waiting at most
+// [defaultBodyWait] or until the request's context is done, and
 // replaces resp.Body with a body that yields the prefix and then the rest.
 func CheckResponse(resp *http.Response) error {
 	if resp == nil {
@@ -38,7 +38,7 @@ func CheckResponse(resp *http.Response) error {
 			req = &http.Request{}
 		}
 		r = newRecord(req, RequestID(resp), time.Now(), 0, nil)
-		end := r.inspectResponse(resp, DefaultMaxBodyBytes, DefaultBodyReadTimeout, time.Now)
+		end := r.inspectResponse(resp, defaultMaxBody, defaultBodyWait, time.Now)
 		r.duration = end.Sub(r.started)
 		r.finish()
 		r.sent, r.secrets = nil, nil

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/identitycall/idctrace/internal/schema"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -34,7 +35,7 @@ func TestCheckResponseDecodesSuppressedOnDemand(t *testing.T) {
 	}
 	tr.Flush()
 	require.Equal(t, 2, logs.Len(), "one entry and one summary")
-	assert.EqualValues(t, 2, logs.All()[1].ContextMap()[FieldSuppressed])
+	assert.EqualValues(t, 2, logs.All()[1].ContextMap()[schema.Suppressed])
 }
 
 // TestCheckResponseUnderMiddleware: CheckResponse finds the record through the
@@ -217,6 +218,6 @@ func TestCheckResponseAfterTheDeadlineRead(t *testing.T) {
 	var apiErr *APIError
 	require.ErrorAs(t, CheckResponse(resp), &apiErr)
 	assert.Equal(t, teeErrorBody, readAll(t, resp), "the body is intact")
-	assert.Equal(t, logs.All()[0].ContextMap()[FieldBody], apiErr.Body, "as the entry has it")
+	assert.Equal(t, logs.All()[0].ContextMap()[schema.Body], apiErr.Body, "as the entry has it")
 	assert.Empty(t, apiErr.Message)
 }

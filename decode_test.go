@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/identitycall/idctrace/internal/redact"
+	"github.com/identitycall/idctrace/internal/schema"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -145,7 +146,7 @@ func TestRetryAfterBodyBeatsHeader(t *testing.T) {
 			}
 			req, _ := http.NewRequest("GET", "http://h/", nil)
 			f := newRecord(req, "id", time.Now(), 1, nil)
-			f.inspectResponse(resp, DefaultMaxBodyBytes, time.Minute, time.Now)
+			f.inspectResponse(resp, defaultMaxBody, time.Minute, time.Now)
 			assert.Equal(t, tt.want, f.retryAfter, "APIError.RetryAfter prefers the body")
 			assert.Equal(t, tt.waitFor, f.waitHint, "a retry waits for the larger")
 		})
@@ -294,8 +295,8 @@ func TestFaultGzipErrorBody(t *testing.T) {
 				}
 				require.Equal(t, 1, logs.Len())
 				f := logs.All()[0].ContextMap()
-				assertField(t, f, FieldError, tt.message, tt.message != "")
-				assertField(t, f, FieldBody, tt.logBody, tt.logBody != "")
+				assertField(t, f, schema.Error, tt.message, tt.message != "")
+				assertField(t, f, schema.Body, tt.logBody, tt.logBody != "")
 			})
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/identitycall/idctrace"
+	"github.com/identitycall/idctrace/internal/schema"
 )
 
 // fakeAPI stands in for IdentityCall: every path answers 404 with the
@@ -51,8 +52,8 @@ func (c stableCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
 	kept := fields[:0:0]
 	for _, f := range fields {
 		switch f.Key {
-		case idctrace.FieldDuration, idctrace.FieldStartedAt, idctrace.FieldFirstAt, idctrace.FieldLastAt:
-		case idctrace.FieldURL:
+		case schema.Duration, schema.StartedAt, schema.FirstAt, schema.LastAt:
+		case schema.URL:
 			f.String = portRE.ReplaceAllString(f.String, "127.0.0.1/")
 			kept = append(kept, f)
 		default:

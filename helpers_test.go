@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/identitycall/idctrace/internal/schema"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -263,9 +264,9 @@ func listen(t *testing.T) net.Listener {
 // accounted returns the failures the entries in logs account for: one per
 // failure entry, and each summary's count.
 func accounted(logs *observer.ObservedLogs) int {
-	n := logs.FilterMessage(LogMessage).Len()
-	for _, e := range logs.FilterMessage(SummaryMessage).All() {
-		n += int(e.ContextMap()[FieldSuppressed].(int64))
+	n := logs.FilterMessage(schema.Failed).Len()
+	for _, e := range logs.FilterMessage(schema.Summarized).All() {
+		n += int(e.ContextMap()[schema.Suppressed].(int64))
 	}
 	return n
 }

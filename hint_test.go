@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/identitycall/idctrace/internal/schema"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -68,12 +69,12 @@ func TestHints(t *testing.T) {
 			f := logs.All()[0].ContextMap()
 			if tt.want == "" {
 				assert.Empty(t, apiErr.Hint)
-				assert.NotContains(t, f, FieldHint)
+				assert.NotContains(t, f, schema.Hint)
 				assert.NotContains(t, apiErr.SupportTicket(""), "Hint:")
 				return
 			}
 			assert.Contains(t, apiErr.Hint, tt.want)
-			assert.Equal(t, apiErr.Hint, f[FieldHint])
+			assert.Equal(t, apiErr.Hint, f[schema.Hint])
 			assert.Contains(t, apiErr.SupportTicket(""), "Hint:        "+apiErr.Hint)
 			assert.NotContains(t, apiErr.Hint, testKey[4:], "a hint never repeats the key")
 		})
@@ -132,7 +133,7 @@ func TestTransportHints(t *testing.T) {
 				return
 			}
 			assert.Contains(t, te.Hint, tt.want)
-			assert.Equal(t, te.Hint, logs.All()[0].ContextMap()[FieldHint])
+			assert.Equal(t, te.Hint, logs.All()[0].ContextMap()[schema.Hint])
 			assert.Contains(t, te.SupportTicket(""), "Hint:        "+te.Hint)
 			if tt.name == "timeout" {
 				assert.Contains(t, te.Hint, te.Duration.Round(time.Millisecond).String(), "the hint says how long it waited")

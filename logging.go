@@ -3,33 +3,9 @@ package idctrace
 import (
 	"net/http"
 
+	"github.com/identitycall/idctrace/internal/schema"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-)
-
-// LogMessage is the message of the entry written for every failed call.
-// Everything that varies goes in fields, where the encoder escapes it.
-const LogMessage = "identitycall request failed"
-
-// Field keys of the failure entry.
-const (
-	FieldRequestID    = "request_id"
-	FieldMethod       = "method"
-	FieldURL          = "url"
-	FieldRoute        = "route"
-	FieldStatus       = "status"
-	FieldDuration     = "duration"
-	FieldStartedAt    = "started_at"
-	FieldAttempt      = "attempt"
-	FieldQueued       = "queued" // the wait for a rate-limit slot before the attempt; not in duration
-	FieldError        = "error"
-	FieldErrorType    = "error_type" // a transport error's class, as TransportError.ErrorType
-	FieldErrors       = "errors"
-	FieldRetryAfter   = "retry_after"
-	FieldBody         = "body"
-	FieldRetryIn      = "retry_in"
-	FieldRetrySkipped = "retry_skipped" // why a failure the policy retries was not: budget, deadline, max_delay...
-	FieldHint         = "hint"
 )
 
 func defaultLevel(status int, route string) zapcore.Level {
@@ -80,7 +56,7 @@ func (t *Transport) admit(r *record, lvl zapcore.Level) bool {
 
 // write writes r's admitted entry at lvl.
 func (t *Transport) write(r *record, lvl zapcore.Level) {
-	ce := check(t.logger, lvl, LogMessage)
+	ce := check(t.logger, lvl, schema.Failed)
 	if ce == nil {
 		return
 	}
@@ -92,47 +68,47 @@ func (t *Transport) write(r *record, lvl zapcore.Level) {
 func (r *record) fields() []zap.Field {
 	fields := make([]zap.Field, 0, 16)
 	fields = append(fields,
-		zap.String(FieldRequestID, r.requestID),
-		zap.String(FieldMethod, r.method),
-		zap.String(FieldURL, r.url),
+		zap.String(schema.RequestID, r.requestID),
+		zap.String(schema.Method, r.method),
+		zap.String(schema.URL, r.url),
 	)
 	if r.route != "" {
-		fields = append(fields, zap.String(FieldRoute, r.route))
+		fields = append(fields, zap.String(schema.Route, r.route))
 	}
 	if r.status != 0 {
-		fields = append(fields, zap.Int(FieldStatus, r.status))
+		fields = append(fields, zap.Int(schema.Status, r.status))
 	}
 	fields = append(fields,
-		zap.Duration(FieldDuration, r.duration),
-		zap.Time(FieldStartedAt, r.started.UTC()),
-		zap.Int(FieldAttempt, r.attempt),
+		zap.Duration(schema.Duration, r.duration),
+		zap.Time(schema.StartedAt, r.started.UTC()),
+		zap.Int(schema.Attempt, r.attempt),
 	)
 	if r.queued > 0 {
-		fields = append(fields, zap.Duration(FieldQueued, r.queued))
+		fields = append(fields, zap.Duration(schema.Queued, r.queued))
 	}
 	if r.message != "" {
-		fields = append(fields, zap.String(FieldError, r.message))
+		fields = append(fields, zap.String(schema.Error, r.message))
 	}
 	if r.status == 0 && r.errType != "" {
-		fields = append(fields, zap.String(FieldErrorType, r.errType))
+		fields = append(fields, zap.String(schema.ErrorType, r.errType))
 	}
 	if len(r.errs) > 0 {
-		fields = append(fields, zap.Strings(FieldErrors, r.errs))
+		fields = append(fields, zap.Strings(schema.Errors, r.errs))
 	}
 	if r.showsRetryAfter() {
-		fields = append(fields, zap.Duration(FieldRetryAfter, r.retryAfter))
+		fields = append(fields, zap.Duration(schema.RetryAfter, r.retryAfter))
 	}
 	if r.body != "" {
-		fields = append(fields, zap.String(FieldBody, r.body))
+		fields = append(fields, zap.String(schema.Body, r.body))
 	}
 	if r.retrying {
-		fields = append(fields, zap.Duration(FieldRetryIn, r.retryIn))
+		fields = append(fields, zap.Duration(schema.RetryIn, r.retryIn))
 	}
 	if r.retrySkipped != "" {
-		fields = append(fields, zap.String(FieldRetrySkipped, r.retrySkipped))
+		fields = append(fields, zap.String(schema.RetrySkipped, r.retrySkipped))
 	}
 	if r.hint != "" {
-		fields = append(fields, zap.String(FieldHint, r.hint))
+		fields = append(fields, zap.String(schema.Hint, r.hint))
 	}
 	return fields
 }

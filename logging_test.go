@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/identitycall/idctrace/internal/schema"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
@@ -132,10 +133,10 @@ func TestQuickStartLoggerAccountsForEveryFailure(t *testing.T) {
 			got := 0
 			for _, l := range jsonLines(t, b) {
 				switch l["msg"] {
-				case LogMessage:
+				case schema.Failed:
 					got++
-				case SummaryMessage:
-					got += int(l[FieldSuppressed].(float64))
+				case schema.Summarized:
+					got += int(l[schema.Suppressed].(float64))
 				}
 			}
 			if tt.sampled {
@@ -143,7 +144,7 @@ func TestQuickStartLoggerAccountsForEveryFailure(t *testing.T) {
 				t.Logf("zap.NewProduction wrote %d lines accounting for %d of %d failures", lines, got, n)
 			} else {
 				assert.Equal(t, n, got, "every failure is written or counted")
-				assert.Equal(t, DefaultLogLimit+1, lines, "the first 10 of the second, then one summary")
+				assert.Equal(t, defaultLogLimit+1, lines, "the first 10 of the second, then one summary")
 			}
 		})
 	}

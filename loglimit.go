@@ -4,29 +4,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/identitycall/idctrace/internal/schema"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
 
-// DefaultLogLimit is the number of entries of one kind of failure a
-// Transport writes in full per second, unless [WithLogLimit] says
-// otherwise; further ones are counted into a summary.
-const DefaultLogLimit = 10
-
-// SummaryMessage is the message of the entry that stands for the failures
-// of one kind that the storm limit counted rather than wrote, in one window
-// (see [WithLogLimit]).
-const SummaryMessage = "identitycall request failures summarized"
-
-// Field keys of the summary entry, beside the kind's method, route, and
-// status or error (the cause's class, as [TransportError.ErrorType]).
-const (
-	FieldSuppressed     = "suppressed" // how many failures the summary stands for
-	FieldFirstRequestID = "first_request_id"
-	FieldLastRequestID  = "last_request_id"
-	FieldFirstAt        = "first_at" // when the first of them started
-	FieldLastAt         = "last_at"  // when the last of them started
-)
+// defaultLogLimit is the number of entries of one kind of failure written
+// in full per second unless [WithLogLimit] says otherwise.
+const defaultLogLimit = 10
 
 // kind is what failures that one summary may stand for share.
 type kind struct {
@@ -210,26 +195,26 @@ func (l *logLimit) take(all bool) {
 
 // writeSummary writes the entry of a storm summary.
 func (t *Transport) writeSummary(s summary) {
-	ce := check(t.logger, s.level, SummaryMessage)
+	ce := check(t.logger, s.level, schema.Summarized)
 	if ce == nil {
 		return
 	}
 	fields := make([]zap.Field, 0, 9)
-	fields = append(fields, zap.String(FieldMethod, s.method))
+	fields = append(fields, zap.String(schema.Method, s.method))
 	if s.route != "" {
-		fields = append(fields, zap.String(FieldRoute, s.route))
+		fields = append(fields, zap.String(schema.Route, s.route))
 	}
 	if s.status != 0 {
-		fields = append(fields, zap.Int(FieldStatus, s.status))
+		fields = append(fields, zap.Int(schema.Status, s.status))
 	} else {
-		fields = append(fields, zap.String(FieldError, s.cause))
+		fields = append(fields, zap.String(schema.Error, s.cause))
 	}
 	fields = append(fields,
-		zap.Int(FieldSuppressed, s.count),
-		zap.String(FieldFirstRequestID, s.firstID),
-		zap.String(FieldLastRequestID, s.lastID),
-		zap.Time(FieldFirstAt, s.firstAt.UTC()),
-		zap.Time(FieldLastAt, s.lastAt.UTC()),
+		zap.Int(schema.Suppressed, s.count),
+		zap.String(schema.FirstRequestID, s.firstID),
+		zap.String(schema.LastRequestID, s.lastID),
+		zap.Time(schema.FirstAt, s.firstAt.UTC()),
+		zap.Time(schema.LastAt, s.lastAt.UTC()),
 	)
 	write(ce, fields)
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/identitycall/idctrace/internal/schema"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
@@ -45,26 +46,26 @@ func TestLogLimitAccountsForEveryFailure(t *testing.T) {
 	tr := New(stubRT{status: 503, body: stringBody(`{"error":"Service unavailable"}`)}, log, WithLogLimit(3, time.Hour))
 	ids := stormCalls(t, tr, 20, "GET", "/recordings/1")
 
-	require.Equal(t, 3, logs.FilterMessage(LogMessage).Len(), "the first 3 of the window in full")
-	assert.Zero(t, logs.FilterMessage(SummaryMessage).Len(), "the window has not ended")
+	require.Equal(t, 3, logs.FilterMessage(schema.Failed).Len(), "the first 3 of the window in full")
+	assert.Zero(t, logs.FilterMessage(schema.Summarized).Len(), "the window has not ended")
 	tr.Flush()
-	sums := logs.FilterMessage(SummaryMessage).All()
+	sums := logs.FilterMessage(schema.Summarized).All()
 	require.Len(t, sums, 1)
 	assert.Equal(t, zapcore.ErrorLevel, sums[0].Level, "the level the entries would have had")
 	f := sums[0].ContextMap()
-	assert.Equal(t, "GET", f[FieldMethod])
-	assert.Equal(t, "/recordings/{id}", f[FieldRoute])
-	assert.EqualValues(t, 503, f[FieldStatus])
-	assert.EqualValues(t, 17, f[FieldSuppressed])
-	assert.Equal(t, ids[3], f[FieldFirstRequestID])
-	assert.Equal(t, ids[19], f[FieldLastRequestID])
-	first, last := f[FieldFirstAt].(time.Time), f[FieldLastAt].(time.Time)
+	assert.Equal(t, "GET", f[schema.Method])
+	assert.Equal(t, "/recordings/{id}", f[schema.Route])
+	assert.EqualValues(t, 503, f[schema.Status])
+	assert.EqualValues(t, 17, f[schema.Suppressed])
+	assert.Equal(t, ids[3], f[schema.FirstRequestID])
+	assert.Equal(t, ids[19], f[schema.LastRequestID])
+	first, last := f[schema.FirstAt].(time.Time), f[schema.LastAt].(time.Time)
 	assert.False(t, last.Before(first))
 	assert.Equal(t, time.UTC, first.Location())
 	assert.Equal(t, 20, accounted(logs))
 
 	tr.Flush()
-	assert.Len(t, logs.FilterMessage(SummaryMessage).All(), 1, "a flush writes nothing twice")
+	assert.Len(t, logs.FilterMessage(schema.Summarized).All(), 1, "a flush writes nothing twice")
 }
 
 // TestLogLimitKindsAreIndependent: a storm of refused connections never
@@ -78,22 +79,22 @@ func TestLogLimitKindsAreIndependent(t *testing.T) {
 	stormCalls(t, tr404, 1, "GET", "/projects/7")
 	stormCalls(t, storm, 5, "POST", "/recordings") // another method, another kind
 
-	entries := logs.FilterMessage(LogMessage).All()
+	entries := logs.FilterMessage(schema.Failed).All()
 	require.Len(t, entries, 5)
-	assert.EqualValues(t, 404, entries[2].ContextMap()[FieldStatus], "the 404 is written in full")
+	assert.EqualValues(t, 404, entries[2].ContextMap()[schema.Status], "the 404 is written in full")
 	storm.Flush()
 	tr404.Flush()
-	sums := logs.FilterMessage(SummaryMessage).All()
+	sums := logs.FilterMessage(schema.Summarized).All()
 	require.Len(t, sums, 2)
 	byMethod := map[string]map[string]any{}
 	for _, s := range sums {
 		f := s.ContextMap()
-		byMethod[f[FieldMethod].(string)] = f
-		assert.Equal(t, "connection_refused", f[FieldError], "a transport error's kind is its cause")
-		assert.NotContains(t, f, FieldStatus)
+		byMethod[f[schema.Method].(string)] = f
+		assert.Equal(t, "connection_refused", f[schema.Error], "a transport error's kind is its cause")
+		assert.NotContains(t, f, schema.Status)
 	}
-	assert.EqualValues(t, 48, byMethod["GET"][FieldSuppressed])
-	assert.EqualValues(t, 3, byMethod["POST"][FieldSuppressed])
+	assert.EqualValues(t, 48, byMethod["GET"][schema.Suppressed])
+	assert.EqualValues(t, 3, byMethod["POST"][schema.Suppressed])
 	assert.Equal(t, 56, accounted(logs))
 }
 
@@ -113,8 +114,8 @@ func TestLogLimitSummaryAtTheEndOfItsWindow(t *testing.T) {
 	end := start.Add(20 * time.Millisecond)
 	now.Store(&end) // the window is over by the time the timer fires
 
-	assert.Eventually(t, func() bool { return logs.FilterMessage(SummaryMessage).Len() == 1 }, 10*time.Second, time.Millisecond)
-	assert.EqualValues(t, 4, logs.FilterMessage(SummaryMessage).All()[0].ContextMap()[FieldSuppressed])
+	assert.Eventually(t, func() bool { return logs.FilterMessage(schema.Summarized).Len() == 1 }, 10*time.Second, time.Millisecond)
+	assert.EqualValues(t, 4, logs.FilterMessage(schema.Summarized).All()[0].ContextMap()[schema.Suppressed])
 	assert.Equal(t, 5, accounted(logs))
 	tr.storm.mu.Lock()
 	assert.Nil(t, tr.storm.timer, "nothing pending, nothing scheduled")
@@ -134,9 +135,9 @@ func TestLogLimitFlushThroughTheClient(t *testing.T) {
 		require.NoError(t, err)
 		readAll(t, resp)
 	}
-	require.Zero(t, logs.FilterMessage(SummaryMessage).Len())
+	require.Zero(t, logs.FilterMessage(schema.Summarized).Len())
 	client.CloseIdleConnections()
-	require.Equal(t, 1, logs.FilterMessage(SummaryMessage).Len())
+	require.Equal(t, 1, logs.FilterMessage(schema.Summarized).Len())
 	assert.Equal(t, 4, accounted(logs))
 }
 
@@ -147,7 +148,7 @@ func TestLogLimitOptions(t *testing.T) {
 		opts    []Option
 		entries int
 	}{
-		{"default: 10 a second", nil, DefaultLogLimit},
+		{"default: 10 a second", nil, defaultLogLimit},
 		{"n of 0 turns it off", []Option{WithLogLimit(0, time.Hour)}, 30},
 		{"negative n turns it off", []Option{WithLogLimit(-1, 0)}, 30},
 		{"per of 0 keeps the second", []Option{WithLogLimit(4, 0)}, 4},
@@ -162,7 +163,7 @@ func TestLogLimitOptions(t *testing.T) {
 				tr.storm.now = func() time.Time { return time.Unix(1e9, 0) } // one window, however slow the machine
 			}
 			stormCalls(t, tr, 30, "GET", "/recordings")
-			assert.Equal(t, tt.entries, logs.FilterMessage(LogMessage).Len())
+			assert.Equal(t, tt.entries, logs.FilterMessage(schema.Failed).Len())
 			if tt.entries < 30 {
 				assert.Equal(t, time.Second, tr.storm.per)
 			}
@@ -207,7 +208,7 @@ func TestLogLimitManyCallersAtOnce(t *testing.T) {
 // BenchmarkStormFailure measures a failure during a storm: nearly every
 // one is counted, not written. The logger encodes JSON to io.Discard.
 func BenchmarkStormFailure(b *testing.B) {
-	for _, limit := range []int{DefaultLogLimit, 0} {
+	for _, limit := range []int{defaultLogLimit, 0} {
 		b.Run(fmt.Sprintf("limit=%d", limit), func(b *testing.B) {
 			enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
 			log := zap.New(zapcore.NewCore(enc, zapcore.AddSync(discard{}), zapcore.DebugLevel))
@@ -246,7 +247,7 @@ func (c *blockingSummaries) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *za
 }
 
 func (c *blockingSummaries) Write(e zapcore.Entry, _ []zapcore.Field) error {
-	if e.Message == SummaryMessage {
+	if e.Message == schema.Summarized {
 		c.once.Do(func() { close(c.entered) })
 		<-c.release
 		c.written.Add(1)

@@ -21,7 +21,7 @@ type Attempt struct {
 
 	// RetrySkipped says why a failure the retry policy retries was not
 	// retried: "budget", "deadline", "max_delay", "max_retries",
-	// "not_idempotent" or "no_get_body" (see [FieldRetrySkipped]).
+	// "not_idempotent" or "no_get_body" (see [schema.RetrySkipped]).
 	RetrySkipped string
 
 	// Last reports that the call ended with this attempt: RoundTrip returned

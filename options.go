@@ -21,14 +21,14 @@ const DefaultBaseURL = "https://api.identitycall.ai" + api.BasePath
 // [WithRequestIDHeader] names another.
 const DefaultRequestIDHeader = "X-Request-ID"
 
-// DefaultMaxBodyBytes is the number of error-body bytes read for decoding and
+// defaultMaxBody is the number of error-body bytes read for decoding and
 // logging unless [WithMaxBodyBytes] sets another cap.
-const DefaultMaxBodyBytes = 16 << 10
+const defaultMaxBody = 16 << 10
 
-// DefaultBodyReadTimeout is how long the Transport waits for the error-body
+// defaultBodyWait is how long the Transport waits for the error-body
 // prefix of a failed response unless [WithBodyReadTimeout] sets another
 // bound.
-const DefaultBodyReadTimeout = time.Second
+const defaultBodyWait = time.Second
 
 // An Option configures a [Transport].
 type Option interface {
@@ -68,7 +68,7 @@ func WithIDGenerator(gen func() string) Option {
 }
 
 // WithMaxBodyBytes caps the number of error-body bytes decoded and logged:
-// the prefix. The default is [DefaultMaxBodyBytes]; zero or less keeps it.
+// the prefix. The default is [defaultMaxBody]; zero or less keeps it.
 // The cap never shortens what the caller reads: the rest of the body follows
 // the prefix. The body-read bound ([WithBodyReadTimeout]) is on the wait for
 // those bytes; decoding and redacting a large cap's worth takes its own time.
@@ -86,7 +86,7 @@ func WithMaxBodyBytes(n int64) Option {
 // logged. Otherwise the entry is written by then, counted from RoundTrip's
 // return, with what the caller has read (or, when the caller is not
 // reading, what the Transport reads in one more bound), and a Close waits
-// for the prefix no longer. The default is [DefaultBodyReadTimeout]; zero
+// for the prefix no longer. The default is [defaultBodyWait]; zero
 // or less keeps it.
 // The bound never shortens what the caller reads: late bytes follow in order.
 func WithBodyReadTimeout(d time.Duration) Option {
@@ -145,7 +145,7 @@ func WithLevel(fn func(status int, route string) zapcore.Level) Option {
 // WithRetry makes the Transport retry, as the IdentityCall docs advise:
 //
 //   - 429: after the larger of the body's retry_after and the Retry-After
-//     header, exactly, or [DefaultRateLimitWait] when neither says; a 429
+//     header, exactly, or [defaultRateLimitWait] when neither says; a 429
 //     asking for more than MaxDelay is returned at once.
 //   - 500, 502, 503, 504 and transport errors a retry can cure (connection
 //     refused or reset, EOF before the response): after BaseDelay·2^(n-1),
@@ -249,11 +249,11 @@ func WithLimiter(l Limiter) Option {
 // kind of failure (its method, route, and status or transport error class),
 // the first n entries of each window of length per are written in full, and
 // the others are counted, then written as one summary entry
-// ([SummaryMessage]) when the window ends: with the kind's fields,
+// ([schema.Summarized]) when the window ends: with the kind's fields,
 // suppressed (the count), the first and last request IDs and the first and
 // last start times. Nothing is dropped: entries plus the summaries'
 // suppressed counts equal the failures. The Recorder, the observers and the
-// metrics see every failure. The default is [DefaultLogLimit] a second; n
+// metrics see every failure. The default is [defaultLogLimit] a second; n
 // of 0 or less turns the limit off (an entry per failure: the one option
 // where zero does not keep the default), per of 0 or less keeps the
 // second. [Transport.Flush] writes pending summaries at once.
@@ -264,22 +264,6 @@ func WithLogLimit(n int, per time.Duration) Option {
 			t.limitPer = per
 		}
 	})
-}
-
-// A RecorderOption configures a [Recorder].
-type RecorderOption interface {
-	applyRecorder(*Recorder)
-}
-
-type recorderOptionFunc func(*Recorder)
-
-func (f recorderOptionFunc) applyRecorder(r *Recorder) { f(r) }
-
-// WithMinLevel makes the Recorder keep and count the failures whose entry
-// level is lvl or above. The default is Warn; zapcore.DebugLevel keeps the
-// not-ready answers of polling too.
-func WithMinLevel(lvl zapcore.Level) RecorderOption {
-	return recorderOptionFunc(func(r *Recorder) { r.minLevel = lvl })
 }
 
 // validHeaderName reports whether name is an RFC 9110 token, the grammar of a

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/identitycall/idctrace/internal/schema"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
@@ -167,7 +168,7 @@ func TestFaultStalledBodyDoesNotHoldTheResponse(t *testing.T) {
 
 			require.Eventually(t, func() bool { return logs.Len() == 1 }, 10*time.Second, time.Millisecond, "logged at the bound, before the body ended")
 			f := logs.All()[0].ContextMap()
-			assert.Equal(t, halfBody, f[FieldBody], "the entry holds what was read")
+			assert.Equal(t, halfBody, f[schema.Body], "the entry holds what was read")
 
 			close(release)
 			var b []byte
@@ -212,7 +213,7 @@ func TestFaultStalledBodyUnderClientTimeout(t *testing.T) {
 			require.Error(t, err, "never a silent short read")
 			assert.True(t, os.IsTimeout(err) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled), "%v", err)
 			require.Equal(t, 1, logs.Len(), "the read's error ended the record")
-			assert.EqualValues(t, 503, logs.All()[0].ContextMap()[FieldStatus])
+			assert.EqualValues(t, 503, logs.All()[0].ContextMap()[schema.Status])
 		})
 	}
 }

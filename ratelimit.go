@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/identitycall/idctrace/internal/redact"
+	"github.com/identitycall/idctrace/internal/schema"
 )
 
 // pause stops the limiter until the end of the wait the 429 r records asks
@@ -17,7 +18,7 @@ func (t *Transport) pause(r *record) {
 	if t.limiter == nil {
 		return
 	}
-	d := DefaultRateLimitWait
+	d := defaultRateLimitWait
 	if r.hasRetry {
 		d = r.waitHint
 	}
@@ -36,11 +37,6 @@ func (t *Transport) answered(status int, sent time.Time) {
 	}
 }
 
-// LimiterMessage is the message of the warning entry a Transport writes, at
-// most once a minute, while its Limiter cannot decide (its store is
-// unreachable) and requests go out without it.
-const LimiterMessage = "identitycall rate limiter unavailable; sending without it"
-
 // failOpen lets an attempt of req go when the limiter could not decide, and
 // warns once a minute while that lasts.
 func (t *Transport) failOpen(req *http.Request, err error) {
@@ -49,8 +45,8 @@ func (t *Transport) failOpen(req *http.Request, err error) {
 	if t.logger == nil || now-last < int64(time.Minute) || !t.warnedAt.CompareAndSwap(last, now) {
 		return
 	}
-	if ce := check(t.logger, zapcore.WarnLevel, LimiterMessage); ce != nil {
+	if ce := check(t.logger, zapcore.WarnLevel, schema.LimiterDown); ce != nil {
 		// The store's error may quote its URL, or what the request sent.
-		write(ce, []zap.Field{zap.String(FieldError, redact.Text(err.Error(), redact.AppendSecrets(nil, req), false))})
+		write(ce, []zap.Field{zap.String(schema.Error, redact.Text(err.Error(), redact.AppendSecrets(nil, req), false))})
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/identitycall/idctrace/idctest"
+	"github.com/identitycall/idctrace/internal/schema"
 )
 
 // fakeLimiter answers Wait with err, after sleeping wait, and records the
@@ -74,12 +75,12 @@ func TestLimiterFirstAttemptNotSent(t *testing.T) {
 	assert.Len(t, srv.got(), 1, "the server saw only the first call")
 	assert.Equal(t, 1, body.count(), "the request's body is closed, as RoundTrip must")
 	assert.Len(t, seen.got, 1, "no Attempt for what was not sent")
-	entries := logs.FilterMessage(LogMessage).All()
+	entries := logs.FilterMessage(schema.Failed).All()
 	require.Len(t, entries, 1)
 	f := entries[0].ContextMap()
-	assert.Equal(t, te.RequestID, f[FieldRequestID])
-	assert.Equal(t, "local_rate_limit", f[FieldErrorType])
-	assert.NotContains(t, f, FieldStatus, "it never reads as a server error")
+	assert.Equal(t, te.RequestID, f[schema.RequestID])
+	assert.Equal(t, "local_rate_limit", f[schema.ErrorType])
+	assert.NotContains(t, f, schema.Status, "it never reads as a server error")
 }
 
 // TestLimiterRetryNotSent: a retry whose slot comes after the deadline is
@@ -105,11 +106,11 @@ func TestLimiterRetryNotSent(t *testing.T) {
 	assert.Equal(t, `{"error":"Service unavailable"}`, readAll(t, resp))
 	assert.Len(t, srv.got(), 1)
 
-	entries := logs.FilterMessage(LogMessage).All()
+	entries := logs.FilterMessage(schema.Failed).All()
 	require.Len(t, entries, 2, "the 503, then the retry that was not sent")
 	end := entries[1].ContextMap()
-	assert.Equal(t, "deadline", end[FieldRetrySkipped])
-	assert.EqualValues(t, 2, end[FieldAttempt])
+	assert.Equal(t, "deadline", end[schema.RetrySkipped])
+	assert.EqualValues(t, 2, end[schema.Attempt])
 	require.Len(t, seen.got, 1)
 	assert.True(t, seen.got[0].Last)
 	assert.Zero(t, seen.got[0].RetryIn)
@@ -134,9 +135,9 @@ func TestLimiterFailsOpen(t *testing.T) {
 		readAll(t, resp)
 	}
 	assert.Len(t, srv.got(), 5, "sent anyway")
-	warnings := logs.FilterMessage(LimiterMessage).All()
+	warnings := logs.FilterMessage(schema.LimiterDown).All()
 	require.Len(t, warnings, 1, "once a minute")
-	assert.Equal(t, "redis: connection refused", warnings[0].ContextMap()[FieldError])
+	assert.Equal(t, "redis: connection refused", warnings[0].ContextMap()[schema.Error])
 }
 
 // TestLimiterPausedBy429: a 429 pauses the limiter for its retry_after,
@@ -183,7 +184,7 @@ func TestLimiterQueuedIsReported(t *testing.T) {
 	resp, err := tr.RoundTrip(newRequest(t, "GET", "http://h/api/v1/public/recordings"))
 	require.NoError(t, err)
 	resp.Body.Close()
-	queued := logs.All()[0].ContextMap()[FieldQueued].(time.Duration)
+	queued := logs.All()[0].ContextMap()[schema.Queued].(time.Duration)
 	assert.GreaterOrEqual(t, queued, 20*time.Millisecond)
 	require.Len(t, seen.got, 1)
 	assert.Equal(t, queued, seen.got[0].Queued)
@@ -333,10 +334,10 @@ func TestRetryWithoutSlotAfterTransportError(t *testing.T) {
 	require.ErrorAs(t, err, &te)
 	assert.Equal(t, "connection_refused", te.ErrorType)
 
-	entries := logs.FilterMessage(LogMessage).All()
+	entries := logs.FilterMessage(schema.Failed).All()
 	require.NotEmpty(t, entries)
 	last := entries[len(entries)-1].ContextMap()
-	assert.Equal(t, "deadline", last[FieldRetrySkipped], "the entry says why the refused connection was not retried")
+	assert.Equal(t, "deadline", last[schema.RetrySkipped], "the entry says why the refused connection was not retried")
 }
 
 // TestLimiterErrorRedactsURLPassword: a Limiter's error that names its
@@ -374,7 +375,7 @@ func TestLimiterErrorRedactsURLPassword(t *testing.T) {
 			}
 			entries := logs.All()
 			require.Len(t, entries, 1, "the warning, or the entry")
-			outputs = append(outputs, entries[0].ContextMap()[FieldError])
+			outputs = append(outputs, entries[0].ContextMap()[schema.Error])
 			for _, out := range outputs {
 				assert.NotContains(t, out, password)
 			}

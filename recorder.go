@@ -12,21 +12,19 @@ import (
 	"github.com/identitycall/idctrace/internal/redact"
 )
 
-// DefaultRecorderSize is the number of failures a [Recorder] keeps when
+// defaultRecorderSize is the number of failures a [Recorder] keeps when
 // [NewRecorder] is given zero or less.
-const DefaultRecorderSize = 50
+const defaultRecorderSize = 50
 
 // A Recorder keeps the most recent failed attempts of one or more
 // Transports in memory, so they can be attached to a support ticket as one
 // bundle ([Recorder.WriteBundle]) or looked at on a debug page
 // ([Recorder.ServeHTTP]). Attach it with [WithRecorder]. It holds exactly
 // what is logged, already redacted, and no request or response. It keeps
-// failures at Warn and above by default, so not the not-ready answers
-// polling meets, which log at Debug (see [WithMinLevel]). It is safe for
-// concurrent use.
+// failures at Warn and above, so not the not-ready answers polling meets,
+// which log at Debug. It is safe for concurrent use.
 type Recorder struct {
-	minLevel zapcore.Level
-	now      func() time.Time
+	now func() time.Time
 
 	mu     sync.Mutex
 	ring   []record // a circular buffer of copies
@@ -36,23 +34,19 @@ type Recorder struct {
 }
 
 // NewRecorder returns a Recorder that keeps the last size failures; zero or
-// less means [DefaultRecorderSize].
-func NewRecorder(size int, opts ...RecorderOption) *Recorder {
+// less means 50.
+func NewRecorder(size int) *Recorder {
 	if size <= 0 {
-		size = DefaultRecorderSize
+		size = defaultRecorderSize
 	}
-	r := &Recorder{minLevel: zapcore.WarnLevel, now: time.Now, ring: make([]record, size)}
-	for _, opt := range opts {
-		opt.applyRecorder(r)
-	}
-	return r
+	return &Recorder{now: time.Now, ring: make([]record, size)}
 }
 
 // add keeps and counts f, whose entry has level lvl, when lvl is at least
 // the Recorder's. It keeps a copy without the references that would keep a
 // request, a response body or an unredacted error alive.
 func (r *Recorder) add(f *record, lvl zapcore.Level) {
-	if lvl < r.minLevel {
+	if lvl < zapcore.WarnLevel {
 		return
 	}
 	c := *f
@@ -71,15 +65,6 @@ func (r *Recorder) Len() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.count
-}
-
-// Reset forgets every failure held, and the counts.
-func (r *Recorder) Reset() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	clear(r.ring)
-	r.next, r.count = 0, 0
-	r.counts = kindCounts{}
 }
 
 // snapshot returns the failures held, oldest first.

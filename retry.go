@@ -33,10 +33,10 @@ func DefaultRetryPolicy() RetryPolicy {
 		Budget: NewRetryBudget(0.1, 10)}
 }
 
-// DefaultRateLimitWait is the wait after a 429 that says for how long in
+// defaultRateLimitWait is the wait after a 429 that says for how long in
 // neither its body's retry_after nor a Retry-After header: the IdentityCall
 // docs' own default.
-const DefaultRateLimitWait = time.Minute
+const defaultRateLimitWait = time.Minute
 
 // retryWait decides whether the failed attempt r of c is retried, and
 // after how long. The zero policy never retries. When the policy retries
@@ -59,7 +59,7 @@ func (t *Transport) retryWait(c *call, r *record) (time.Duration, bool) {
 	case !rateLimited && !retryAllowed(ctx) && (r.endpoint.SpendsMoney || !p.RetryNonIdempotent && !idempotent(req, r)):
 		why = "not_idempotent"
 	case rateLimited:
-		wait = DefaultRateLimitWait
+		wait = defaultRateLimitWait
 		if r.hasRetry {
 			wait = r.waitHint
 		}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/identitycall/idctrace/internal/schema"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -91,7 +92,7 @@ func TestRetryScripts(t *testing.T) {
 			}
 			assert.Equal(t, hits[0].id, RequestID(resp))
 
-			entries := logs.FilterMessage(LogMessage).AllUntimed()
+			entries := logs.FilterMessage(schema.Failed).AllUntimed()
 			failures := len(hits)
 			if tt.status < 400 {
 				failures--
@@ -99,12 +100,12 @@ func TestRetryScripts(t *testing.T) {
 			require.Len(t, entries, failures, "one entry per failed attempt")
 			for i, e := range entries {
 				f := e.ContextMap()
-				assert.EqualValues(t, i+1, f[FieldAttempt])
-				assert.Equal(t, hits[0].id, f[FieldRequestID])
+				assert.EqualValues(t, i+1, f[schema.Attempt])
+				assert.Equal(t, hits[0].id, f[schema.RequestID])
 				if i < len(tt.waits) {
-					assert.Equal(t, tt.waits[i], f[FieldRetryIn])
+					assert.Equal(t, tt.waits[i], f[schema.RetryIn])
 				} else {
-					assert.NotContains(t, f, FieldRetryIn, "no retry follows the last entry")
+					assert.NotContains(t, f, schema.RetryIn, "no retry follows the last entry")
 				}
 			}
 			if tt.status >= 400 {
@@ -317,13 +318,13 @@ func TestRetrySkippedSaysWhy(t *testing.T) {
 			if err == nil {
 				readAll(t, resp)
 			}
-			entries := logs.FilterMessage(LogMessage).All()
+			entries := logs.FilterMessage(schema.Failed).All()
 			require.NotEmpty(t, entries)
 			last := entries[len(entries)-1].ContextMap()
 			if tt.want == "" {
-				assert.NotContains(t, last, FieldRetrySkipped)
+				assert.NotContains(t, last, schema.RetrySkipped)
 			} else {
-				assert.Equal(t, tt.want, last[FieldRetrySkipped])
+				assert.Equal(t, tt.want, last[schema.RetrySkipped])
 			}
 			require.NotEmpty(t, seen.got)
 			final := seen.got[len(seen.got)-1]

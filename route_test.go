@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/identitycall/idctrace/internal/api"
+	"github.com/identitycall/idctrace/internal/schema"
 )
 
 func TestRoute(t *testing.T) {
@@ -203,12 +204,12 @@ func TestRouteInEveryOutput(t *testing.T) {
 		require.NoError(t, recorder.WriteBundle(&bundle, ""))
 		f := logs.All()[0].ContextMap()
 		if route == "" {
-			assert.NotContains(t, f, FieldRoute)
+			assert.NotContains(t, f, schema.Route)
 			assert.NotContains(t, apiErr.SupportTicket(""), "Endpoint:")
 			assert.NotContains(t, bundle.String(), `"route"`)
 			continue
 		}
-		assert.Equal(t, route, f[FieldRoute])
+		assert.Equal(t, route, f[schema.Route])
 		assert.Contains(t, apiErr.SupportTicket(""), "Endpoint:    GET "+route+"\n")
 		assert.Contains(t, bundle.String(), `"route":"`+route+`"`)
 	}
@@ -300,6 +301,6 @@ func TestLoggedQueryParams(t *testing.T) {
 		resp, err := New(stubRT{status: 404, body: stringBody("{}")}, log, tt.opts...).RoundTrip(httptest.NewRequest(cmp.Or(tt.method, "GET"), tt.url, nil))
 		require.NoError(t, err)
 		resp.Body.Close()
-		assert.Equal(t, tt.want, logs.All()[0].ContextMap()[FieldURL], tt.url)
+		assert.Equal(t, tt.want, logs.All()[0].ContextMap()[schema.URL], tt.url)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/identitycall/idctrace/internal/schema"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -285,5 +286,5 @@ func TestTeeBodyCloseAtTheBound(t *testing.T) {
 	assert.Equal(t, 1, n, "Close returned before the entry was written")
 	tr.Flush() // the timer's goroutine, if it has not run yet
 	require.Equal(t, 1, logs.Len())
-	assert.Equal(t, "Resource not found", logs.All()[0].ContextMap()[FieldError], "the entry lost the body's text")
+	assert.Equal(t, "Resource not found", logs.All()[0].ContextMap()[schema.Error], "the entry lost the body's text")
 }

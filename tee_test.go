@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/identitycall/idctrace/internal/schema"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -121,15 +122,15 @@ func TestTeeBodyEndsTheRecord(t *testing.T) {
 			assert.Equal(t, tt.reads, tt.use(t, tr, resp))
 			require.Eventually(t, func() bool { return logs.Len() == 1 }, 10*time.Second, time.Millisecond)
 			f := logs.All()[0].ContextMap()
-			assert.EqualValues(t, 404, f[FieldStatus])
-			assert.Equal(t, "/recordings/{id}", f[FieldRoute])
+			assert.EqualValues(t, 404, f[schema.Status])
+			assert.Equal(t, "/recordings/{id}", f[schema.Route])
 			if tt.message != "" {
-				assert.Equal(t, tt.message, f[FieldError])
+				assert.Equal(t, tt.message, f[schema.Error])
 			} else {
-				assert.NotContains(t, f, FieldError)
+				assert.NotContains(t, f, schema.Error)
 			}
 			if tt.bodyF != "" {
-				assert.Equal(t, tt.bodyF, f[FieldBody])
+				assert.Equal(t, tt.bodyF, f[schema.Body])
 			}
 			resp.Body.Close()
 			tr.Flush()
@@ -154,7 +155,7 @@ func TestTeeBodyDoesNotWaitForTheBody(t *testing.T) {
 	}()
 	assert.Equal(t, `{"error":"Internal server error"}`, readAll(t, resp))
 	require.Equal(t, 1, logs.Len())
-	assert.Equal(t, "Internal server error", logs.All()[0].ContextMap()[FieldError])
+	assert.Equal(t, "Internal server error", logs.All()[0].ContextMap()[schema.Error])
 }
 
 // TestTeeBodyWhatIsReadBeforeRoundTripReturns: a failure the Transport
@@ -235,9 +236,9 @@ func TestTeeBodyConcurrentEnds(t *testing.T) {
 	entries, suppressed := 0, 0
 	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
 		switch {
-		case strings.Contains(line, LogMessage):
+		case strings.Contains(line, schema.Failed):
 			entries++
-		case strings.Contains(line, SummaryMessage):
+		case strings.Contains(line, schema.Summarized):
 			var n int
 			_, err := fmt.Sscanf(line[strings.Index(line, `"suppressed":`)+len(`"suppressed":`):], "%d", &n)
 			require.NoError(t, err)

@@ -71,10 +71,10 @@ func New(base http.RoundTripper, logger *zap.Logger, opts ...Option) *Transport 
 		base:     base,
 		logger:   logger,
 		header:   textproto.CanonicalMIMEHeaderKey(DefaultRequestIDHeader), // "X-Request-Id"
-		maxBody:  DefaultMaxBodyBytes,
-		bodyWait: DefaultBodyReadTimeout,
+		maxBody:  defaultMaxBody,
+		bodyWait: defaultBodyWait,
 		level:    defaultLevel,
-		limitN:   DefaultLogLimit,
+		limitN:   defaultLogLimit,
 		limitPer: time.Second,
 		now:      time.Now,
 		sleep:    sleepContext,

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/identitycall/idctrace/internal/schema"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -83,25 +84,25 @@ func TestTransportDocumentedStatuses(t *testing.T) {
 				require.Len(t, ids, 1)
 				assert.Equal(t, ids[0], RequestID(resp))
 
-				entries := logs.FilterMessage(LogMessage).AllUntimed()
+				entries := logs.FilterMessage(schema.Failed).AllUntimed()
 				require.Len(t, entries, 1, "one entry per failure")
 				assert.Equal(t, tt.level, entries[0].Level)
 				f := entries[0].ContextMap()
-				assert.Equal(t, ids[0], f[FieldRequestID])
-				assert.Equal(t, "GET", f[FieldMethod])
-				assert.Equal(t, srv.URL+"/api/v1/public/recordings?page=2", f[FieldURL])
-				assert.EqualValues(t, tt.status, f[FieldStatus])
-				assert.EqualValues(t, 1, f[FieldAttempt])
-				assert.IsType(t, time.Duration(0), f[FieldDuration])
-				require.IsType(t, time.Time{}, f[FieldStartedAt])
-				assert.Equal(t, time.UTC, f[FieldStartedAt].(time.Time).Location())
-				assertField(t, f, FieldError, tt.message, tt.message != "")
-				assertField(t, f, FieldBody, tt.logBody, tt.logBody != "")
-				assertField(t, f, FieldRetryAfter, tt.retryAfter, tt.retryAfter != 0)
+				assert.Equal(t, ids[0], f[schema.RequestID])
+				assert.Equal(t, "GET", f[schema.Method])
+				assert.Equal(t, srv.URL+"/api/v1/public/recordings?page=2", f[schema.URL])
+				assert.EqualValues(t, tt.status, f[schema.Status])
+				assert.EqualValues(t, 1, f[schema.Attempt])
+				assert.IsType(t, time.Duration(0), f[schema.Duration])
+				require.IsType(t, time.Time{}, f[schema.StartedAt])
+				assert.Equal(t, time.UTC, f[schema.StartedAt].(time.Time).Location())
+				assertField(t, f, schema.Error, tt.message, tt.message != "")
+				assertField(t, f, schema.Body, tt.logBody, tt.logBody != "")
+				assertField(t, f, schema.RetryAfter, tt.retryAfter, tt.retryAfter != 0)
 				if tt.errs != nil {
-					assert.Equal(t, toAny(tt.errs), f[FieldErrors])
+					assert.Equal(t, toAny(tt.errs), f[schema.Errors])
 				} else {
-					assert.NotContains(t, f, FieldErrors)
+					assert.NotContains(t, f, schema.Errors)
 				}
 
 				err = CheckResponse(resp)
@@ -114,8 +115,8 @@ func TestTransportDocumentedStatuses(t *testing.T) {
 				assert.Equal(t, tt.logBody, apiErr.Body)
 				assert.Equal(t, ids[0], apiErr.RequestID)
 				assert.Equal(t, "GET", apiErr.Method)
-				assert.Equal(t, f[FieldURL], apiErr.URL)
-				assert.Equal(t, f[FieldStartedAt], apiErr.Time)
+				assert.Equal(t, f[schema.URL], apiErr.URL)
+				assert.Equal(t, f[schema.StartedAt], apiErr.Time)
 				assert.Equal(t, 1, apiErr.Attempt)
 				assert.Contains(t, err.Error(), fmt.Sprint(tt.status))
 				assert.Contains(t, err.Error(), ids[0])
@@ -204,21 +205,21 @@ func TestTransportErrorCarriesTheRequestID(t *testing.T) {
 	require.Len(t, entries, 1)
 	assert.Equal(t, zapcore.ErrorLevel, entries[0].Level)
 	f := entries[0].ContextMap()
-	assert.NotContains(t, f, FieldStatus)
-	assert.Equal(t, baseErr.Error(), f[FieldError])
-	assert.Equal(t, "https://api.identitycall.ai/api/v1/public/recordings/7?token=REDACTED", f[FieldURL])
-	assert.Equal(t, "/recordings/{id}", f[FieldRoute])
-	assert.Equal(t, "DELETE", f[FieldMethod])
-	assert.EqualValues(t, 1, f[FieldAttempt])
+	assert.NotContains(t, f, schema.Status)
+	assert.Equal(t, baseErr.Error(), f[schema.Error])
+	assert.Equal(t, "https://api.identitycall.ai/api/v1/public/recordings/7?token=REDACTED", f[schema.URL])
+	assert.Equal(t, "/recordings/{id}", f[schema.Route])
+	assert.Equal(t, "DELETE", f[schema.Method])
+	assert.EqualValues(t, 1, f[schema.Attempt])
 
 	// The error, its entry, its ticket and the Recorder agree.
-	assert.Equal(t, f[FieldRequestID], te.RequestID)
-	assert.Equal(t, f[FieldURL], te.URL)
+	assert.Equal(t, f[schema.RequestID], te.RequestID)
+	assert.Equal(t, f[schema.URL], te.URL)
 	assert.Equal(t, "/recordings/{id}", te.Route)
 	assert.Equal(t, "DELETE", te.Method)
 	assert.Equal(t, 1, te.Attempt)
-	assert.Equal(t, f[FieldStartedAt], te.Time)
-	assert.Equal(t, f[FieldDuration], te.Duration)
+	assert.Equal(t, f[schema.StartedAt], te.Time)
+	assert.Equal(t, f[schema.Duration], te.Duration)
 	assert.Equal(t, te.RequestID, RequestIDFromError(err))
 	assert.Equal(t, "identitycall: DELETE "+te.URL+": "+baseErr.Error()+" (request_id "+te.RequestID+")", err.Error())
 	assert.Contains(t, te.SupportTicket(""), "Request ID:  "+te.RequestID)
@@ -370,16 +371,16 @@ func TestFaultThousandConcurrentMixedCalls(t *testing.T) {
 			wg.Wait()
 			client.CloseIdleConnections() // which flushes the storm summaries
 
-			entries := logs.FilterMessage(LogMessage).All()
+			entries := logs.FilterMessage(schema.Failed).All()
 			assert.Equal(t, int(failures.Load()), accounted(logs), "every failure is written or counted")
 			ids := map[string]bool{}
 			served.Range(func(k, v any) bool { ids[k.(string)] = true; return true })
 			assert.Len(t, ids, n, "a unique ID per call")
 			for _, e := range entries {
 				f := e.ContextMap()
-				status, ok := served.Load(f[FieldRequestID])
+				status, ok := served.Load(f[schema.RequestID])
 				require.True(t, ok)
-				assert.EqualValues(t, status, f[FieldStatus], "the entry matches its request")
+				assert.EqualValues(t, status, f[schema.Status], "the entry matches its request")
 			}
 		})
 	}
@@ -433,7 +434,7 @@ func TestQuickStartAsWritten(t *testing.T) {
 					require.NoError(t, logger.Sync())
 				} else {
 					t.Cleanup(func() { resp.Body.Close() })
-					require.Eventually(t, func() bool { logger.Sync(); return strings.Contains(lines()[0], LogMessage) },
+					require.Eventually(t, func() bool { logger.Sync(); return strings.Contains(lines()[0], schema.Failed) },
 						10*time.Second, 10*time.Millisecond, "the entry of a body left alone")
 				}
 				tr.Flush()
@@ -442,9 +443,9 @@ func TestQuickStartAsWritten(t *testing.T) {
 				require.Len(t, l, 1)
 				var entry map[string]any
 				require.NoError(t, json.Unmarshal([]byte(l[0]), &entry))
-				assert.Equal(t, LogMessage, entry["msg"])
-				assert.Equal(t, "Resource not found", entry[FieldError])
-				assert.Equal(t, resp.Request.Header.Get("X-Request-Id"), entry[FieldRequestID])
+				assert.Equal(t, schema.Failed, entry["msg"])
+				assert.Equal(t, "Resource not found", entry[schema.Error])
+				assert.Equal(t, resp.Request.Header.Get("X-Request-Id"), entry[schema.RequestID])
 				assert.NotContains(t, entry, "caller")
 				assert.NotContains(t, entry, "stacktrace")
 				assert.NotContains(t, l[0], testKey[4:])

@@ -46,7 +46,7 @@ func ExampleWithTraceFields() {
 	resp.Body.Close()
 
 	entry := logs.All()[0].ContextMap()
-	fmt.Println(entry[idctrace.FieldError])
+	fmt.Println(entry["error"])
 	fmt.Println("trace_id", entry[idcotel.FieldTraceID])
 	fmt.Println("span_id ", entry[idcotel.FieldSpanID])
 	// Output:
@@ -129,7 +129,7 @@ func ExampleWithLogContext() {
 	fmt.Println("span ", r.SpanID())
 	r.WalkAttributes(func(kv attribute.KeyValue) bool {
 		switch kv.Key {
-		case idctrace.FieldRequestID, idctrace.FieldRoute, idctrace.FieldStatus:
+		case "request_id", "route", "status":
 			fmt.Println(kv.Key, kv.Value.Emit())
 		}
 		return true

@@ -118,7 +118,7 @@ func TestUnderOtelhttp(t *testing.T) {
 	got := srv.header(0)
 	assert.Equal(t, "00-"+sc.TraceID().String()+"-"+sc.SpanID().String()+"-01", got.Get("Traceparent"),
 		"otelhttp's traceparent reaches the server untouched")
-	assert.Equal(t, fields[idctrace.FieldRequestID], got.Get("X-Request-ID"))
+	assert.Equal(t, fields["request_id"], got.Get("X-Request-ID"))
 
 	var apiErr *idctrace.APIError
 	require.ErrorAs(t, idctrace.CheckResponse(resp), &apiErr)

@@ -267,8 +267,8 @@ func TestFailOpenWarningHoldsNoRedisPassword(t *testing.T) {
 	resp, err := tr.RoundTrip(req)
 	require.NoError(t, err, "sent anyway: the limiter fails open")
 	resp.Body.Close()
-	warnings := logs.FilterMessage(idctrace.LimiterMessage).All()
+	warnings := logs.FilterMessage("identitycall rate limiter unavailable; pacing locally").All()
 	require.Len(t, warnings, 1)
-	t.Logf("warning: %v", warnings[0].ContextMap()[idctrace.FieldError])
-	assert.NotContains(t, warnings[0].ContextMap()[idctrace.FieldError], password)
+	t.Logf("warning: %v", warnings[0].ContextMap()["error"])
+	assert.NotContains(t, warnings[0].ContextMap()["error"], password)
 }

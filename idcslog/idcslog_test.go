@@ -22,6 +22,7 @@ import (
 
 	"github.com/identitycall/idctrace"
 	"github.com/identitycall/idctrace/idcslog"
+	"github.com/identitycall/idctrace/internal/schema"
 )
 
 func TestMain(m *testing.M) {
@@ -73,14 +74,14 @@ func TestA404ThroughSlog(t *testing.T) {
 	recs := buf.records(t)
 	require.Len(t, recs, 1)
 	r := recs[0]
-	assert.Equal(t, idctrace.LogMessage, r["msg"])
+	assert.Equal(t, schema.Failed, r["msg"])
 	assert.Equal(t, "WARN", r["level"])
-	assert.Equal(t, idctrace.RequestID(resp), r[idctrace.FieldRequestID])
-	assert.EqualValues(t, 404, r[idctrace.FieldStatus])
-	assert.Equal(t, "/recordings/{id}", r[idctrace.FieldRoute])
-	assert.Equal(t, "Resource not found", r[idctrace.FieldError])
-	assert.IsType(t, float64(0), r[idctrace.FieldDuration], "a duration, which the JSON handler writes in nanoseconds")
-	_, err = time.Parse(time.RFC3339Nano, r[idctrace.FieldStartedAt].(string))
+	assert.Equal(t, idctrace.RequestID(resp), r[schema.RequestID])
+	assert.EqualValues(t, 404, r[schema.Status])
+	assert.Equal(t, "/recordings/{id}", r[schema.Route])
+	assert.Equal(t, "Resource not found", r[schema.Error])
+	assert.IsType(t, float64(0), r[schema.Duration], "a duration, which the JSON handler writes in nanoseconds")
+	_, err = time.Parse(time.RFC3339Nano, r[schema.StartedAt].(string))
 	assert.NoError(t, err, "a time, which the JSON handler writes in RFC 3339")
 }
 

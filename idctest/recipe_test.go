@@ -13,6 +13,7 @@ import (
 
 	"github.com/identitycall/idctrace"
 	"github.com/identitycall/idctrace/idctest"
+	"github.com/identitycall/idctrace/internal/schema"
 )
 
 // TestReadmeRecipe runs the README's testing recipe, as written there,
@@ -63,9 +64,9 @@ func TestReadmeRecipe(t *testing.T) {
 	// 503's backoff of at most BaseDelay, and for each 429 at most the
 	// window; the wall clock would measure the machine instead.
 	var waits []time.Duration
-	for _, e := range logs.FilterFieldKey(idctrace.FieldRetryIn).All() {
-		wait := e.ContextMap()[idctrace.FieldRetryIn].(time.Duration)
-		switch e.ContextMap()[idctrace.FieldStatus] {
+	for _, e := range logs.FilterFieldKey(schema.RetryIn).All() {
+		wait := e.ContextMap()[schema.RetryIn].(time.Duration)
+		switch e.ContextMap()[schema.Status] {
 		case int64(http.StatusTooManyRequests):
 			waits = append(waits, wait)
 			assert.True(t, wait > 0 && wait <= 100*time.Millisecond, "a 429 asked for %v", wait)

@@ -18,6 +18,7 @@ import (
 	"github.com/identitycall/idctrace"
 	"github.com/identitycall/idctrace/idctest"
 	"github.com/identitycall/idctrace/internal/api"
+	"github.com/identitycall/idctrace/internal/schema"
 )
 
 func TestRouting(t *testing.T) {
@@ -222,9 +223,9 @@ func TestEveryEndpointThroughIdctrace(t *testing.T) {
 			assert.Contains(t, apiErr.Hint, "with "+string(e.Permission)+" permission")
 			require.Equal(t, 1, logs.Len())
 			entry := logs.All()[0].ContextMap()
-			assert.Equal(t, e.Path, entry[idctrace.FieldRoute])
-			assert.EqualValues(t, 403, entry[idctrace.FieldStatus])
-			assert.Equal(t, apiErr.RequestID, entry[idctrace.FieldRequestID])
+			assert.Equal(t, e.Path, entry[schema.Route])
+			assert.EqualValues(t, 403, entry[schema.Status])
+			assert.Equal(t, apiErr.RequestID, entry[schema.RequestID])
 		})
 	}
 }

@@ -117,7 +117,7 @@ func TestUnderRetryablehttp(t *testing.T) {
 			}
 			entries := logs.All()
 			require.Len(t, entries, 2, "the 503 and the 500")
-			assert.Equal(t, ids[0], entries[0].ContextMap()[idctrace.FieldRequestID])
+			assert.Equal(t, ids[0], entries[0].ContextMap()["request_id"])
 		})
 	}
 }
@@ -138,7 +138,7 @@ func TestUnderResty(t *testing.T) {
 	assert.Equal(t, srv.ids()[0], apiErr.RequestID)
 	assert.Equal(t, "denied for Bearer idc_****0gZa", apiErr.Message)
 	require.Equal(t, 1, logs.Len())
-	assert.Equal(t, "denied for Bearer idc_****0gZa", logs.All()[0].ContextMap()[idctrace.FieldError])
+	assert.Equal(t, "denied for Bearer idc_****0gZa", logs.All()[0].ContextMap()["error"])
 }
 
 func TestUnderOAuth2(t *testing.T) {
@@ -159,8 +159,8 @@ func TestUnderOAuth2(t *testing.T) {
 	assert.Equal(t, "Bearer "+token, srv.header(0).Get("Authorization"), "oauth2's header reaches the server")
 	require.Equal(t, 1, logs.Len())
 	f := logs.All()[0].ContextMap()
-	assert.Equal(t, "denied for Bearer REDACTED", f[idctrace.FieldError], "a non-idc token echoed back is still redacted")
-	assert.Equal(t, srv.ids()[0], f[idctrace.FieldRequestID])
+	assert.Equal(t, "denied for Bearer REDACTED", f["error"], "a non-idc token echoed back is still redacted")
+	assert.Equal(t, srv.ids()[0], f["request_id"])
 }
 
 // TestUnderRetryablehttpCertificateError: go-retryablehttp does not retry
@@ -193,7 +193,7 @@ func TestUnderRetryablehttpCertificateError(t *testing.T) {
 	assert.NotEmpty(t, te.RequestID)
 	assert.Contains(t, te.Hint, "certificate")
 	require.Equal(t, 1, logs.Len())
-	assert.Equal(t, te.RequestID, logs.All()[0].ContextMap()[idctrace.FieldRequestID])
+	assert.Equal(t, te.RequestID, logs.All()[0].ContextMap()["request_id"])
 	assert.Equal(t, 1, rec.Len())
 	var certErr *tls.CertificateVerificationError
 	assert.ErrorAs(t, err, &certErr)

@@ -104,7 +104,7 @@ func (d *demo) storm() error {
 	}
 	tr.Flush() // the summary now, not when its second ends
 	fmt.Fprintf(d.out, "   => %d calls: %d attempts (the retry budget, not %d), %d log lines (the storm limit: %d entries of a kind a second, then a summary)\n",
-		calls, attempts.Load(), calls*(policy.MaxRetries+1), lines.n.Load(), idctrace.DefaultLogLimit)
+		calls, attempts.Load(), calls*(policy.MaxRetries+1), lines.n.Load(), 10)
 	return nil
 }
 

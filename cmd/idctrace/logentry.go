@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/identitycall/idctrace"
+	"github.com/identitycall/idctrace/internal/schema"
 )
 
 // logEntry is one idctrace entry of a log: a failed attempt, or a summary
@@ -99,10 +99,10 @@ func parseLine(line []byte, tooLong bool) (*logEntry, lineKind) {
 	if msg == nil {
 		msg = raw.Message
 	}
-	if msg == nil || *msg != idctrace.LogMessage && *msg != idctrace.SummaryMessage {
+	if msg == nil || *msg != schema.Failed && *msg != schema.Summarized {
 		return nil, lineOther
 	}
-	e, err := raw.entry(*msg == idctrace.SummaryMessage)
+	e, err := raw.entry(*msg == schema.Summarized)
 	if err != nil {
 		return nil, lineUnreadable
 	}

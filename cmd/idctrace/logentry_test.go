@@ -7,11 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/identitycall/idctrace/internal/schema"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
-
-	"github.com/identitycall/idctrace"
 )
 
 // summaryLine writes a storm summary as issue 19 has the Transport write
@@ -26,7 +25,7 @@ func summaryLine(logger *zap.Logger, route string, status int, cause string, n i
 	fields = append(fields, zap.Int("suppressed", n),
 		zap.String("first_request_id", "first-"+route), zap.String("last_request_id", "last-"+route),
 		zap.Time("first_at", first), zap.Time("last_at", last))
-	logger.Error(idctrace.SummaryMessage, fields...)
+	logger.Error(schema.Summarized, fields...)
 }
 
 func TestReadSummaries(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 	"github.com/identitycall/idctrace"
 	"github.com/identitycall/idctrace/idcslog"
 	"github.com/identitycall/idctrace/idctest"
+	"github.com/identitycall/idctrace/internal/schema"
 )
 
 // The encoders whose logs the reader reads, as a service configures them.
@@ -204,7 +205,7 @@ func copyTo(t *testing.T, path, name string) string {
 func TestReadLogsSkipsWhatIsNotAnEntry(t *testing.T) {
 	t.Parallel()
 	var entry bytes.Buffer
-	zapProduction(&entry).Warn(idctrace.LogMessage, zap.String("request_id", "r-1"), zap.String("method", "GET"), zap.Int("status", 404))
+	zapProduction(&entry).Warn(schema.Failed, zap.String("request_id", "r-1"), zap.String("method", "GET"), zap.Int("status", 404))
 	good := strings.TrimSuffix(entry.String(), "\n")
 	huge := `{"level":"warn","msg":"identitycall request failed","body":"` + strings.Repeat("x", 3<<20) + `"}`
 	atLimit := `{"msg":"identitycall request failed","request_id":"r-2","body":"` + strings.Repeat("y", maxLogLine-70) + `"}`
@@ -257,8 +258,8 @@ func TestReadLogsErrors(t *testing.T) {
 // once.
 func FuzzReadLogs(f *testing.F) {
 	var buf bytes.Buffer
-	zapProduction(&buf).Warn(idctrace.LogMessage, zap.String("request_id", "r-1"), zap.Duration("duration", time.Second))
-	slogJSON(&buf).Error(idctrace.SummaryMessage, zap.Int("suppressed", 3), zap.Time("first_at", time.Now()))
+	zapProduction(&buf).Warn(schema.Failed, zap.String("request_id", "r-1"), zap.Duration("duration", time.Second))
+	slogJSON(&buf).Error(schema.Summarized, zap.Int("suppressed", 3), zap.Time("first_at", time.Now()))
 	f.Add(buf.Bytes())
 	f.Add([]byte("\x1f\x8b\x08"))
 	f.Add([]byte(`{"msg":"identitycall request failed","ts":"1e400"}`))

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/identitycall/idctrace"
+	"github.com/identitycall/idctrace/internal/schema"
 )
 
 // stepClock is a zapcore.Clock that moves one second at each entry, so
@@ -170,13 +171,13 @@ func TestReportRedactsEchoedKeys(t *testing.T) {
 	var buf bytes.Buffer
 	logger := from(t1400, zapProduction)(&buf)
 	for _, echo := range []string{key, "idc%5F" + secret, "IDC%255f" + secret, `idc\u005f` + secret, `idc\\u005f` + secret} {
-		logger.Warn(idctrace.LogMessage, zap.String("request_id", "req-"+echo), zap.String("method", "GET"),
+		logger.Warn(schema.Failed, zap.String("request_id", "req-"+echo), zap.String("method", "GET"),
 			zap.String("url", "https://api.example.com/api/v1/public/keys/"+echo+"?x=1"),
 			zap.Int("status", 401), zap.String("error", "invalid key "+echo), zap.String("body", `{"error":"invalid key `+echo+`"}`),
 			zap.String("hint", "Check the key "+echo))
-		logger.Error(idctrace.LogMessage, zap.String("request_id", "req-"+echo), zap.String("method", "POST"),
+		logger.Error(schema.Failed, zap.String("request_id", "req-"+echo), zap.String("method", "POST"),
 			zap.String("route", "/recordings"), zap.String("error", "proxy refused key "+echo))
-		logger.Error(idctrace.SummaryMessage, zap.String("method", "GET"), zap.String("route", "/x/"+echo), zap.String("error", echo),
+		logger.Error(schema.Summarized, zap.String("method", "GET"), zap.String("route", "/x/"+echo), zap.String("error", echo),
 			zap.Int("suppressed", 2), zap.String("first_request_id", echo), zap.String("last_request_id", echo))
 	}
 	// The same, written by hand: JSON's own escape of the underscore.

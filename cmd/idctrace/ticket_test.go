@@ -11,11 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/identitycall/idctrace/internal/schema"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
-
-	"github.com/identitycall/idctrace"
 )
 
 // golden is the whole of a ticket in testdata/ticket, as a regular expression.
@@ -108,14 +107,14 @@ func TestTicketRedactsEchoedKeys(t *testing.T) {
 	logger := from(t1400, zapProduction)(&buf)
 	for i, echo := range echoes {
 		for attempt := 1; attempt <= 2; attempt++ {
-			logger.Error(idctrace.LogMessage, zap.String("request_id", "req-"+strconv.Itoa(i)), zap.String("method", "GET"),
+			logger.Error(schema.Failed, zap.String("request_id", "req-"+strconv.Itoa(i)), zap.String("method", "GET"),
 				zap.String("url", "https://api.example.com/api/v1/public/keys/"+echo+"?x="+echo+"&y=%69dc_"+secret),
 				zap.Int("attempt", attempt), zap.String("error", "upstream refused key "+echo), zap.String("error_type", echo),
 				zap.Strings("errors", []string{"key " + echo}), zap.String("body", `{"error":"invalid key `+echo+`"}`),
 				zap.String("hint", "Check the key "+echo), zap.Duration("retry_in", time.Duration(2-attempt)*time.Second))
 		}
 	}
-	logger.Error(idctrace.SummaryMessage, zap.String("method", "GET"), zap.String("route", "/x/"+key), zap.String("error", key),
+	logger.Error(schema.Summarized, zap.String("method", "GET"), zap.String("route", "/x/"+key), zap.String("error", key),
 		zap.Int("suppressed", 2), zap.String("first_request_id", key), zap.String("last_request_id", "idc%5F"+secret))
 	// JSON's own escape of the underscore, written by hand.
 	buf.WriteString(`{"level":"warn","ts":1772373700,"msg":"identitycall request failed","request_id":"req-json","method":"GET","url":"/k/idc\u005f` +
