@@ -65,7 +65,6 @@ func (c *call) attempt() (*http.Response, *record) {
 	case resp == nil:
 		err = fmt.Errorf("idctrace: RoundTripper implementation (%T) returned a nil *Response with a nil error", t.base)
 	case resp.StatusCode < 400:
-		t.answered(resp.StatusCode, started)
 		if len(t.observers) > 0 {
 			var r record
 			r.init(out, c.id, started, c.n, t.logged)
@@ -79,7 +78,6 @@ func (c *call) attempt() (*http.Response, *record) {
 	if err != nil {
 		r.inspectError(err)
 	} else {
-		t.answered(resp.StatusCode, started)
 		if t.needsBody(resp) {
 			end = r.inspectResponse(resp, t.maxBody, t.bodyWait, t.now)
 		} else {
@@ -118,13 +116,9 @@ func (c *call) admit() (queued time.Duration, err error) {
 	if t.limiter == nil {
 		return 0, nil
 	}
-	if t.queuer != nil {
-		queued, err = t.queuer.waitQueued(c.req.Context()) // our own limiters know, without reading the clock again
-	} else {
-		start := t.now()
-		err = t.limiter.Wait(c.req.Context())
-		queued = t.now().Sub(start)
-	}
+	start := t.now()
+	err = t.limiter.Wait(c.req.Context())
+	queued = t.now().Sub(start)
 	if queued < minQueued {
 		queued = 0 // a free slot costs nanoseconds: no wait to speak of
 	}
@@ -241,8 +235,8 @@ func (c *call) end(resp *http.Response, r *record) (*http.Response, error) {
 	}
 	kept, pending := c.kept, c.pending
 	c.kept, c.pending = nil, nil
-	if pending != nil {
-		pending.retrying, pending.retryIn = false, 0 // no retry followed after all
+	if pending != nil { // no retry followed after all
+		pending.retrying, pending.retryIn, pending.retrySkipped = false, 0, r.retrySkipped
 	}
 	if pending != nil && r.retrySkipped == "deadline" {
 		// The retry got no slot in time: the call ends as its last attempt

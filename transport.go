@@ -23,20 +23,16 @@ type Transport struct {
 	bodyWait   time.Duration
 	fieldFuncs []func(*http.Request) []zap.Field
 	level      func(status int, route string) zapcore.Level
-	logged     []string                              // query parameters whose values are logged, beyond the documented ones
-	retry      RetryPolicy                           // the zero policy never retries
-	limiter    Limiter                               // nil: every attempt is sent at once
-	learner    interface{ answered(int, time.Time) } // limiter, when it learns the quota from answers
-	queuer     interface {
-		waitQueued(context.Context) (time.Duration, error)
-	} // limiter, when it says how long a Wait waited
-	recorder  *Recorder
-	observers []func(Attempt)
-	limitN    int           // WithLogLimit's n; <= 0: every failure is logged
-	limitPer  time.Duration // and its window
-	storm     *logLimit     // built from limitN and limitPer; nil when off
-	warnedAt  atomic.Int64  // when the limiter last failed open with a warning, in Unix nanoseconds
-	unread    unreadBodies  // failure bodies whose entries wait for the caller's reads, for Flush
+	logged     []string    // query parameters whose values are logged, beyond the documented ones
+	retry      RetryPolicy // the zero policy never retries
+	limiter    Limiter     // nil: every attempt is sent at once
+	recorder   *Recorder
+	observers  []func(Attempt)
+	limitN     int           // WithLogLimit's n; <= 0: every failure is logged
+	limitPer   time.Duration // and its window
+	storm      *logLimit     // built from limitN and limitPer; nil when off
+	warnedAt   atomic.Int64  // when the limiter last failed open with a warning, in Unix nanoseconds
+	unread     unreadBodies  // failure bodies whose entries wait for the caller's reads, for Flush
 
 	// Seams for tests inside the package; New sets the real ones.
 	now    func() time.Time
@@ -84,13 +80,8 @@ func New(base http.RoundTripper, logger *zap.Logger, opts ...Option) *Transport 
 		opt.apply(t)
 	}
 	if t.limiter == nil && t.retry.MaxRetries > 0 {
-		t.limiter = newPauser() // no quota, but no request into a window a 429 closed
+		t.limiter = newLimiter() // no quota: it only pauses after a 429
 	}
-	// Asked once here rather than on every call's path.
-	t.learner, _ = t.limiter.(interface{ answered(int, time.Time) })
-	t.queuer, _ = t.limiter.(interface {
-		waitQueued(context.Context) (time.Duration, error)
-	})
 	if logger != nil && t.limitN > 0 {
 		t.storm = newLogLimit(t.limitN, t.limitPer, t.writeSummary)
 	}
