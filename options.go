@@ -261,7 +261,9 @@ func WithLimiter(l Limiter) Option {
 // second. [Transport.Flush] writes pending summaries at once.
 func WithLogLimit(n int, per time.Duration) Option {
 	return optionFunc(func(t *Transport) {
-		t.limitN = n
+		if n != 0 {
+			t.limitN = n
+		}
 		if per > 0 {
 			t.limitPer = per
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/textproto"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,7 +33,7 @@ type Transport struct {
 	limitPer   time.Duration // and its window
 	storm      *logLimit     // built from limitN and limitPer; nil when off
 	warnedAt   atomic.Int64  // when the limiter last failed open with a warning, in Unix nanoseconds
-	unread     unreadBodies  // failure bodies whose entries wait for the caller's reads, for Flush
+	pending    sync.Map      // failure bodies whose records wait to be reported, for Flush
 
 	// Seams for tests inside the package; New sets the real ones.
 	now    func() time.Time
@@ -145,34 +146,19 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // report hands the record of a failed attempt, or of a call's end, to the
-// Recorder and the log. A record whose body the caller reads (see teeBody)
-// is decided on now (its level, whether its entry is written) and
-// reported when the body ends it.
+// Recorder and the log. Whether its entry is written is decided now, in the
+// caller's RoundTrip; a record whose body the caller reads is reported when
+// the body ends it.
 func (t *Transport) report(r *record) {
 	lvl := t.levelOf(r)
 	entry := t.admit(r, lvl)
-	if b := r.tee; b != nil {
-		var unread *unreadBodies // nil: nothing waits, no deadline, nothing for Flush
-		if entry || t.recorder != nil {
-			unread = &t.unread
-		}
-		b.watch(func(prefix []byte, cut bool) {
-			// Only the body is read here, maybe in the deadline's goroutine:
-			// the request was redacted in RoundTrip, its hint found there
-			// but for a 403's, which reads the decoded message (and no more
-			// of the request than the record's own copy).
-			r.decodeBody(prefix, cut, t.maxBody, t.now())
-			if r.status == http.StatusForbidden {
-				r.hint = r.findHint()
-			}
-			t.publish(r, lvl, entry)
-			if unread != nil {
-				unread.remove(b)
-			}
-		}, unread)
-		return
+	if !entry && t.recorder == nil {
+		return // nothing waits for it: decoded only if CheckResponse asks
 	}
-	t.publish(r, lvl, entry)
+	publish := func() { t.publish(r, lvl, entry) }
+	if r.respBody == nil || !r.respBody.watch(publish, &t.pending) {
+		publish()
+	}
 }
 
 // publish hands the ended record r to the Recorder and, when its entry was
@@ -193,7 +179,7 @@ func (t *Transport) publish(r *record, lvl zapcore.Level, entry bool) {
 // summaries that are waiting for the end of their window (see
 // [WithLogLimit]). Call it with logger.Sync at shutdown.
 func (t *Transport) Flush() {
-	t.unread.end(t.bodyWait)
+	flushBodies(&t.pending, t.bodyWait)
 	t.storm.flush()
 }
 
