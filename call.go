@@ -43,7 +43,7 @@ func (t *Transport) newCall(req *http.Request) call {
 func (c *call) attempt() (*http.Response, *record) {
 	t := c.t
 	c.n++
-	queued, err := c.admit()
+	queued, err := c.waitForSlot()
 	if err != nil {
 		return nil, c.notSent(c.n, err, queued)
 	}
@@ -106,10 +106,10 @@ func (c *call) attempt() (*http.Response, *record) {
 // minQueued is the shortest wait for a rate-limit slot that counts as one.
 const minQueued = time.Millisecond
 
-// admit waits for a rate-limit slot. An error means the attempt is not
+// waitForSlot waits for a rate-limit slot. An error means the attempt is not
 // sent: no slot before the deadline, or the context ended. A limiter that
 // cannot decide (its store is unreachable) lets the attempt go.
-func (c *call) admit() (queued time.Duration, err error) {
+func (c *call) waitForSlot() (queued time.Duration, err error) {
 	t := c.t
 	if t.limiter == nil {
 		return 0, nil

@@ -119,7 +119,7 @@ func (l *limiter) Wait(ctx context.Context) error {
 			l.giveBack(slot)
 			return err
 		}
-		if l.admit() {
+		if !l.paused() {
 			return nil
 		}
 	}
@@ -167,12 +167,12 @@ func (l *limiter) giveBack(slot time.Duration) {
 	}
 }
 
-// admit reports whether a waiter whose slot has come may go: a pause that
-// began while it slept sends it back to take a slot after the pause.
-func (l *limiter) admit() bool {
+// paused reports whether a pause holds now: one that began while a waiter
+// slept sends it back to take a slot after the pause.
+func (l *limiter) paused() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.clock() >= l.until
+	return l.clock() < l.until
 }
 
 // Pause admits nothing before t. A pause only ever grows: a t before the

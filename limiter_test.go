@@ -241,11 +241,11 @@ func TestLimiterPauseSendsHeldSlotsBack(t *testing.T) {
 	for i, slot := range held[1:] {             // the first went at once
 		*now = slot
 		if slot < 250*time.Millisecond {
-			assert.False(t, l.admit(), "slot %d falls in the pause", i)
+			assert.True(t, l.paused(), "slot %d falls in the pause", i)
 			again, _ := l.take(*now, noDeadline)
 			assert.GreaterOrEqual(t, again, 420*time.Millisecond, "taken again after the held ones")
 		} else {
-			assert.True(t, l.admit(), "slot %d comes after the pause", i)
+			assert.False(t, l.paused(), "slot %d comes after the pause", i)
 		}
 	}
 }

@@ -35,12 +35,12 @@ func (t *Transport) levelOf(r *record) zapcore.Level {
 	return max(min(t.level(r.status, r.route), zapcore.ErrorLevel), zapcore.DebugLevel)
 }
 
-// admit decides whether r's entry is written at lvl, or counted into its
+// shouldLog decides whether r's entry is written at lvl, or counted into its
 // kind's storm summary; the fields of WithLogFields are computed now, in
 // the caller's RoundTrip. Nothing is built for an entry the logger would
 // not write.
-func (t *Transport) admit(r *record, lvl zapcore.Level) bool {
-	if t.logger == nil || !enabled(t.logger, lvl) || !t.storm.admit(r, lvl) {
+func (t *Transport) shouldLog(r *record, lvl zapcore.Level) bool {
+	if t.logger == nil || !enabled(t.logger, lvl) || !t.storm.allow(r, lvl) {
 		return false
 	}
 	if len(t.fieldFuncs) > 0 {
@@ -54,7 +54,7 @@ func (t *Transport) admit(r *record, lvl zapcore.Level) bool {
 	return true
 }
 
-// write writes r's admitted entry at lvl.
+// write writes r's entry at lvl.
 func (t *Transport) write(r *record, lvl zapcore.Level) {
 	ce := check(t.logger, lvl, schema.Failed)
 	if ce == nil {

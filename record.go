@@ -47,7 +47,7 @@ type record struct {
 
 	gzipped  bool         // the body is gzip-encoded: the caller asked for gzip itself
 	respBody *failureBody // the response body the record is decoded from; nil when there is none
-	extra    []zap.Field  // WithLogFields' fields, computed when the entry was admitted
+	extra    []zap.Field  // WithLogFields' fields, computed when the entry was decided on
 
 	endpoint   api.Endpoint // the documented endpoint, when documented
 	documented bool

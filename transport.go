@@ -151,7 +151,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // the body ends it.
 func (t *Transport) report(r *record) {
 	lvl := t.levelOf(r)
-	entry := t.admit(r, lvl)
+	entry := t.shouldLog(r, lvl)
 	if !entry && t.recorder == nil {
 		return // nothing waits for it: decoded only if CheckResponse asks
 	}
@@ -162,7 +162,7 @@ func (t *Transport) report(r *record) {
 }
 
 // publish hands the ended record r to the Recorder and, when its entry was
-// admitted, to the log, and drops what only they needed.
+// due, to the log, and drops what only they needed.
 func (t *Transport) publish(r *record, lvl zapcore.Level, entry bool) {
 	if t.recorder != nil {
 		t.recorder.add(r, lvl)
