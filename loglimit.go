@@ -62,9 +62,9 @@ type logLimit struct {
 	windows map[kind]*window
 	pending []*window // windows with a summary to write, in no order
 	timer   *time.Timer
-	pruneAt int        // the size of windows past which ended ones are forgotten
-	writing int        // summaries being written
-	written sync.Cond  // signalled when writing drops to 0
+	pruneAt int       // the size of windows past which ended ones are forgotten
+	writing int       // summaries being written
+	written sync.Cond // signalled when writing drops to 0
 }
 
 // minPrune is the fewest windows worth pruning.
