@@ -148,7 +148,8 @@ func (c *call) request() (*http.Request, error) {
 func (c *call) record(out *http.Request, started time.Time, queued time.Duration) *record {
 	r := new(record)
 	r.init(out, c.id, started, c.n, c.t.logged)
-	r.queued, r.callStart, r.history, r.ctx = queued, c.started, c.history, c.req.Context()
+	r.queued, r.callStart, r.ctx = queued, c.started, c.req.Context()
+	r.history = c.history[:len(c.history):len(c.history)] // an append copies: the call's next attempts never write into it
 	return r
 }
 
