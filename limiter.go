@@ -182,3 +182,21 @@ func (l *limiter) Pause(t time.Time) {
 	defer l.mu.Unlock()
 	l.until = max(l.until, t.Sub(l.base))
 }
+
+// pause stops the limiter until the end of the wait the 429 r records asks
+// for: its retry_after, or the documented minute when it says
+// nothing, capped at the retry policy's MaxDelay, or a minute without one.
+func (t *Transport) pause(r *record) {
+	if t.limiter == nil {
+		return
+	}
+	d := defaultRateLimitWait
+	if r.hasRetry {
+		d = r.waitHint
+	}
+	maxDelay := t.retry.MaxDelay
+	if maxDelay <= 0 {
+		maxDelay = time.Minute
+	}
+	t.limiter.Pause(time.Now().Add(min(d, maxDelay))) // the limiter's clock, not the Transport's seam
+}
