@@ -44,14 +44,14 @@ func (c *call) attempt() (*http.Response, *record) {
 	t := c.t
 	c.n++
 	queued, err := c.waitForSlot()
+	var out *http.Request
+	if err == nil {
+		out, err = c.request()
+	}
 	if err != nil {
 		return nil, c.notSent(c.n, err, queued)
 	}
-	out, err := c.request()
-	if err != nil {
-		return nil, c.notSent(c.n, fmt.Errorf("GetBody for a retry: %w", err), queued)
-	}
-	c.retried(out.Body)
+	c.sendingRetry(out.Body)
 	c.charged = charge{} // sent: the budget keeps it
 	started := t.now()
 	if c.n == 1 {
@@ -74,14 +74,14 @@ func (c *call) attempt() (*http.Response, *record) {
 		return resp, nil
 	}
 	r := c.record(out, started, queued)
+	end := t.now()
+	r.duration = end.Sub(started)
 	if err != nil {
 		r.inspectError(err)
-		r.duration = t.now().Sub(started)
 		r.finish()
 		return nil, r
 	}
-	r.inspectHeader(resp, t.now())
-	r.duration = t.now().Sub(started)
+	r.inspectHeader(resp, end)
 	r.finish()
 	c.ctx.record = r
 	switch {
@@ -137,7 +137,7 @@ func (c *call) request() (*http.Request, error) {
 	if c.n > 1 && c.req.Body != nil && c.req.Body != http.NoBody {
 		body, err := c.req.GetBody()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("GetBody for a retry: %w", err)
 		}
 		out.Body = body
 	}
@@ -177,31 +177,28 @@ func (c *call) keep(resp *http.Response, r *record) {
 	c.history = append(c.history, r.tried())
 }
 
-// retried tells the observers that the kept attempt was retried, and
-// closes its response: the next attempt, with body next, is about to be
-// sent. When an observer panics, next is closed too, and the retry budget
-// gets its charge back: nobody will send it.
-func (c *call) retried(next io.Closer) {
-	if c.pending == nil {
+// sendingRetry is called when the retry of the kept attempt, with body
+// next, is about to be sent: it tells the observers the kept attempt's fate
+// and closes its response. When an observer panics, next is closed too and
+// the budget gets its charge back: nobody will send it.
+func (c *call) sendingRetry(next io.Closer) {
+	kept, pending := c.kept, c.pending
+	if pending == nil {
 		return
 	}
-	kept, pending := c.kept, c.pending
 	c.kept, c.pending = nil, nil
 	if kept != nil && kept.Body != nil {
-		// The prefix read has reached the end of a small body, which
-		// freed the connection; a larger one is not read any further.
 		defer kept.Body.Close()
 	}
 	sent := false
 	defer func() {
-		if sent {
-			return
+		if !sent {
+			if next != nil {
+				next.Close()
+			}
+			c.t.retry.Budget.refund(c.charged)
+			c.charged = charge{}
 		}
-		if next != nil {
-			next.Close()
-		}
-		c.t.retry.Budget.refund(c.charged)
-		c.charged = charge{}
 	}()
 	c.observe(pending, false, nil, kept)
 	sent = true
@@ -216,44 +213,32 @@ func (c *call) wait(d time.Duration) *record {
 	return nil
 }
 
-// end returns what the call returns after r, its last record: r's
-// response, r's error, or, when a retry was not sent, the kept response
-// or an error.
+// end returns what the call returns after r, its last record: r's response
+// or error, or, when a retry was not sent, the kept response or an error.
 func (c *call) end(resp *http.Response, r *record) (*http.Response, error) {
-	switch {
-	case r.status != 0:
-		c.observe(r, true, nil, resp)
-		return resp, nil
-	case !r.notSent:
-		err := r.failure()
-		c.observe(r, true, err, nil)
-		return nil, err
-	}
-	if c.started.IsZero() && c.req.Body != nil {
-		c.req.Body.Close() // nothing was sent, so the base never got it: RoundTrip closes it
-	}
-	kept, pending := c.kept, c.pending
-	c.kept, c.pending = nil, nil
-	if pending != nil { // no retry followed after all
-		pending.retrying, pending.retryIn, pending.retrySkipped = false, 0, r.retrySkipped
-	}
-	if pending != nil && r.retrySkipped == "deadline" {
-		// The retry got no slot in time: the call ends as its last attempt
-		// did, with its response or its transport error.
-		if kept != nil {
-			c.observe(pending, true, nil, kept)
-			return kept, nil
+	last, observed := r, r
+	if r.notSent {
+		if c.started.IsZero() && c.req.Body != nil {
+			c.req.Body.Close() // nothing was sent, so the base never got it
 		}
-		err := pending.failure()
-		c.observe(pending, true, err, nil)
-		return nil, err
+		p, kept := c.pending, c.kept
+		c.kept, c.pending, observed = nil, nil, p
+		if p != nil { // no retry followed after all
+			p.retrying, p.retryIn, p.retrySkipped = false, 0, r.retrySkipped
+		}
+		if p != nil && r.retrySkipped == "deadline" {
+			last, resp = p, kept // the call ends as its last attempt did
+		} else if kept != nil && kept.Body != nil {
+			kept.Body.Close()
+		}
 	}
-	if kept != nil && kept.Body != nil {
-		kept.Body.Close()
+	if resp != nil {
+		c.observe(observed, true, nil, resp)
+		return resp, nil
 	}
-	err := r.failure()
-	if pending != nil {
-		c.observe(pending, true, err, nil)
+	err := last.failure()
+	if observed != nil {
+		c.observe(observed, true, err, nil)
 	}
 	return nil, err
 }
