@@ -97,9 +97,6 @@ func (c *call) attempt() (*http.Response, *record) {
 		// Returned at once: the record ends as the caller reads the body.
 		resp.Body = newFailureBody(resp.Body, r, t.maxBody, t.bodyWait).asBody()
 	}
-	if r.status == http.StatusTooManyRequests {
-		t.pause(r)
-	}
 	return resp, r
 }
 

@@ -183,10 +183,12 @@ func (l *limiter) Pause(t time.Time) {
 	l.until = max(l.until, t.Sub(l.base))
 }
 
-// pause stops the limiter until the end of the wait the 429 r records asks
-// for: its retry_after, or the documented minute when it says
-// nothing, capped at the retry policy's MaxDelay, or a minute without one.
-func (t *Transport) pause(r *record) {
+// pause holds every caller of the limiter after the 429 r: until the wait
+// it asks for ends (its retry_after, or a minute when it says nothing,
+// capped at the retry policy's MaxDelay, or a minute without one), or until
+// its retry, after retryIn, when that comes later: a retry never finds its
+// window spent by calls that came after it.
+func (t *Transport) pause(r *record, retryIn time.Duration) {
 	if t.limiter == nil {
 		return
 	}
@@ -198,5 +200,5 @@ func (t *Transport) pause(r *record) {
 	if maxDelay <= 0 {
 		maxDelay = time.Minute
 	}
-	t.limiter.Pause(time.Now().Add(min(d, maxDelay))) // the limiter's clock, not the Transport's seam
+	t.limiter.Pause(time.Now().Add(max(min(d, maxDelay), retryIn))) // the limiter's clock, not the Transport's seam
 }

@@ -108,6 +108,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 		wait, again := t.retryWait(&c, r)
+		if r.status == http.StatusTooManyRequests {
+			t.pause(r, wait)
+		}
 		t.report(r)
 		if !again {
 			return c.end(resp, r)
