@@ -137,7 +137,7 @@ func (b *failureBody) readAhead() {
 	}
 }
 
-// settle ends the record with the prefix that arrives within the bound,
+// settle ends the record with the prefix that arrives within b.wait,
 // unless it has ended; either way, the record has ended when it returns.
 func (b *failureBody) settle(ctx context.Context) {
 	if b.want() {
@@ -173,7 +173,7 @@ func (b *failureBody) await(ctx context.Context, until time.Time) {
 }
 
 // watch makes the end of the record publish it, and gives it a deadline,
-// the bound from now. It reports false when the record has ended already:
+// b.wait from now. It reports false when the record has ended already:
 // the caller publishes it.
 func (b *failureBody) watch(publish func(), pending *sync.Map) bool {
 	b.mu.Lock()
@@ -207,7 +207,7 @@ func (b *failureBody) finish() {
 	})
 }
 
-// Close reads what the prefix lacks, for at most the bound, unless the
+// Close reads what the prefix lacks, for at most b.wait, unless the
 // record has ended; then it ends a record that something waits for (any
 // other ends when CheckResponse asks) and closes the original. The original
 // must allow Close during Read, as net/http's bodies do: that cuts a
@@ -244,7 +244,7 @@ func (b *failureBody) closeOrig() (err error) {
 	return err
 }
 
-// flushBodies ends the records of every body in pending within one bound:
+// flushBodies ends the records of every body in pending within wait:
 // the prefixes nobody reads are read ahead, all at once.
 func flushBodies(pending *sync.Map, wait time.Duration) {
 	var bodies []*failureBody

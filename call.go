@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/identitycall/idctrace/internal/redact"
@@ -159,7 +160,10 @@ func (c *call) notSent(n int, err error, queued time.Duration) *record {
 	}
 	r := c.record(c.req, c.t.now(), queued)
 	r.attempt, r.notSent, r.err = n, true, err
-	r.message = "not sent: " + redact.Text(err.Error(), r.secrets, false)
+	r.message = redact.Text(strings.TrimPrefix(err.Error(), "idctrace: "), r.secrets, false)
+	if !strings.HasPrefix(r.message, "not sent: ") {
+		r.message = "not sent: " + r.message // said once
+	}
 	if c.pending != nil && errors.Is(err, ErrLocalRateLimit) {
 		r.retrySkipped = "deadline" // a retry with no slot in time: the call ends with the last attempt's outcome
 	}

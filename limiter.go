@@ -131,12 +131,13 @@ func (l *limiter) take(now, deadline time.Duration) (time.Duration, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	earliest := max(now, l.until)
-	// A slot given back can be used until the one after it is due.
-	for len(l.free) > 0 && l.free[0] <= earliest-l.interval {
+	// A slot given back is free until it is due: taken at any later time,
+	// it would come closer than an interval to the slot after it.
+	for len(l.free) > 0 && l.free[0] < earliest {
 		l.free = l.free[1:]
 	}
 	if len(l.free) > 0 {
-		slot := max(earliest, l.free[0])
+		slot := l.free[0]
 		if slot >= deadline {
 			return 0, ErrLocalRateLimit
 		}
