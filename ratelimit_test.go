@@ -73,7 +73,8 @@ func TestLimiterFirstAttemptNotSent(t *testing.T) {
 	assert.NotEmpty(t, te.RequestID)
 	assert.Equal(t, "local_rate_limit", te.ErrorType)
 	assert.Contains(t, te.Hint, "The server never saw it")
-	assert.Contains(t, te.Error(), "not sent")
+	assert.Equal(t, 1, strings.Count(te.Error(), "not sent"), "said once: %s", te.Error())
+	assert.Equal(t, 1, strings.Count(te.SupportTicket(""), "not sent"), "said once")
 	assert.Len(t, srv.got(), 1, "the server saw only the first call")
 	assert.Equal(t, 1, body.count(), "the request's body is closed, as RoundTrip must")
 	assert.Len(t, seen.got, 1, "no Attempt for what was not sent")
@@ -82,6 +83,7 @@ func TestLimiterFirstAttemptNotSent(t *testing.T) {
 	f := entries[0].ContextMap()
 	assert.Equal(t, te.RequestID, f[schema.RequestID])
 	assert.Equal(t, "local_rate_limit", f[schema.ErrorType])
+	assert.Equal(t, "not sent: no rate-limit slot before the deadline", f[schema.Error])
 	assert.NotContains(t, f, schema.Status, "it never reads as a server error")
 }
 
