@@ -44,17 +44,18 @@ func (t *Transport) newCall(req *http.Request) call {
 func (c *call) attempt() (*http.Response, *record) {
 	t := c.t
 	c.n++
-	queued, err := c.waitForSlot()
+	waitStart, err := c.waitForSlot()
 	var out *http.Request
 	if err == nil {
 		out, err = c.request()
 	}
 	if err != nil {
-		return nil, c.notSent(c.n, err, queued)
+		return nil, c.notSent(c.n, err, queuedSince(waitStart, t.now()))
 	}
 	c.sendingRetry(out.Body)
 	c.charged = charge{} // sent: the budget keeps it
 	started := t.now()
+	queued := queuedSince(waitStart, started)
 	if c.n == 1 {
 		c.started = started
 		t.retry.Budget.deposit(started)
@@ -101,28 +102,31 @@ func (c *call) attempt() (*http.Response, *record) {
 	return resp, r
 }
 
-// minQueued is the shortest wait for a rate-limit slot that counts as one.
-const minQueued = time.Millisecond
-
-// waitForSlot waits for a rate-limit slot. An error means the attempt is not
-// sent: no slot before the deadline, or the context ended. A limiter that
-// cannot decide (its store is unreachable) lets the attempt go.
-func (c *call) waitForSlot() (queued time.Duration, err error) {
+// waitForSlot waits for a rate-limit slot, and returns when it began
+// waiting: zero without a limiter. An error means the attempt is not sent:
+// no slot before the deadline, or the context ended. A limiter that cannot
+// decide (its store is unreachable) lets the attempt go.
+func (c *call) waitForSlot() (start time.Time, err error) {
 	t := c.t
 	if t.limiter == nil {
-		return 0, nil
+		return time.Time{}, nil
 	}
-	start := t.now()
+	start = t.now()
 	err = t.limiter.Wait(c.req.Context())
-	queued = t.now().Sub(start)
-	if queued < minQueued {
-		queued = 0 // a free slot costs nanoseconds: no wait to speak of
-	}
 	if err != nil && !errors.Is(err, ErrLocalRateLimit) && c.req.Context().Err() == nil {
 		t.failOpen(c.req, err)
 		err = nil
 	}
-	return queued, err
+	return start, err
+}
+
+// queuedSince is the wait for a slot that began at start, until now: none
+// below a millisecond, what a free slot costs.
+func queuedSince(start, now time.Time) time.Duration {
+	if d := now.Sub(start); !start.IsZero() && d >= time.Millisecond {
+		return d
+	}
+	return 0
 }
 
 // request returns the request for this attempt: a copy of the caller's

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -85,7 +86,7 @@ type limiter struct {
 	mu       sync.Mutex
 	interval time.Duration   // between slots; 0 admits every request at once
 	next     time.Duration   // the earliest slot not taken
-	until    time.Duration   // the end of the latest pause
+	until    atomic.Int64    // the end of the latest pause, a time.Duration; written under mu
 	free     []time.Duration // slots given back, in order
 }
 
@@ -104,6 +105,9 @@ func newLimiter() *limiter {
 func (l *limiter) Wait(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if u := time.Duration(l.until.Load()); l.interval == 0 && (u == 0 || l.clock() >= u) {
+		return nil // no quota, no pause: the path of every call of a Transport that retries
 	}
 	deadline := noDeadline
 	if d, ok := ctx.Deadline(); ok {
@@ -130,7 +134,7 @@ func (l *limiter) Wait(ctx context.Context) error {
 func (l *limiter) take(now, deadline time.Duration) (time.Duration, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	earliest := max(now, l.until)
+	earliest := max(now, time.Duration(l.until.Load()))
 	// A slot given back is free until it is due: taken at any later time,
 	// it would come closer than an interval to the slot after it.
 	for len(l.free) > 0 && l.free[0] < earliest {
@@ -173,7 +177,7 @@ func (l *limiter) giveBack(slot time.Duration) {
 func (l *limiter) paused() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.clock() < l.until
+	return l.clock() < time.Duration(l.until.Load())
 }
 
 // Pause admits nothing before t. A pause only ever grows: a t before the
@@ -181,7 +185,7 @@ func (l *limiter) paused() bool {
 func (l *limiter) Pause(t time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.until = max(l.until, t.Sub(l.base))
+	l.until.Store(max(l.until.Load(), int64(t.Sub(l.base))))
 }
 
 // pause holds every caller of the limiter after the 429 r: until the wait
