@@ -3,11 +3,9 @@ package idctrace
 import (
 	"context"
 	"errors"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"syscall"
 	"time"
 )
 
@@ -118,26 +116,19 @@ func retryableStatus(status int) bool {
 }
 
 // retryableError reports whether a transport error is one a new attempt can
-// cure: the connection was refused, reset or closed before the response.
-// It is a list of what is retried; anything else, TLS and certificate
-// errors, malformed requests and unsupported schemes among them, is not.
+// cure: the connection was refused, reset or closed before the response, a
+// name did not resolve for now, or a dial timed out. Anything else, TLS
+// errors, malformed requests and a done context among them, is not.
 func retryableError(err error) bool {
-	var (
-		opErr      *net.OpError
-		dnsErr     *net.DNSError
-		errTimeout interface{ Timeout() bool }
-	)
-	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return false
-	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
-		errors.Is(err, syscall.ECONNABORTED), errors.Is(err, syscall.EPIPE),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	switch errorType(err) {
+	case "connection_refused", "connection_reset":
 		return true
-	case errors.As(err, &dnsErr):
-		return dnsErr.IsTemporary
-	case errors.As(err, &opErr) && opErr.Op == "dial":
-		return errors.As(err, &errTimeout) && errTimeout.Timeout()
+	case "name_resolution":
+		return errors.As(err, &dnsErr) && dnsErr.IsTemporary
+	case "timeout":
+		return !errors.Is(err, context.DeadlineExceeded) && errors.As(err, &opErr) && opErr.Op == "dial"
 	}
 	return false
 }
