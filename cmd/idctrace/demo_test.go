@@ -3,6 +3,10 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -12,7 +16,32 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// checkStorm checks the storm's figures.
+var update = flag.Bool("update", false, "rewrite testdata/demo.golden with the demo's output")
+
+// TestDemoGolden runs the demo as 'go run ./cmd/idctrace' does and
+// compares its output, normalised, with testdata/demo.golden: the README
+// quotes that file.
+func TestDemoGolden(t *testing.T) {
+	t.Parallel()
+	code, out, stderr := runCLI(t, nil, "")
+	require.Equal(t, 0, code, stderr)
+	assert.LessOrEqual(t, strings.Count(out, "\n"), 80, "the demo fits a screen")
+	assert.NotRegexp(t, rawKey, out, "no key in the demo's output")
+	checkStorm(t, out)
+
+	got := normalize(out)
+	golden := filepath.Join("testdata", "demo.golden")
+	if *update {
+		require.NoError(t, os.WriteFile(golden, []byte(got), 0o644))
+		return
+	}
+	want, err := os.ReadFile(golden)
+	require.NoError(t, err, "run 'go test ./cmd/idctrace -run TestDemoGolden -update' to write it")
+	assert.Equal(t, string(want), got, "the demo's output changed: check it, then rewrite the golden file with -update")
+}
+
+// checkStorm checks the storm's figures, which the golden file cannot:
+// they depend on timing.
 func checkStorm(t *testing.T, out string) {
 	t.Helper()
 	m := regexp.MustCompile(`(\d+) failed attempts, not 800.*\n.* (\d+) log lines: (\d+) entries, then summaries counting the other (\d+) `).
@@ -28,6 +57,31 @@ func checkStorm(t *testing.T, out string) {
 	assert.Less(t, lines, attempts/4, "the storm limit held the lines")
 	assert.Greater(t, lines, entries, "a summary follows the entries")
 	assert.Equal(t, attempts, entries+suppressed, "entries and the summaries' counts add up to the failures")
+}
+
+// normalize replaces what varies from run to run: request IDs (each by a
+// fixed one, the same ID by the same), ports, times, durations, and the
+// counts that depend on timing.
+func normalize(out string) string {
+	ids := map[string]string{}
+	out = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`).ReplaceAllStringFunc(out, func(id string) string {
+		if ids[id] == "" {
+			ids[id] = fmt.Sprintf("00000000-0000-0000-0000-%012d", len(ids)+1)
+		}
+		return ids[id]
+	})
+	for _, r := range []struct{ re, with string }{
+		{`127\.0\.0\.1:\d+`, "127.0.0.1:<port>"},
+		{`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`, "<time>"},
+		{`\b(\d+(\.\d+)?(h|m|s|ms|µs|ns))+\b`, "<duration>"},
+		{`\d+ failed attempts, not`, "<n> failed attempts, not"},
+		{`\d+ log lines: \d+ entries, then summaries counting the other \d+`,
+			"<n> log lines: <n> entries, then summaries counting the other <n>"},
+		{`\d+ answered 429`, "<n> answered 429"},
+	} {
+		out = regexp.MustCompile(r.re).ReplaceAllString(out, r.with)
+	}
+	return out
 }
 
 func TestDemoTour(t *testing.T) {
