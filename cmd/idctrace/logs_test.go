@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"io"
@@ -255,7 +256,8 @@ func TestReadLogsErrors(t *testing.T) {
 }
 
 // FuzzReadLogs: any input is read to its end, every line is counted once,
-// and every entry read is plausible and bounded.
+// every entry read is plausible and bounded, and report and ticket make
+// their output of them.
 func FuzzReadLogs(f *testing.F) {
 	var buf bytes.Buffer
 	zapProduction(&buf).Warn(schema.Failed, zap.String(schema.RequestID, "r-1"), zap.Duration(schema.Duration, time.Second))
@@ -274,15 +276,30 @@ func FuzzReadLogs(f *testing.F) {
 	f.Add([]byte(`{"msg":"identitycall request failed","request_id":"r-1","attempt":2,"started_at":"2026-03-01T14:00:00Z","duration":"-1s"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		n := 0
+		r := &report{groups: make(map[groupKey]*group)}
+		var find *finder
 		stats, err := readLogs(nil, bytes.NewReader(data), func(e *logEntry) {
 			n++
 			assertPlausible(t, e)
+			r.add(e)
+			if find == nil {
+				find = newFinder(cmp.Or(e.requestID, e.firstRequestID, "r-1"))
+			}
+			find.add(e)
 		})
 		if err != nil {
 			return // not gzip after all its magic
 		}
 		assert.Equal(t, stats.entries+stats.summaries, n)
 		assert.Equal(t, stats.lines, n+stats.skipped())
+		assert.LessOrEqual(t, len(r.groups), maxRows)
+		require.NoError(t, r.writeJSON(io.Discard, &stats))
+		require.NoError(t, r.writeTable(io.Discard, &stats))
+		if find != nil {
+			find.tickets("")
+			find.notFound(&stats)
+			assert.LessOrEqual(t, len(find.entries), 2*maxKept)
+		}
 	})
 }
 
