@@ -40,15 +40,17 @@ and last, and the most common hint. Logs are JSON lines from zap or from
 log/slog through idcslog, plain or gzip-compressed. Everything printed is
 redacted.
 
-Lines that are not idctrace entries are skipped and counted. So is an
-entry that cannot be right, counted as unreadable: one whose fields have
-the wrong types, or a time before 2000 or after 2200, a negative count or
-duration, or a status that is not an HTTP status; and a line longer than
-1 MiB. Counts stop at the largest int64 rather than overflow. A path that
+Lines that are not idctrace entries are skipped and counted, and so are
+lines longer than 1 MiB. So is an entry that cannot be right, counted as
+unreadable, in the table and in JSON alike: one with a field of the wrong
+type, a time before 2000 or after 2200, a negative count, a negative
+duration or one longer than 200 years, or a status that is not an HTTP
+status. Counts stop at the largest int64 rather than overflow. A path that
 is no documented endpoint is shown with {id} for each segment holding a
-digit. The first 100 kinds of failure read get a row each; the failures
-of kinds first read after that are summed in a last row, (other kinds).
-A row's most common hint is counted among the first 8 hints it read.
+digit (but a version, such as v1). The first 100 kinds of failure read
+get a row each; the failures of kinds first read after that are summed in
+a last row, (other kinds). A row's most common hint is counted among the
+first 8 hints it read. Text fields are cut to 4 KiB.
 
 Flags:
 `)

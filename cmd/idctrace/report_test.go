@@ -345,6 +345,8 @@ func TestReportSkipsABadLine(t *testing.T) {
 		assert.Contains(t, out, "GET     /recordings  503     1000      2026-03-01 14:00:00")
 		assert.Contains(t, out, "1 line skipped (0 not idctrace entries, 1 unreadable, 0 longer than 1 MiB).")
 	}
+	_, _, help := runCLI(t, nil, "", "report", "-h")
+	assert.Contains(t, help, "So is an entry that cannot be right, counted as\nunreadable, in the table and in JSON alike", "the rule is documented")
 }
 
 // TestReportSumsSaturate: counts stop at the largest int64. Before,
