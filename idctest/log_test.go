@@ -218,34 +218,52 @@ func TestRequestLogUnderConcurrentUse(t *testing.T) {
 	t.Parallel()
 	srv := idctest.Start(t)
 	const workers, each = 8, 200
-	var wg sync.WaitGroup
+	var senders, readers sync.WaitGroup
 	for w := range workers {
-		wg.Go(func() {
+		senders.Go(func() {
 			for i := range each {
 				assert.NoError(t, get(context.Background(), srv.Client(), srv, "/recordings", fmt.Sprintf("w%d-%03d", w, i)))
 			}
 		})
 	}
+	done := make(chan struct{})
 	for range 2 {
-		wg.Go(func() {
-			for srv.Counts().Answered < workers*each {
-				lines, c := srv.Requests(), srv.Counts()
-				assert.LessOrEqual(t, len(lines), min(c.Answered, idctest.MaxLoggedRequests))
-				time.Sleep(time.Millisecond)
+		readers.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				case <-time.After(time.Millisecond):
+				}
+				c := srv.Counts()
+				lines := srv.Requests()
+				assert.LessOrEqual(t, len(lines), idctest.MaxLoggedRequests)
+				assert.LessOrEqual(t, c.Answered, srv.Counts().Answered)
 			}
 		})
 	}
-	wg.Wait()
+	senders.Wait()
+	close(done)
+	readers.Wait()
 	assert.Equal(t, idctest.RequestCounts{Received: workers * each, Answered: workers * each, ByStatus: map[int]int{401: workers * each}}, srv.Counts())
 	lines := srv.Requests()
 	require.Len(t, lines, idctest.MaxLoggedRequests)
-	last := map[byte]string{} // each worker's requests come in its order
+	// A worker sends a request once the one before is answered: the log
+	// keeps each worker's most recent requests, in its order, to its last.
+	next := map[byte]int{}
 	for _, l := range lines {
-		w := l.RequestID[1]
-		assert.Less(t, last[w], l.RequestID)
-		last[w] = l.RequestID
+		var w byte
+		var i int
+		_, err := fmt.Sscanf(l.RequestID, "w%c-%d", &w, &i)
+		require.NoError(t, err)
+		if n, ok := next[w]; ok {
+			assert.Equal(t, n, i, l.RequestID)
+		}
+		next[w] = i + 1
 	}
-	assert.Len(t, last, workers, "every worker's last requests are among the most recent")
+	for w, n := range next {
+		assert.Equal(t, each, n, "worker %c's last request is kept", w)
+	}
 }
 
 // TestRequestLogMemoryIsSteady is the measure: 2,000 requests with
