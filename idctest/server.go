@@ -50,11 +50,11 @@ type Server struct {
 
 	// mu guards what follows. No response is written while it is held,
 	// so that a slow client can hold up nothing but its own request.
-	mu       sync.Mutex
-	keys     map[string]*apiKey
-	data     store
-	faults   []queuedFault
-	requests []logLine
+	mu     sync.Mutex
+	keys   map[string]*apiKey
+	data   store
+	faults []queuedFault
+	reqs   requestLog
 }
 
 // NewServer starts and returns a new Server. The caller should call Close
@@ -115,14 +115,19 @@ func (s *Server) takeListener() {
 
 // Start starts a Server for the test t and closes it when t ends. When t
 // fails, the server's request log (method, path, status and request ID of
-// every request, keys masked) is written with t.Log.
+// the most recent requests, keys masked; see [Server.Requests]) is written
+// with t.Log, after a line that counts the others when there were more.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	s := NewServer(opts...)
 	t.Cleanup(func() {
 		s.Close()
 		if t.Failed() {
-			for _, r := range s.Requests() {
+			lines := s.Requests()
+			if n := s.Counts().Answered; n > len(lines) {
+				t.Logf("idctest: %d requests answered; the last %d:", n, len(lines))
+			}
+			for _, r := range lines {
 				t.Log("idctest:", r)
 			}
 		}

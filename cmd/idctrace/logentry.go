@@ -2,13 +2,16 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"math"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/identitycall/idctrace/internal/redact"
 	"github.com/identitycall/idctrace/internal/schema"
 )
 
@@ -109,39 +112,85 @@ func parseLine(line []byte, tooLong bool) (*logEntry, lineKind) {
 	return e, lineEntry
 }
 
-// entry converts raw. zap writes a duration as float seconds by default
-// (or a string such as "1.5s"), log/slog as integer nanoseconds: a line
-// with slog's "time" and no "ts" is slog's.
+// entry converts raw, and checks that it is plausible: a line that is
+// not is damage, not a failure (see plausible).
 func (raw *rawEntry) entry(summary bool) (*logEntry, error) {
 	e := &logEntry{
-		summary: summary, level: strings.ToLower(raw.Level),
-		requestID: raw.RequestID, method: raw.Method, url: raw.URL, route: raw.Route, status: raw.Status,
-		attempt: raw.Attempt, err: raw.Error, errorType: raw.ErrorType, errs: raw.Errors, body: raw.Body, hint: raw.Hint, retrySkipped: raw.Skipped,
-		suppressed: raw.Suppressed, firstRequestID: raw.FirstRequestID, lastRequestID: raw.LastRequestID,
+		summary: summary, level: cutField(strings.ToLower(raw.Level)),
+		requestID: cutField(raw.RequestID), method: cutField(raw.Method), url: cutField(raw.URL), route: cutField(raw.Route),
+		status: raw.Status, attempt: raw.Attempt, err: cutField(raw.Error), errorType: cutField(raw.ErrorType),
+		body: cutField(raw.Body), hint: cutField(raw.Hint), retrySkipped: cutField(raw.Skipped),
+		suppressed: raw.Suppressed, firstRequestID: cutField(raw.FirstRequestID), lastRequestID: cutField(raw.LastRequestID),
+	}
+	for _, msg := range raw.Errors[:min(len(raw.Errors), maxErrors)] {
+		e.errs = append(e.errs, cutField(msg))
 	}
 	at := raw.TS
 	nanos := len(raw.TS) == 0 && len(raw.Time) > 0
 	if nanos {
 		at = raw.Time
 	}
-	var errs []error
+	var err error
 	for _, t := range []struct {
 		dst *time.Time
 		raw json.RawMessage
 	}{{&e.time, at}, {&e.startedAt, raw.StartedAt}, {&e.firstAt, raw.FirstAt}, {&e.lastAt, raw.LastAt}} {
-		var err error
-		*t.dst, err = parseTime(t.raw)
-		errs = append(errs, err)
+		var terr error
+		*t.dst, terr = parseTime(t.raw)
+		err = cmp.Or(err, terr)
 	}
 	for _, d := range []struct {
 		dst *time.Duration
 		raw json.RawMessage
 	}{{&e.duration, raw.Duration}, {&e.retryAfter, raw.RetryAfter}, {&e.retryIn, raw.RetryIn}, {&e.queued, raw.Queued}} {
-		var err error
-		*d.dst, err = parseDuration(d.raw, nanos)
-		errs = append(errs, err)
+		var derr error
+		*d.dst, derr = parseDuration(d.raw, nanos)
+		err = cmp.Or(err, derr)
 	}
-	return e, errors.Join(errs...)
+	return e, cmp.Or(err, e.plausible())
+}
+
+// Bounds of what an entry keeps of its line, so that what a reader keeps
+// of many entries is bounded however long their lines are.
+const (
+	maxField  = 4 << 10 // bytes of a text field; a longer one is cut
+	maxErrors = 16      // messages of a 422's errors
+)
+
+// cutField returns s, or when it is longer than maxField, its redacted
+// start and "…". It is redacted as cut text (see [redact.Text]), so that
+// the cut cannot leave a key's start unmasked; redacting it again when
+// it is printed changes nothing.
+func cutField(s string) string {
+	if len(s) <= maxField {
+		return s
+	}
+	end := maxField
+	for end > 0 && !utf8.RuneStart(s[end]) {
+		end--
+	}
+	return redact.Text(s[:end], nil, true) + "…"
+}
+
+// The window of plausible times, in seconds since 1970: from 2000 to
+// 2200. A duration longer than the window cannot be one of its own.
+const (
+	earliestUnix = 946684800  // 2000-01-01T00:00:00Z
+	latestUnix   = 7258118400 // 2200-01-01T00:00:00Z
+	maxDuration  = (latestUnix - earliestUnix) * time.Second
+)
+
+// errImplausible is a value that decodes but cannot be a failure's.
+var errImplausible = errors.New("not a plausible value")
+
+// plausible checks what decoding alone does not: counts are not negative,
+// a status is an HTTP status. (Times and durations are checked as they
+// are parsed.)
+func (e *logEntry) plausible() error {
+	if e.suppressed < 0 || e.attempt < 0 || e.status != 0 && (e.status < 100 || e.status > 999) {
+		return errImplausible
+	}
+	return nil
 }
 
 // timeLayouts are the time formats of strings: RFC 3339 (log/slog, zap's
@@ -151,11 +200,23 @@ var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z0700
 
 // parseTime reads a time: a string in one of timeLayouts, or a number of
 // seconds since 1970 (zap's default), or of milli-, micro- or nanoseconds
-// (zap's other epoch encoders), told apart by their size. Absent is zero.
+// (zap's other epoch encoders), told apart by their size. Absent is zero;
+// a time outside the plausible window (2000 to 2200) is an error.
 func parseTime(raw json.RawMessage) (time.Time, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return time.Time{}, nil
 	}
+	t, err := parseTimeValue(raw)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if s := t.Unix(); s < earliestUnix || s >= latestUnix {
+		return time.Time{}, errImplausible
+	}
+	return t, nil
+}
+
+func parseTimeValue(raw json.RawMessage) (time.Time, error) {
 	if raw[0] == '"' {
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
@@ -176,7 +237,10 @@ func parseTime(raw json.RawMessage) (time.Time, error) {
 	}
 	// Seconds until the year 5138, then milliseconds, microseconds and
 	// nanoseconds, which all begin well above it for times after 1973.
+	// Beyond what an int64 of nanoseconds holds, no unit converts.
 	switch {
+	case f < earliestUnix || f >= math.MaxInt64:
+		return time.Time{}, errImplausible
 	case f < 1e11:
 		// A float64 of today's seconds holds microseconds, not nanoseconds.
 		sec, frac := math.Modf(f)
@@ -190,21 +254,37 @@ func parseTime(raw json.RawMessage) (time.Time, error) {
 }
 
 // parseDuration reads a duration: a string such as "1.5s", or a number of
-// seconds, or of nanoseconds when nanos. Absent is zero.
+// seconds, or of nanoseconds when nanos. Absent is zero; a negative one,
+// or one longer than maxDuration, is an error.
 func parseDuration(raw json.RawMessage, nanos bool) (time.Duration, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return 0, nil
 	}
+	var d time.Duration
 	if raw[0] == '"' {
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return 0, err
 		}
-		return time.ParseDuration(s)
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, err
+		}
+	} else {
+		f, err := strconv.ParseFloat(string(raw), 64)
+		if err != nil {
+			return 0, err
+		}
+		if !nanos {
+			f = math.Round(f * float64(time.Second)) // 0.0123 s is 12300000 ns, not 12299999
+		}
+		if !(f >= 0 && f <= float64(maxDuration)) {
+			return 0, errImplausible // before converting: beyond an int64, conversion gives any number
+		}
+		d = time.Duration(f)
 	}
-	f, err := strconv.ParseFloat(string(raw), 64)
-	if nanos {
-		return time.Duration(f), err
+	if d < 0 || d > maxDuration {
+		return 0, errImplausible
 	}
-	return time.Duration(math.Round(f * float64(time.Second))), err // 0.0123 s is 12300000 ns, not 12299999
+	return d, nil
 }

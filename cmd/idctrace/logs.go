@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"fmt"
 	"io"
+	"math"
 	"os"
 )
 
@@ -24,6 +25,16 @@ type logStats struct {
 }
 
 func (s *logStats) skipped() int { return s.other + s.unreadable + s.tooLong }
+
+// addSat returns a+b, two counts (not negative), or the largest int when
+// the sum would overflow: a count from a log may be that large, and must
+// not wrap to a negative.
+func addSat(a, b int) int {
+	if b > math.MaxInt-a {
+		return math.MaxInt
+	}
+	return a + b
+}
 
 // readLogs calls visit with each idctrace entry of the logs at paths, in
 // order: JSON lines from zap's JSON encoder or from log/slog's

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"io"
@@ -231,7 +232,7 @@ func TestReadLogsSkipsWhatIsNotAnEntry(t *testing.T) {
 	assert.Equal(t, logStats{logs: 1, lines: 15, entries: 5, other: 5, unreadable: 3, tooLong: 2}, stats)
 	require.Len(t, entries, 5)
 	assert.Equal(t, "r-2", entries[2].requestID)
-	assert.Len(t, entries[2].body, maxLogLine-70)
+	assert.Equal(t, strings.Repeat("y", maxField)+"…", entries[2].body, "a line of the limit is read; its long body is cut")
 	for _, i := range []int{0, 1, 3, 4} {
 		assert.Equal(t, "r-1", entries[i].requestID)
 		assert.Equal(t, 404, entries[i].status)
@@ -254,22 +255,69 @@ func TestReadLogsErrors(t *testing.T) {
 	assert.Contains(t, stats.notes[0], "standard input: read 7 lines, then: unexpected EOF")
 }
 
-// FuzzReadLogs: any input is read to its end, and every line is counted
-// once.
+// FuzzReadLogs: any input is read to its end, every line is counted once,
+// every entry read is plausible and bounded, and report and ticket make
+// their output of them.
 func FuzzReadLogs(f *testing.F) {
 	var buf bytes.Buffer
-	zapProduction(&buf).Warn(schema.Failed, zap.String("request_id", "r-1"), zap.Duration("duration", time.Second))
-	slogJSON(&buf).Error(schema.Summarized, zap.Int("suppressed", 3), zap.Time("first_at", time.Now()))
+	zapProduction(&buf).Warn(schema.Failed, zap.String(schema.RequestID, "r-1"), zap.Duration(schema.Duration, time.Second))
+	slogJSON(&buf).Error(schema.Summarized, zap.Int(schema.Suppressed, 3), zap.Time(schema.FirstAt, time.Now()))
 	f.Add(buf.Bytes())
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(buf.Bytes())
+	zw.Close()
+	f.Add(gz.Bytes())
 	f.Add([]byte("\x1f\x8b\x08"))
 	f.Add([]byte(`{"msg":"identitycall request failed","ts":"1e400"}`))
+	f.Add([]byte(`{"msg":"identitycall request failed","ts":-1e300,"request_id":"r-1"}`))
+	f.Add([]byte(`{"msg":"identitycall request failures summarized","suppressed":9223372036854775807,"first_request_id":"r-1"}` + "\n" +
+		`{"msg":"identitycall request failures summarized","suppressed":9223372036854775807}`))
+	f.Add([]byte(`{"msg":"identitycall request failed","request_id":"r-1","attempt":2,"started_at":"2026-03-01T14:00:00Z","duration":"-1s"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		n := 0
-		stats, err := readLogs(nil, bytes.NewReader(data), func(*logEntry) { n++ })
+		r := &report{groups: make(map[groupKey]*group)}
+		var find *finder
+		stats, err := readLogs(nil, bytes.NewReader(data), func(e *logEntry) {
+			n++
+			assertPlausible(t, e)
+			r.add(e)
+			if find == nil {
+				find = newFinder(cmp.Or(e.requestID, e.firstRequestID, "r-1"))
+			}
+			find.add(e)
+		})
 		if err != nil {
 			return // not gzip after all its magic
 		}
 		assert.Equal(t, stats.entries+stats.summaries, n)
 		assert.Equal(t, stats.lines, n+stats.skipped())
+		assert.LessOrEqual(t, len(r.groups), maxRows)
+		require.NoError(t, r.writeJSON(io.Discard, &stats))
+		require.NoError(t, r.writeTable(io.Discard, &stats))
+		if find != nil {
+			find.tickets("")
+			find.notFound(&stats)
+			assert.LessOrEqual(t, len(find.entries), 2*maxKept)
+		}
 	})
+}
+
+// assertPlausible asserts what the reader promises of an entry.
+func assertPlausible(t *testing.T, e *logEntry) {
+	t.Helper()
+	for _, at := range []time.Time{e.time, e.startedAt, e.firstAt, e.lastAt} {
+		assert.True(t, at.IsZero() || at.Year() >= 2000 && at.Year() < 2200, at)
+	}
+	for _, d := range []time.Duration{e.duration, e.retryAfter, e.retryIn, e.queued} {
+		assert.True(t, d >= 0 && d <= maxDuration, d)
+	}
+	assert.GreaterOrEqual(t, e.suppressed, 0)
+	assert.GreaterOrEqual(t, e.attempt, 0)
+	assert.True(t, e.status == 0 || e.status >= 100 && e.status <= 999, e.status)
+	for _, s := range append([]string{e.level, e.requestID, e.method, e.url, e.route, e.err, e.errorType, e.body, e.hint,
+		e.retrySkipped, e.firstRequestID, e.lastRequestID}, e.errs...) {
+		assert.LessOrEqual(t, len(s), maxField+len("…"))
+	}
+	assert.LessOrEqual(t, len(e.errs), maxErrors)
 }

@@ -37,8 +37,20 @@ func runReport(args []string, sys *system) int {
 Prints the failures that idctrace logged, by endpoint and status or cause:
 how many (entries written, plus those storm summaries counted), the first
 and last, and the most common hint. Logs are JSON lines from zap or from
-log/slog through idcslog, plain or gzip-compressed. Lines that are not
-idctrace entries are skipped and counted. Everything printed is redacted.
+log/slog through idcslog, plain or gzip-compressed. Everything printed is
+redacted.
+
+Lines that are not idctrace entries are skipped and counted, and so are
+lines longer than 1 MiB. So is an entry that cannot be right, counted as
+unreadable, in the table and in JSON alike: one with a field of the wrong
+type, a time before 2000 or after 2200, a negative count, a negative
+duration or one longer than 200 years, or a status that is not an HTTP
+status. Counts stop at the largest int64 rather than overflow. A path that
+is no documented endpoint is shown with {id} for each segment holding a
+digit (but a version, such as v1). The first 100 kinds of failure read
+get a row each; the failures of kinds first read after that are summed in
+a last row, (other kinds). A row's most common hint is counted among the
+first 8 hints it read. Text fields are cut to 4 KiB.
 
 Flags:
 `)
@@ -107,20 +119,28 @@ type groupKey struct {
 	cause            string
 }
 
+// The bounds of a report, so that its memory and length stay bounded
+// whatever the logs hold.
+const (
+	maxRows  = 100 // kinds of failure with a row of their own
+	maxHints = 8   // hint texts counted in a row
+)
+
 // group is what the logs say of one kind of failure.
 type group struct {
 	groupKey
 	failures, entries, suppressed int
 	first, last                   time.Time
 	firstRequestID, lastRequestID string
-	hints                         map[string]int
-	lastError                     string // of the last transport error
+	hints                         map[string]int // at most maxHints
+	lastError                     string         // of the last transport error
 }
 
 type report struct {
 	since   time.Time
-	groups  map[groupKey]*group
-	leftOut int // failures before since
+	groups  map[groupKey]*group // at most maxRows
+	other   *group              // kinds first read after maxRows others; nil until one is
+	leftOut int                 // failures before since
 }
 
 // add counts e in its kind's group.
@@ -135,7 +155,7 @@ func (r *report) add(e *logEntry) {
 		first, last = cmp.Or(e.firstAt, e.time), cmp.Or(e.lastAt, e.time)
 	}
 	if !r.since.IsZero() && last.Before(r.since) {
-		r.leftOut += n
+		r.leftOut = addSat(r.leftOut, n)
 		return
 	}
 	k := groupKey{method: e.method, endpoint: endpoint(e), status: e.status}
@@ -146,16 +166,23 @@ func (r *report) add(e *logEntry) {
 		}
 	}
 	g := r.groups[k]
-	if g == nil {
+	switch {
+	case g != nil:
+	case len(r.groups) < maxRows:
 		g = &group{groupKey: k, hints: make(map[string]int)}
 		r.groups[k] = g
+	default:
+		if r.other == nil {
+			r.other = &group{hints: make(map[string]int)}
+		}
+		g = r.other
 	}
-	g.failures += n
+	g.failures = addSat(g.failures, n)
 	if e.summary {
-		g.suppressed += n
+		g.suppressed = addSat(g.suppressed, n)
 	} else {
 		g.entries++
-		if e.hint != "" {
+		if _, ok := g.hints[e.hint]; e.hint != "" && (ok || len(g.hints) < maxHints) {
 			g.hints[e.hint]++
 		}
 		if e.status == 0 {
@@ -170,16 +197,29 @@ func (r *report) add(e *logEntry) {
 	}
 }
 
-// endpoint is e's route, or its URL's path when it has none.
+// endpoint is e's route or, when it has none, its URL's path with {id}
+// for each segment that holds a digit: such a path is no documented
+// endpoint, and would otherwise make a kind of failure for each ID in it.
 func endpoint(e *logEntry) string {
 	if e.route != "" {
 		return e.route
 	}
+	path, _, _ := strings.Cut(e.url, "?")
 	if u, err := url.Parse(e.url); err == nil && u.Path != "" {
-		return u.Path
+		path = u.Path
 	}
-	before, _, _ := strings.Cut(e.url, "?")
-	return before
+	segments := strings.Split(path, "/")
+	for i, seg := range segments {
+		if strings.ContainsAny(seg, "0123456789") && !isVersion(seg) {
+			segments[i] = "{id}"
+		}
+	}
+	return strings.Join(segments, "/")
+}
+
+// isVersion reports whether seg names an API version, such as v1.
+func isVersion(seg string) bool {
+	return len(seg) > 1 && seg[0] == 'v' && strings.Trim(seg[1:], "0123456789") == ""
 }
 
 // row is a group as printed: every string redacted, since a log may hold
@@ -198,26 +238,38 @@ type row struct {
 	LastRequestID  string    `json:"last_request_id,omitempty"`
 	Hint           string    `json:"hint,omitempty"`
 	LastError      string    `json:"last_error,omitempty"`
+	Other          bool      `json:"other,omitempty"` // the sum of the kinds without a row
 }
 
-// rows are the groups, most failures first.
+// rows are the groups, most failures first, and the other kinds last.
 func (r *report) rows() []row {
-	clean := func(s string) string { return redact.Text(s, nil, false) }
-	rows := make([]row, 0, len(r.groups))
+	rows := make([]row, 0, len(r.groups)+1)
 	for _, g := range r.groups {
-		rows = append(rows, row{
-			Method: clean(g.method), Endpoint: clean(g.endpoint), Status: g.status, Cause: clean(g.cause),
-			Failures: g.failures, Entries: g.entries, Suppressed: g.suppressed,
-			First: g.first.UTC(), Last: g.last.UTC(),
-			FirstRequestID: clean(g.firstRequestID), LastRequestID: clean(g.lastRequestID),
-			Hint: clean(commonest(g.hints)), LastError: clean(g.lastError),
-		})
+		rows = append(rows, g.row())
 	}
 	slices.SortFunc(rows, func(a, b row) int {
 		return cmp.Or(cmp.Compare(b.Failures, a.Failures), cmp.Compare(a.Endpoint, b.Endpoint),
 			cmp.Compare(a.Method, b.Method), cmp.Compare(a.Status, b.Status), cmp.Compare(a.Cause, b.Cause))
 	})
+	if r.other != nil {
+		other := r.other.row()
+		other.Endpoint, other.Other = "(other kinds)", true
+		rows = append(rows, other)
+	}
 	return rows
+}
+
+// row is g as printed: every string redacted, since a log may hold what a
+// server echoed, a key among it.
+func (g *group) row() row {
+	clean := func(s string) string { return redact.Text(s, nil, false) }
+	return row{
+		Method: clean(g.method), Endpoint: clean(g.endpoint), Status: g.status, Cause: clean(g.cause),
+		Failures: g.failures, Entries: g.entries, Suppressed: g.suppressed,
+		First: g.first.UTC(), Last: g.last.UTC(),
+		FirstRequestID: clean(g.firstRequestID), LastRequestID: clean(g.lastRequestID),
+		Hint: clean(commonest(g.hints)), LastError: clean(g.lastError),
+	}
 }
 
 // commonest is the most frequent key of counts; of equals, the first in
@@ -241,11 +293,14 @@ func (r *report) writeTable(w io.Writer, stats *logStats) error {
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "METHOD\tENDPOINT\tSTATUS\tFAILURES\tFIRST (UTC)\tLAST (UTC)\tHINT")
 		for _, row := range rows {
-			status := row.Cause
+			method, status := row.Method, row.Cause
 			if row.Status != 0 {
 				status = strconv.Itoa(row.Status)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", row.Method, row.Endpoint, status, row.Failures,
+			if row.Other {
+				method, status = "-", "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", method, row.Endpoint, status, row.Failures,
 				stamp(row.First), stamp(row.Last), row.Hint)
 		}
 		tw.Flush() // a strings.Builder never fails
@@ -272,7 +327,7 @@ func (r *report) summary(s *logStats) string {
 	fmt.Fprintf(&b, "Read %s from %s: %s, %s", plural(s.lines, "line"), plural(s.logs, "log"),
 		plural(s.entries, "failure entry"), plural(s.summaries, "storm summary"))
 	if r.leftOut > 0 {
-		fmt.Fprintf(&b, "; %d failures before -since left out", r.leftOut)
+		fmt.Fprintf(&b, "; %s before -since left out", plural(r.leftOut, "failure"))
 	}
 	fmt.Fprintf(&b, "; %s skipped (%d not idctrace entries, %d unreadable, %d longer than 1 MiB).",
 		plural(s.skipped(), "line"), s.other, s.unreadable, s.tooLong)

@@ -3,13 +3,17 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -297,4 +301,159 @@ func TestReportUsage(t *testing.T) {
 	code, out, _ := runCLI(t, nil, "no log lines here\n", "report")
 	assert.Equal(t, 0, code)
 	assert.Equal(t, "No failures.\nRead 1 line from 1 log: 0 failure entries, 0 storm summaries; 1 line skipped (1 not idctrace entries, 0 unreadable, 0 longer than 1 MiB).\n", out)
+}
+
+// goodLines writes n failure entries of GET /recordings 503, a second
+// apart from t1400.
+func goodLines(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, `{"level":"error","ts":%d,"msg":"identitycall request failed","request_id":"r-%d","method":"GET","route":"/recordings","status":503}`+"\n",
+			t1400.Unix()+int64(i), i)
+	}
+	return b.String()
+}
+
+// TestReportSkipsABadLine: one implausible line among 1,000 good ones is
+// counted as unreadable, in the table and in JSON alike. Before, a "ts" of
+// -1e300 made report -json print nothing and exit 1 (Time.MarshalJSON:
+// year outside of range).
+func TestReportSkipsABadLine(t *testing.T) {
+	t.Parallel()
+	for _, bad := range []string{
+		`{"level":"error","ts":-1e300,"msg":"identitycall request failed","method":"GET","route":"/recordings","status":503}`,
+		`{"level":"error","ts":1772373600,"msg":"identitycall request failures summarized","method":"GET","route":"/recordings","status":503,"suppressed":-5}`,
+		`{"level":"error","ts":1772373600,"msg":"identitycall request failed","method":"GET","route":"/recordings","status":503,"duration":-1}`,
+	} {
+		log := goodLines(500) + bad + "\n" + goodLines(500)
+		code, out, stderr := runCLI(t, nil, log, "report", "-json")
+		require.Equal(t, 0, code, stderr)
+		var got struct {
+			Failures   []row
+			Entries    int
+			Unreadable int `json:"skipped_unreadable"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(out), &got), out)
+		assert.Equal(t, 1000, got.Entries)
+		assert.Equal(t, 1, got.Unreadable)
+		require.Len(t, got.Failures, 1)
+		assert.Equal(t, 1000, got.Failures[0].Failures)
+		assert.Equal(t, t1400, got.Failures[0].First)
+
+		code, out, stderr = runCLI(t, nil, log, "report")
+		require.Equal(t, 0, code, stderr)
+		assert.Contains(t, out, "GET     /recordings  503     1000      2026-03-01 14:00:00")
+		assert.Contains(t, out, "1 line skipped (0 not idctrace entries, 1 unreadable, 0 longer than 1 MiB).")
+	}
+	_, _, help := runCLI(t, nil, "", "report", "-h")
+	assert.Contains(t, help, "So is an entry that cannot be right, counted as\nunreadable, in the table and in JSON alike", "the rule is documented")
+}
+
+// TestReportSumsSaturate: counts stop at the largest int64. Before,
+// summaries of MaxInt64-1 and 5 failures made a row of
+// -9223372036854775806.
+func TestReportSumsSaturate(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	logger := from(t1400, zapProduction)(&buf)
+	for _, n := range []int{math.MaxInt64 - 1, 5, math.MaxInt64} {
+		summaryLine(logger, "/projects", 500, "", n, t1400, t1400.Add(time.Second))
+	}
+	buf.WriteString(goodLines(2))
+	code, out, stderr := runCLI(t, nil, buf.String(), "report", "-json")
+	require.Equal(t, 0, code, stderr)
+	var got struct{ Failures []row }
+	require.NoError(t, json.Unmarshal([]byte(out), &got), out)
+	require.Len(t, got.Failures, 2)
+	assert.Equal(t, math.MaxInt64, got.Failures[0].Failures)
+	assert.Equal(t, math.MaxInt64, got.Failures[0].Suppressed)
+	assert.Equal(t, 2, got.Failures[1].Failures)
+
+	code, out, _ = runSys(t, &system{now: func() time.Time { return t1400.Add(time.Hour) }, stdin: strings.NewReader(buf.String())}, nil, "report", "-since", "1m")
+	require.Equal(t, 0, code)
+	assert.Contains(t, out, "; 9223372036854775807 failures before -since left out;")
+}
+
+// TestReportRowsAreBounded: a path that is no documented endpoint makes
+// one row, not one per ID in it (before: 10,000 rows for 10,000 IDs); kinds
+// beyond the first maxRows are summed in one last row; a row counts at
+// most maxHints hint texts.
+func TestReportRowsAreBounded(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	line := func(url, errorType, hint string) {
+		fmt.Fprintf(&b, `{"level":"error","ts":1772373600,"msg":"identitycall request failed","method":"GET","url":%q,"error_type":%q,"hint":%q}`+"\n",
+			url, errorType, hint)
+	}
+	for i := range 10000 {
+		line(fmt.Sprintf("https://h/api/v1/public/widgets/wid_%d/parts/%x?page=%d", i, i*7919, i), "dns", fmt.Sprintf("hint %d", i%50))
+	}
+	line("https://h/api/v1/public/widgets/wid_1/parts/a", "dns", "hint 0")
+	for i := range maxRows + 50 {
+		line("https://h/api/v1/public/widgets", fmt.Sprint("cause-", i), "")
+	}
+	code, out, stderr := runCLI(t, nil, b.String(), "report", "-json")
+	require.Equal(t, 0, code, stderr)
+	var got struct{ Failures []row }
+	require.NoError(t, json.Unmarshal([]byte(out), &got), out)
+	require.Len(t, got.Failures, maxRows+1)
+	first := got.Failures[0]
+	assert.Equal(t, "/api/v1/public/widgets/{id}/parts/{id}", first.Endpoint)
+	assert.Equal(t, 10000, first.Failures)
+	assert.True(t, slices.ContainsFunc(got.Failures, func(r row) bool { return r.Endpoint == "/api/v1/public/widgets/{id}/parts/a" }),
+		"a segment without a digit stays")
+	other := got.Failures[maxRows]
+	assert.True(t, other.Other)
+	assert.Equal(t, "(other kinds)", other.Endpoint)
+	assert.Equal(t, 52, other.Failures, "the causes read after the 100th kind: the first two kinds are widgets' parts")
+	total := 0
+	for _, r := range got.Failures {
+		total += r.Failures
+	}
+	assert.Equal(t, 10001+maxRows+50, total, "every failure is in a row")
+
+	r := &report{groups: make(map[groupKey]*group)}
+	_, err := readLogs(nil, strings.NewReader(b.String()), r.add)
+	require.NoError(t, err)
+	for _, g := range r.groups {
+		assert.LessOrEqual(t, len(g.hints), maxHints)
+	}
+	assert.Equal(t, "hint 0", commonest(r.groups[groupKey{method: "GET", endpoint: first.Endpoint, cause: "dns"}].hints))
+
+	code, out, _ = runCLI(t, nil, b.String(), "report")
+	require.Equal(t, 0, code)
+	assert.Regexp(t, `\n-       \(other kinds\)  +-  +52  `, out)
+}
+
+// TestReportMemoryIsBounded: a report keeps a bounded part of each entry,
+// in a bounded number of rows: 150 kinds of failure whose lines hold 128
+// KiB of fields each grow the heap by less than 10 MiB (1.9 MiB when
+// written; before, each row kept its entry's texts whole, 22 MiB). Not
+// parallel: it reads the heap.
+func TestReportMemoryIsBounded(t *testing.T) {
+	heap := func() float64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return float64(m.HeapAlloc) / (1 << 20)
+	}
+	before := heap()
+	pr, pw := io.Pipe()
+	go func() {
+		big := strings.Repeat("x", 32<<10)
+		for i := range 150 {
+			fmt.Fprintf(pw, `{"level":"error","ts":1772373600,"msg":"identitycall request failed","method":"GET","url":"/w/%s","error_type":"%d%s","hint":"%d%s","error":"%s"}`+"\n",
+				big, i, big, i, big, big)
+		}
+		pw.Close()
+	}()
+	r := &report{groups: make(map[groupKey]*group)}
+	stats, err := readLogs(nil, pr, r.add)
+	require.NoError(t, err)
+	grew := heap() - before
+	t.Logf("the heap grew by %.1f MiB for %d kinds of failure with 128 KiB of fields each", grew, stats.entries)
+	assert.Equal(t, 150, stats.entries)
+	assert.Len(t, r.groups, maxRows, "a kind for each cause")
+	assert.Less(t, grew, 10.0)
+	runtime.KeepAlive(r)
 }

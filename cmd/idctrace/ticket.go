@@ -32,9 +32,12 @@ Prints the support ticket of the call with that request ID, from the
 entries idctrace logged of it: the last attempt's status or cause, error,
 body and hint, every attempt when there were retries, and the time the
 whole call took. An ID that only a storm summary names gets a ticket from
-the summary. Logs are JSON lines from zap or from log/slog through
-idcslog, plain or gzip-compressed. Everything printed is redacted. Exits
-with 1 when the ID is not in the logs.
+the summary. An ID given to more calls (as a service's own ID can be) gets
+a ticket for each of its 10 most recent, found among its latest 100
+entries. Logs are JSON lines from zap or from log/slog through idcslog,
+plain or gzip-compressed; lines are read as 'idctrace report -h' says.
+Everything printed is redacted. Exits with 1 when the ID is not in the
+logs.
 
 Flags:
 `)

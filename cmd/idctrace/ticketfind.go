@@ -19,25 +19,42 @@ import (
 // and retries and rate-limit waits come between.
 const idSlack = 5 * time.Minute
 
+// The bounds of what ticket keeps of one ID, so that its work is linear in
+// the lines read and its memory bounded, even for an ID that a service
+// gives to every call.
+const (
+	maxTickets = 10  // calls printed: the most recent
+	maxKept    = 100 // entries of the ID grouped into calls: the most recent
+	maxKinds   = 100 // kinds of storm summary counted for an ID not found
+)
+
 // finder collects what logs say of one request ID.
 type finder struct {
-	id      string
-	made    time.Time   // when the ID was made, for a UUID that says (version 1, 6, 7); else zero
-	entries []*logEntry // the ID's own
-	named   []*logEntry // storm summaries whose first or last ID it is
-	counted []*kindCount
+	id       string
+	made     time.Time   // when the ID was made, for a UUID that says (version 1, 6, 7); else zero
+	entries  []*logEntry // the ID's own: the most recent maxKept, and those read since they were picked
+	seen     int         // entries of the ID read
+	dropped  bool        // entries older than the most recent maxKept were dropped
+	named    *logEntry   // the latest storm summary whose first or last ID it is
+	counted  []*kindCount
+	kinds    map[kindKey]int // the index in counted of each kind
+	beyond   int             // failures of kinds read after maxKinds others
+	compared int             // comparisons of entries made, which tests count
 }
+
+// kindKey is a kind of failure a storm summary counts.
+type kindKey struct{ method, route, outcome string }
 
 // kindCount is what the storm summaries of one kind that may hold the ID
 // counted.
 type kindCount struct {
-	method, route, outcome string
-	failures               int
-	first, last            time.Time
+	kindKey
+	failures    int
+	first, last time.Time
 }
 
 func newFinder(id string) *finder {
-	f := &finder{id: id}
+	f := &finder{id: id, kinds: make(map[kindKey]int)}
 	if u, err := uuid.Parse(id); err == nil {
 		switch u.Version() {
 		case 1, 6, 7:
@@ -51,10 +68,16 @@ func (f *finder) add(e *logEntry) {
 	switch {
 	case !e.summary:
 		if e.requestID == f.id {
+			f.seen++
 			f.entries = append(f.entries, e)
+			if len(f.entries) == 2*maxKept {
+				f.entries = f.recent(f.entries)
+			}
 		}
 	case e.firstRequestID == f.id || e.lastRequestID == f.id:
-		f.named = append(f.named, e)
+		if f.named == nil || namedAt(e, f.id).After(namedAt(f.named, f.id)) {
+			f.named = e
+		}
 	default:
 		first, last := cmp.Or(e.firstAt, e.time), cmp.Or(e.lastAt, e.time)
 		// An ID made after the last failure counted, or long before the
@@ -62,16 +85,20 @@ func (f *finder) add(e *logEntry) {
 		if !f.made.IsZero() && (f.made.After(last.Add(time.Millisecond)) || f.made.Before(first.Add(-idSlack))) {
 			return
 		}
-		k := kindCount{method: e.method, route: e.route, outcome: summaryOutcome(e)}
-		i := slices.IndexFunc(f.counted, func(c *kindCount) bool {
-			return c.method == k.method && c.route == k.route && c.outcome == k.outcome
-		})
-		if i < 0 {
-			k.first, k.last = first, last
-			f.counted, i = append(f.counted, &k), len(f.counted)
+		k := kindKey{method: e.method, route: e.route, outcome: summaryOutcome(e)}
+		i, ok := f.kinds[k]
+		switch {
+		case ok:
+		case len(f.counted) < maxKinds:
+			i = len(f.counted)
+			f.kinds[k] = i
+			f.counted = append(f.counted, &kindCount{kindKey: k, first: first, last: last})
+		default:
+			f.beyond = addSat(f.beyond, e.suppressed)
+			return
 		}
 		c := f.counted[i]
-		c.failures += e.suppressed
+		c.failures = addSat(c.failures, e.suppressed)
 		if first.Before(c.first) {
 			c.first = first
 		}
@@ -81,44 +108,66 @@ func (f *finder) add(e *logEntry) {
 	}
 }
 
+// recent sorts entries, drops the same entry read twice (a log given
+// twice), and returns the most recent maxKept of them.
+func (f *finder) recent(entries []*logEntry) []*logEntry {
+	slices.SortStableFunc(entries, func(a, b *logEntry) int {
+		f.compared++
+		return cmp.Or(started(a).Compare(started(b)), cmp.Compare(a.attempt, b.attempt))
+	})
+	entries = slices.CompactFunc(entries, func(a, b *logEntry) bool {
+		f.compared++
+		return a.attempt == b.attempt && started(a).Equal(started(b)) && a.status == b.status && a.err == b.err && a.url == b.url
+	})
+	if n := len(entries) - maxKept; n > 0 {
+		f.dropped = true
+		kept := copy(entries, entries[n:])
+		clear(entries[kept:cap(entries)]) // what the dropped entries held can go
+		entries = entries[:kept]
+	}
+	return entries
+}
+
 // tickets returns a ticket for each call of the ID, oldest first: one,
 // unless the ID was given to more calls (as a service's own request ID
-// can be). An ID only storm summaries name gets the ticket of the latest.
-// The notes say what the tickets cannot.
+// can be), and then those of the most recent maxTickets. An ID only storm
+// summaries name gets the ticket of the latest. The notes say what the
+// tickets cannot.
 func (f *finder) tickets(account string) (out []ticket.Ticket, notes []string) {
-	calls := calls(f.entries)
-	if len(calls) > 1 {
+	calls := f.calls(f.recent(f.entries))
+	shown := calls[max(0, len(calls)-maxTickets):]
+	switch {
+	case f.dropped:
+		notes = append(notes, fmt.Sprintf("request ID %q names %d failure entries in these logs: tickets for the %d most recent calls among its latest %d entries, oldest first",
+			clean(f.id), f.seen, len(shown), maxKept))
+	case len(calls) > len(shown):
+		notes = append(notes, fmt.Sprintf("request ID %q names %d calls in these logs: tickets for the %d most recent, oldest first", clean(f.id), len(calls), len(shown)))
+	case len(calls) > 1:
 		notes = append(notes, fmt.Sprintf("request ID %q names %d calls in these logs: a ticket for each, oldest first", clean(f.id), len(calls)))
 	}
-	for _, call := range calls {
+	for _, call := range shown {
 		out = append(out, callTicket(call, account))
 		if last := call[len(call)-1]; last.retryIn > 0 {
 			notes = append(notes, fmt.Sprintf("attempt %d of the call that started at %s was retried, and no later attempt is in these logs: it succeeded, or was not logged",
 				last.attempt, started(call[0]).UTC().Format(milliLayout)))
 		}
 	}
-	if len(out) == 0 && len(f.named) > 0 {
-		latest := slices.MaxFunc(f.named, func(a, b *logEntry) int { return namedAt(a, f.id).Compare(namedAt(b, f.id)) })
-		out = append(out, summaryTicket(latest, f.id, account))
+	if len(out) == 0 && f.named != nil {
+		out = append(out, summaryTicket(f.named, f.id, account))
 	}
 	return out, notes
 }
 
-// calls sorts entries and groups them by call: an attempt after the first
-// joins the call with the same request whose last attempt, one or more
-// before it, ends nearest to its start. The same entry read twice (a log
-// given twice) counts once.
-func calls(entries []*logEntry) [][]*logEntry {
-	slices.SortStableFunc(entries, func(a, b *logEntry) int {
-		return cmp.Or(started(a).Compare(started(b)), cmp.Compare(a.attempt, b.attempt))
-	})
-	entries = slices.CompactFunc(entries, func(a, b *logEntry) bool {
-		return a.attempt == b.attempt && started(a).Equal(started(b)) && a.status == b.status && a.err == b.err && a.url == b.url
-	})
+// calls groups entries, sorted, by call: an attempt after the first joins
+// the call with the same request whose last attempt, one or more before
+// it, ends nearest to its start. Each entry is matched against every call
+// so far: entries are at most 2*maxKept.
+func (f *finder) calls(entries []*logEntry) [][]*logEntry {
 	var out [][]*logEntry
 	for _, e := range entries {
 		best, gap := -1, time.Duration(0)
 		for i, call := range out {
+			f.compared++
 			prev := call[len(call)-1]
 			if e.attempt <= 1 || prev.attempt >= e.attempt || prev.method != e.method || prev.url != e.url {
 				continue
@@ -208,9 +257,9 @@ func (f *finder) notFound(stats *logStats) string {
 		return b.String()
 	}
 	slices.SortStableFunc(f.counted, func(a, b *kindCount) int { return cmp.Compare(b.failures, a.failures) })
-	total := 0
+	total := f.beyond
 	for _, c := range f.counted {
-		total += c.failures
+		total = addSat(total, c.failures)
 	}
 	of := "in these logs"
 	if !f.made.IsZero() {
@@ -228,6 +277,9 @@ func (f *finder) notFound(stats *logStats) string {
 	}
 	if n := len(f.counted) - listed; n > 0 {
 		fmt.Fprintf(&b, ", and %s", plural(n, "more kind"))
+	}
+	if f.beyond > 0 {
+		fmt.Fprintf(&b, ", and %d failures of kinds read after %d others", f.beyond, maxKinds)
 	}
 	return b.String()
 }

@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -241,5 +245,124 @@ func TestTicketOfSharedID(t *testing.T) {
 			duration: time.Duration(took) * time.Millisecond, retryIn: time.Duration(retryIn) * time.Millisecond}
 	}
 	a1, b1, b2, a2, a3 := entry(1, 0, 10, 100), entry(1, 5, 10, 20), entry(2, 35, 10, 0), entry(2, 110, 10, 200), entry(3, 320, 10, 0)
-	assert.Equal(t, [][]*logEntry{{a1, a2, a3}, {b1, b2}}, calls([]*logEntry{a3, b2, a2, b1, a1}))
+	f := &finder{}
+	assert.Equal(t, [][]*logEntry{{a1, a2, a3}, {b1, b2}}, f.calls(f.recent([]*logEntry{a3, b2, a2, b1, a1})))
+}
+
+// oneIDEntries returns n entries of request ID "svc-42": calls of three
+// attempts each, 10 ms apart, as a service that sends a constant ID logs
+// them.
+func oneIDEntries(n int) []*logEntry {
+	out := make([]*logEntry, n)
+	for i := range out {
+		at := t1400.Add(time.Duration(i) * 10 * time.Millisecond)
+		out[i] = &logEntry{requestID: "svc-42", method: "GET", url: "/api/v1/public/recordings", status: 503, attempt: 1 + i%3,
+			startedAt: at, time: at.Add(2 * time.Millisecond), duration: 2 * time.Millisecond, retryIn: 2 * time.Millisecond}
+	}
+	return out
+}
+
+// TestTicketIsLinearInOneIDsEntries counts the comparisons of entries
+// that ticket makes for one ID's entries: a constant per entry (about 4.5
+// now), and twice the entries cost about twice the comparisons. Before,
+// each entry was matched against every call found so far: for calls of
+// three attempts n²/6, 16.7 million comparisons for 10,000 entries, 66.7
+// for 20,000, 267 for 40,000.
+func TestTicketIsLinearInOneIDsEntries(t *testing.T) {
+	t.Parallel()
+	compared := map[int]int{}
+	for _, n := range []int{10000, 20000, 40000} {
+		f := newFinder("svc-42")
+		most := 0
+		for _, e := range oneIDEntries(n) {
+			f.add(e)
+			most = max(most, len(f.entries))
+		}
+		tickets, notes := f.tickets("")
+		compared[n] = f.compared
+		t.Logf("%d entries: %d comparisons, %.1f an entry", n, f.compared, float64(f.compared)/float64(n))
+		assert.Less(t, f.compared, 30*n)
+		assert.LessOrEqual(t, most, 2*maxKept, "the entries kept")
+		require.Len(t, tickets, maxTickets)
+		lastCall := (n - 1) - (n-1)%3 // the index of the last first attempt
+		assert.Equal(t, t1400.Add(time.Duration(lastCall)*10*time.Millisecond), tickets[maxTickets-1].Time, "the most recent call last")
+		assert.Equal(t, fmt.Sprintf(`request ID "svc-42" names %d failure entries in these logs: tickets for the %d most recent calls among its latest %d entries, oldest first`,
+			n, maxTickets, maxKept), notes[0])
+	}
+	assert.Less(t, float64(compared[40000])/float64(compared[20000]), 2.5)
+	assert.Less(t, float64(compared[20000])/float64(compared[10000]), 2.5)
+}
+
+// TestTicketOfAConstantID: an ID given to many calls gets the tickets of
+// its most recent maxTickets, and a note that says so.
+func TestTicketOfAConstantID(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	for _, e := range oneIDEntries(60) { // 20 calls
+		fmt.Fprintf(&b, `{"level":"error","ts":%.6f,"msg":"identitycall request failed","request_id":"svc-42","method":"GET","url":"%s","status":503,"duration":0.002,"started_at":%.6f,"attempt":%d,"retry_in":0.002}`+"\n",
+			float64(e.time.UnixMicro())/1e6, e.url, float64(e.startedAt.UnixMicro())/1e6, e.attempt)
+	}
+	code, out, stderr := runCLI(t, nil, b.String(), "ticket", "-email", "ops@example.com", "svc-42")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, maxTickets, strings.Count(out, "IdentityCall support request\n"))
+	assert.True(t, strings.HasPrefix(stderr, `idctrace ticket: request ID "svc-42" names 20 calls in these logs: tickets for the 10 most recent, oldest first`+"\n"), stderr)
+	assert.Contains(t, out, "Time:        2026-03-01T14:00:00Z\n", "the 11th call, 300 ms after the first")
+	assert.Equal(t, 1, strings.Count(out, "  1. 14:00:00.300  "), "the first call shown")
+	assert.NotContains(t, out, "  1. 14:00:00.270  ", "the 10th, not shown")
+}
+
+// TestTicketMemoryIsBounded: ticket keeps a bounded part of each entry of
+// the ID, and a bounded number of them: 250 entries of one ID with 96 KiB
+// of fields each grow the heap by less than 10 MiB (2.8 MiB when written;
+// before, every entry whole, 24 MiB). Not parallel: it reads the heap.
+func TestTicketMemoryIsBounded(t *testing.T) {
+	heap := func() float64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return float64(m.HeapAlloc) / (1 << 20)
+	}
+	before := heap()
+	pr, pw := io.Pipe()
+	go func() {
+		big := strings.Repeat("x", 24<<10)
+		for i, e := range oneIDEntries(250) {
+			fmt.Fprintf(pw, `{"level":"error","ts":%d,"msg":"identitycall request failed","request_id":"svc-42","method":"GET","url":"/x/%d?q=%s","status":503,"attempt":%d,"hint":"%s","error":"%s","body":"%s"}`+"\n",
+				e.time.Unix(), i, big, e.attempt, big, big, big)
+		}
+		pw.Close()
+	}()
+	f := newFinder("svc-42")
+	stats, err := readLogs(nil, pr, f.add)
+	require.NoError(t, err)
+	grew := heap() - before
+	t.Logf("the heap grew by %.1f MiB for %d entries of one ID with 96 KiB of fields each", grew, stats.entries)
+	assert.Equal(t, 250, stats.entries)
+	assert.Less(t, grew, 10.0)
+	runtime.KeepAlive(f)
+}
+
+// TestTicketNotFoundIsBounded: the storm summaries that may hold an ID
+// not found are counted in at most maxKinds kinds, and the rest in one
+// sum, which stops at the largest int64.
+func TestTicketNotFoundIsBounded(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	logger := from(t1400, zapProduction)(&buf)
+	for i := range maxKinds + 20 {
+		summaryLine(logger, fmt.Sprint("/r", i), 500, "", 2, t1400, t1400.Add(time.Second))
+	}
+	summaryLine(logger, "/r0", 500, "", math.MaxInt64, t1400, t1400.Add(time.Second))
+	f := newFinder("nope")
+	stats, err := readLogs(nil, &buf, f.add)
+	require.NoError(t, err)
+	assert.Len(t, f.counted, maxKinds)
+	assert.Equal(t, 40, f.beyond)
+	assert.Equal(t, `request ID "nope" not found in 1 log (0 failure entries, 121 storm summaries); storm summaries in these logs counted 9223372036854775807 failures of which it may be one: `+
+		`9223372036854775807 GET /r0 500 from 2026-03-01T14:00:00.000Z to 2026-03-01T14:00:01.000Z, `+
+		`2 GET /r1 500 from 2026-03-01T14:00:00.000Z to 2026-03-01T14:00:01.000Z, `+
+		`2 GET /r2 500 from 2026-03-01T14:00:00.000Z to 2026-03-01T14:00:01.000Z, `+
+		`2 GET /r3 500 from 2026-03-01T14:00:00.000Z to 2026-03-01T14:00:01.000Z, `+
+		`2 GET /r4 500 from 2026-03-01T14:00:00.000Z to 2026-03-01T14:00:01.000Z, and 95 more kinds, and 40 failures of kinds read after 100 others`,
+		f.notFound(&stats))
 }
