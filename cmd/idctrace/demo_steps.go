@@ -69,7 +69,7 @@ func (d *demo) timeout(key string) *idctrace.TransportError {
 	d.srv.Inject(1, idctest.Fault{Delay: 2 * time.Second})
 	ctx, cancel := context.WithTimeout(d.ctx, 200*time.Millisecond)
 	defer cancel()
-	answered := len(d.srv.Requests())
+	answered := d.srv.Counts().Answered
 	resp, err := d.send(ctx, d.client, key, "GET", "/projects", nil, "")
 	if err == nil {
 		resp.Body.Close()
@@ -77,7 +77,7 @@ func (d *demo) timeout(key string) *idctrace.TransportError {
 	}
 	// The server gives up on the request once the client is gone; its
 	// line comes before the rest of the demo.
-	for deadline := time.Now().Add(2 * time.Second); len(d.srv.Requests()) == answered && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(2 * time.Second); d.srv.Counts().Answered == answered && time.Now().Before(deadline); {
 		time.Sleep(time.Millisecond)
 	}
 	var te *idctrace.TransportError
@@ -143,7 +143,7 @@ func (d *demo) batch(projectID string) error {
 	defer client.CloseIdleConnections()
 	d.quiet.SetLevel(zapcore.WarnLevel) // the server's 40 lines would bury the point
 	defer d.quiet.SetLevel(zapcore.InfoLevel)
-	before := len(d.srv.Requests())
+	before := d.srv.Counts().ByStatus
 	start := time.Now()
 	jobs := make(chan int)
 	errs := make(chan error, uploads)
@@ -172,12 +172,10 @@ func (d *demo) batch(projectID string) error {
 			return err
 		}
 	}
-	counts := map[int]int{}
-	for _, r := range d.srv.Requests()[before:] {
-		counts[r.Status]++
-	}
+	after := d.srv.Counts().ByStatus
 	d.result("%d created, %d answered 429, in %s (the quota allows %d a second)",
-		counts[http.StatusCreated], counts[http.StatusTooManyRequests], time.Since(start).Round(100*time.Millisecond), burst)
+		after[http.StatusCreated]-before[http.StatusCreated], after[http.StatusTooManyRequests]-before[http.StatusTooManyRequests],
+		time.Since(start).Round(100*time.Millisecond), burst)
 	return nil
 }
 
