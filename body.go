@@ -1,57 +1,75 @@
 package idctrace
 
 import (
+	"context"
 	"errors"
 	"io"
 	"sync"
+	"time"
 )
 
 // errReadAfterClose is what a failure body's Read returns once it is
 // closed, as net/http's bodies do.
 var errReadAfterClose = errors.New("idctrace: read on closed response body")
 
-// failureBody replaces the body of a failed response. A goroutine reads up
-// to limit bytes of the original body into prefix, for decoding and
-// logging, so that a body that stalls after its headers holds RoundTrip
-// back for the body-read bound only. The caller reads the prefix as it
-// arrives, then the rest of the original body: the same bytes as if
-// nothing had been read, never held back longer than bare net/http would
-// hold them (a whole JSON error on a stream left open decodes at once).
-// Close closes the original body, which also ends the prefix read: the
-// original body must allow Close during Read, as net/http's bodies do.
+// failureBody replaces the body of a failed response. The caller's reads
+// pass through and keep a copy of the first limit bytes, the prefix, from
+// which the record is decoded. When the prefix is wanted before the caller
+// has read it (a 429's retry_after, CheckResponse, Flush), a goroutine reads
+// it ahead, and the caller's reads get those bytes first.
+//
+// The record ends once, in finish: when the prefix is complete, at Close,
+// when CheckResponse or Flush asks, or at the deadline, whichever is first.
 type failureBody struct {
-	rest   io.ReadCloser
-	record *record       // the record the Transport made of this failed attempt
-	ended  chan struct{} // closed when the prefix read ends
+	orig     io.ReadCloser
+	rec      *record
+	limit    int
+	wait     time.Duration // the most any read for the record waits
+	complete chan struct{} // closed when the prefix no longer grows
+	ended    sync.Once     // finish
+	closing  sync.Once     // orig.Close
 
-	mu     sync.Mutex
-	more   sync.Cond // signalled when prefix grows, the read ends or the body is closed
-	prefix []byte
-	off    int   // bytes of prefix the caller has read
-	done   bool  // the prefix read has ended
-	err    error // and why: nil (limit reached), io.EOF or the read error
-	closed bool
+	mu      sync.Mutex
+	more    sync.Cond // the prefix grew or ended, or the body was closed
+	prefix  []byte
+	off     int   // bytes of the prefix the caller has read
+	err     error // the read error that ended the prefix, io.EOF included
+	reading bool  // a read of orig is under way
+	ahead   bool  // the prefix is wanted: read it ahead of the caller
+	closed  bool
+	done    bool        // the record has ended
+	publish func()      // reports the ended record; nil when nothing waits for it
+	timer   *time.Timer // the deadline of a record something waits for
+	pending *sync.Map   // the Transport's bodies awaiting Flush
+}
+
+func newFailureBody(orig io.ReadCloser, r *record, limit int64, wait time.Duration) *failureBody {
+	b := &failureBody{orig: orig, rec: r, limit: int(min(limit, 1<<30)), wait: wait, complete: make(chan struct{})}
+	b.more.L = &b.mu
+	r.respBody = b
+	return b
 }
 
 // rwFailureBody keeps an io.ReadWriteCloser body writable.
-type rwFailureBody struct {
-	*failureBody
+type rwFailureBody struct{ *failureBody }
+
+func (b rwFailureBody) Write(p []byte) (int, error) { return b.orig.(io.Writer).Write(p) }
+
+// asBody returns b as the response body: writable when the original was.
+func (b *failureBody) asBody() io.ReadCloser {
+	if _, ok := b.orig.(io.ReadWriteCloser); ok {
+		return rwFailureBody{b}
+	}
+	return b
 }
 
-func (b rwFailureBody) Write(p []byte) (int, error) {
-	return b.rest.(io.Writer).Write(p)
-}
+func (b *failureBody) recordOf() *record { return b.rec }
 
-func (b *failureBody) recordOf() *record { return b.record }
-
-// Read returns the prefix as it arrives, then the rest of the original
-// body. A read error inside the prefix is returned once the bytes before it
-// are consumed: never a silent short read. After Close, Read returns an
-// error.
+// Read returns the prefix read ahead, if any, then reads the original.
 func (b *failureBody) Read(p []byte) (int, error) {
 	b.mu.Lock()
-	for !b.closed && b.off == len(b.prefix) && !b.done {
-		b.more.Wait()
+	for b.reading && !b.closed && b.off == len(b.prefix) {
+		b.more.Wait() // the read ahead holds the original
 	}
 	switch {
 	case b.closed:
@@ -62,29 +80,189 @@ func (b *failureBody) Read(p []byte) (int, error) {
 		b.off += n
 		b.mu.Unlock()
 		return n, nil
+	case b.err != nil:
+		b.mu.Unlock()
+		return 0, b.err
+	case len(b.prefix) == b.limit:
+		b.mu.Unlock()
+		return b.orig.Read(p)
 	}
-	err := b.err
+	b.reading = true
 	b.mu.Unlock()
-	if err != nil {
-		return 0, err
-	}
-	return b.rest.Read(p)
+	n, err := b.orig.Read(p)
+	b.add(p[:n], err, true)
+	return n, err
 }
 
-// Close closes the original body; a Read waiting for the prefix, or any
-// Read after it, returns an error.
+// add keeps what a read of the original returned, and reports whether the
+// prefix is complete. When the caller made the read, it has those bytes
+// already; when a read ahead is wanted meanwhile, it takes over.
+func (b *failureBody) add(p []byte, err error, byCaller bool) (full bool) {
+	b.mu.Lock()
+	room := b.limit - len(b.prefix)
+	b.prefix = append(b.prefix, p[:min(len(p), room)]...)
+	if byCaller {
+		b.off = len(b.prefix)
+	}
+	if err != nil && len(p) <= room {
+		b.err = err // else it came after the prefix, which is cut
+	}
+	full = len(b.prefix) == b.limit || b.err != nil
+	handOver := byCaller && !full && b.ahead && !b.closed
+	b.reading = !full && (!byCaller || handOver)
+	publish := full && b.publish != nil
+	b.more.Broadcast()
+	b.mu.Unlock()
+	if full {
+		close(b.complete)
+	}
+	if handOver {
+		go b.readAhead()
+	}
+	if publish {
+		b.finish()
+	}
+	return full
+}
+
+// readAhead reads the rest of the prefix. It runs in a goroutine of its
+// own, but for Close's.
+func (b *failureBody) readAhead() {
+	buf := make([]byte, min(b.limit, 512))
+	for {
+		n, err := b.orig.Read(buf[:min(len(buf), b.limit-len(b.prefix))])
+		if b.add(buf[:n], err, false) {
+			return
+		}
+	}
+}
+
+// want asks for the prefix ahead of the caller's reads.
+func (b *failureBody) want() {
+	b.mu.Lock()
+	start := !b.reading && !b.closed && len(b.prefix) < b.limit && b.err == nil
+	b.ahead = true
+	b.reading = b.reading || start
+	b.mu.Unlock()
+	if start {
+		go b.readAhead()
+	}
+}
+
+// await waits until the prefix is complete, until, or ctx ends.
+func (b *failureBody) await(ctx context.Context, until time.Time) {
+	timer := time.NewTimer(time.Until(until))
+	defer timer.Stop()
+	select {
+	case <-b.complete:
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+}
+
+// settle ends the record with the prefix that arrives within the bound,
+// unless it has ended; either way, the record has ended when it returns.
+func (b *failureBody) settle(ctx context.Context) {
+	b.mu.Lock()
+	done := b.done
+	b.mu.Unlock()
+	if !done {
+		b.want()
+		b.await(ctx, time.Now().Add(b.wait))
+	}
+	b.finish()
+}
+
+// watch makes the record's end report it, with publish, and gives it a
+// deadline: the bound from now. It reports false when the record has ended
+// already, and the caller reports it itself.
+func (b *failureBody) watch(publish func(), pending *sync.Map) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.done {
+		return false
+	}
+	b.publish, b.pending = publish, pending
+	pending.Store(b, nil)
+	b.timer = time.AfterFunc(b.wait, b.finish)
+	return true
+}
+
+// watched reports whether something waits for the record.
+func (b *failureBody) watched() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.publish != nil
+}
+
+// finish ends the record, once: it decodes the prefix as it stands and
+// reports the record.
+func (b *failureBody) finish() {
+	b.ended.Do(func() {
+		b.mu.Lock()
+		b.done = true
+		prefix, cut := b.prefix[:len(b.prefix):len(b.prefix)], b.err != io.EOF
+		publish, timer := b.publish, b.timer
+		b.mu.Unlock()
+		if timer != nil {
+			timer.Stop()
+			b.pending.Delete(b)
+		}
+		b.rec.decodeBody(prefix, cut, int64(b.limit))
+		if publish != nil {
+			publish()
+		}
+	})
+}
+
+// Close reads what the prefix lacks, for at most the bound, unless the
+// record has ended; it then ends the record and closes the original. The
+// original must allow Close during Read, as net/http's bodies do: that cuts
+// a stalled read short.
 func (b *failureBody) Close() error {
 	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
 	b.closed = true
-	b.mu.Unlock()
+	drain := !b.done && !b.reading && len(b.prefix) < b.limit && b.err == nil
+	aheadRunning := !b.done && b.reading && b.ahead // not the caller's own read, which Close cuts short
+	b.reading = b.reading || drain
 	b.more.Broadcast()
-	return b.rest.Close()
+	b.mu.Unlock()
+	switch {
+	case drain:
+		cut := time.AfterFunc(b.wait, func() { b.closeOrig() })
+		b.readAhead()
+		cut.Stop()
+	case aheadRunning:
+		b.await(context.Background(), time.Now().Add(b.wait))
+	}
+	if b.watched() {
+		b.finish() // else it ends when CheckResponse asks
+	}
+	return b.closeOrig()
 }
 
-// asBody returns b as the response body: writable when the original was.
-func (b *failureBody) asBody() io.ReadCloser {
-	if _, ok := b.rest.(io.ReadWriteCloser); ok {
-		return rwFailureBody{b}
+func (b *failureBody) closeOrig() (err error) {
+	b.closing.Do(func() { err = b.orig.Close() })
+	return err
+}
+
+// flushBodies ends the records of every body in pending within one bound:
+// the prefixes nobody reads are read ahead, all at once.
+func flushBodies(pending *sync.Map, wait time.Duration) {
+	var bodies []*failureBody
+	pending.Range(func(k, _ any) bool {
+		b := k.(*failureBody)
+		b.want()
+		bodies = append(bodies, b)
+		return true
+	})
+	until := time.Now().Add(wait)
+	for _, b := range bodies {
+		b.await(context.Background(), until)
+		b.finish()
 	}
-	return b
 }

@@ -116,41 +116,51 @@ func budgetTransport(base http.RoundTripper, budget *RetryBudget) *Transport {
 	return tr
 }
 
-// TestRetryBudgetBoundsAnOutage: 50 callers make 2,000 calls against a
-// server that answers 503 to everything. Without a budget the server gets
-// 4 requests a call; with the default one, at most 1.2.
+// TestRetryBudgetBoundsAnOutage: 50 callers make 2,000 calls, in one
+// second of the Transport's clock, against a server that answers every
+// request 503, or 429 with a retry_after of 0 (a gateway's storm). Without
+// a budget the server gets 4 requests a call; with the default one, at
+// most the budget's bound: 1.1 a call plus the 10 retries of the second.
 func TestRetryBudgetBoundsAnOutage(t *testing.T) {
 	t.Parallel()
-	var sent atomic.Int64
-	down := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		sent.Add(1)
-		return stubRT{status: 503, body: stringBody(`{"error":"Service unavailable"}`)}.RoundTrip(r)
-	})
+	const callers, calls = 50, 2000
 	for _, tt := range []struct {
 		name   string
+		status int
+		body   string
 		budget *RetryBudget
 		most   int
-	}{{"default policy", nil, 2000 * 12 / 10}, {"no budget", NewRetryBudget(1e9, 0), 4 * 2000}} {
-		sent.Store(0)
-		tr := budgetTransport(down, tt.budget)
-		const callers, calls = 50, 2000
-		var wg sync.WaitGroup
-		for range callers {
-			wg.Go(func() {
-				for range calls / callers {
-					req, _ := http.NewRequest("GET", "http://h/api/v1/public/recordings", nil)
-					resp, err := tr.RoundTrip(req)
-					if assert.NoError(t, err) {
-						readAll(t, resp)
-					}
-				}
+	}{
+		{"503, default policy", 503, `{"error":"Service unavailable"}`, nil, calls + calls/10 + 10},
+		{"429 retry_after 0, default policy", 429, `{"error":"Rate limit exceeded","retry_after":0}`, nil, calls + calls/10 + 10},
+		{"503, no budget", 503, `{"error":"Service unavailable"}`, NewRetryBudget(1e9, 0), 4 * calls},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var sent atomic.Int64
+			down := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				sent.Add(1)
+				return stubRT{status: tt.status, body: stringBody(tt.body)}.RoundTrip(r)
 			})
-		}
-		wg.Wait()
-		got := int(sent.Load())
-		t.Logf("%s: %d calls sent %d requests", tt.name, calls, got)
-		assert.LessOrEqual(t, got, tt.most, tt.name)
-		assert.GreaterOrEqual(t, got, calls+calls/10, "%s: the budget's share of retries was used", tt.name)
+			tr := budgetTransport(down, tt.budget)
+			var wg sync.WaitGroup
+			for range callers {
+				wg.Go(func() {
+					for range calls / callers {
+						req, _ := http.NewRequest("GET", "http://h/api/v1/public/recordings", nil)
+						resp, err := tr.RoundTrip(req)
+						if assert.NoError(t, err) {
+							readAll(t, resp)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			got := int(sent.Load())
+			t.Logf("%s: %d calls sent %d requests", tt.name, calls, got)
+			assert.LessOrEqual(t, got, tt.most)
+			assert.GreaterOrEqual(t, got, calls+calls/10, "the budget's share of retries was used")
+		})
 	}
 }
 
@@ -233,18 +243,30 @@ func TestRetryBudgetRefillsAfterAnOutage(t *testing.T) {
 	assert.Equal(t, 2, len(srv.got())-before)
 }
 
-// TestRetryBudgetDoesNotCharge429: a 429 is retried after its retry_after
-// whatever the budget: the limiter paces those.
-func TestRetryBudgetDoesNotCharge429(t *testing.T) {
+// TestRetryBudgetAnd429: a 429 whose retry_after pauses every caller is
+// retried whatever the budget; one that asks for less than the backoff
+// (a gateway's retry_after: 0) is paced by nothing else, and is charged.
+func TestRetryBudgetAnd429(t *testing.T) {
 	t.Parallel()
-	srv := newScripted(t, reply(429, `{"error":"Rate limit exceeded","retry_after":0}`), reply(503, ""), reply(200, "ok"))
-	tr := budgetTransport(srv.Client().Transport, NewRetryBudget(0, 0))
-	req, _ := http.NewRequestWithContext(context.Background(), "GET", srv.URL+"/api/v1/public/recordings", nil)
-	resp, err := tr.RoundTrip(req)
-	require.NoError(t, err)
-	readAll(t, resp)
-	assert.Equal(t, 503, resp.StatusCode, "the 429 was retried, the 503 was not")
-	assert.Len(t, srv.got(), 2)
+	for _, tt := range []struct {
+		name, body string
+		statuses   []int // what the server got
+	}{
+		{"a pause: not charged", `{"error":"Rate limit exceeded","retry_after":60}`, []int{429, 503}},
+		{"no pause: charged", `{"error":"Rate limit exceeded","retry_after":0}`, []int{429}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newScripted(t, reply(429, tt.body), reply(503, ""), reply(200, "ok"))
+			tr := budgetTransport(srv.Client().Transport, NewRetryBudget(0, 0))
+			req, _ := http.NewRequestWithContext(context.Background(), "GET", srv.URL+"/api/v1/public/recordings", nil)
+			resp, err := tr.RoundTrip(req)
+			require.NoError(t, err)
+			readAll(t, resp)
+			assert.Equal(t, tt.statuses[len(tt.statuses)-1], resp.StatusCode)
+			assert.Len(t, srv.got(), len(tt.statuses))
+		})
+	}
 }
 
 // TestRetryBudgetShared: one budget across two Transports of one account.

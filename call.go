@@ -65,7 +65,6 @@ func (c *call) attempt() (*http.Response, *record) {
 	case resp == nil:
 		err = fmt.Errorf("idctrace: RoundTripper implementation (%T) returned a nil *Response with a nil error", t.base)
 	case resp.StatusCode < 400:
-		t.answered(resp.StatusCode, started)
 		if len(t.observers) > 0 {
 			var r record
 			r.init(out, c.id, started, c.n, t.logged)
@@ -75,36 +74,33 @@ func (c *call) attempt() (*http.Response, *record) {
 		return resp, nil
 	}
 	r := c.record(out, started, queued)
-	end := t.now()
 	if err != nil {
 		r.inspectError(err)
-	} else {
-		t.answered(resp.StatusCode, started)
-		if t.needsBody(resp) {
-			end = r.inspectResponse(resp, t.maxBody, t.bodyWait, t.now)
-		} else {
-			// Returned at once: the caller's reads fill in the rest, and the
-			// record is decoded when it ends (see teeBody).
-			r.inspectHeader(resp)
-			resp.Body = newTeeBody(resp.Body, r, t.maxBody, t.bodyWait, time.Now().Add(t.bodyWait)).asBody()
-		}
-		c.ctx.record = r
-		if r.status == http.StatusTooManyRequests {
-			t.pause(r)
-		}
+		r.duration = t.now().Sub(started)
+		r.finish()
+		return nil, r
 	}
-	r.duration = end.Sub(started)
+	r.inspectHeader(resp, t.now())
+	r.duration = t.now().Sub(started)
 	r.finish()
+	c.ctx.record = r
+	switch {
+	case resp.Body == nil || resp.Body == http.NoBody:
+		r.decodeBody(nil, false, 0)
+	case resp.StatusCode == http.StatusTooManyRequests || t.retry.MaxRetries > 0 && retryableStatus(resp.StatusCode):
+		// A retry depends on the body (a retry_after): read its prefix now.
+		b := newFailureBody(resp.Body, r, t.maxBody, t.bodyWait)
+		resp.Body = b.asBody()
+		b.settle(c.req.Context())
+		r.duration = t.now().Sub(started)
+	default:
+		// Returned at once: the record ends as the caller reads the body.
+		resp.Body = newFailureBody(resp.Body, r, t.maxBody, t.bodyWait).asBody()
+	}
+	if r.status == http.StatusTooManyRequests {
+		t.pause(r)
+	}
 	return resp, r
-}
-
-// needsBody reports whether RoundTrip reads the failed response's body
-// before it returns: when a retry may depend on it (a 429's retry_after, a
-// status the policy retries). Any other failure is returned at once, and
-// its record ends as the caller reads the body (see teeBody).
-func (t *Transport) needsBody(resp *http.Response) bool {
-	return resp.Body == nil || resp.Body == http.NoBody ||
-		resp.StatusCode == http.StatusTooManyRequests || t.retry.MaxRetries > 0 && retryableStatus(resp.StatusCode)
 }
 
 // minQueued is the shortest wait for a rate-limit slot that counts as one.
@@ -118,13 +114,9 @@ func (c *call) admit() (queued time.Duration, err error) {
 	if t.limiter == nil {
 		return 0, nil
 	}
-	if t.queuer != nil {
-		queued, err = t.queuer.waitQueued(c.req.Context()) // our own limiters know, without reading the clock again
-	} else {
-		start := t.now()
-		err = t.limiter.Wait(c.req.Context())
-		queued = t.now().Sub(start)
-	}
+	start := t.now()
+	err = t.limiter.Wait(c.req.Context())
+	queued = t.now().Sub(start)
 	if queued < minQueued {
 		queued = 0 // a free slot costs nanoseconds: no wait to speak of
 	}
@@ -241,8 +233,8 @@ func (c *call) end(resp *http.Response, r *record) (*http.Response, error) {
 	}
 	kept, pending := c.kept, c.pending
 	c.kept, c.pending = nil, nil
-	if pending != nil {
-		pending.retrying, pending.retryIn = false, 0 // no retry followed after all
+	if pending != nil { // no retry followed after all
+		pending.retrying, pending.retryIn, pending.retrySkipped = false, 0, r.retrySkipped
 	}
 	if pending != nil && r.retrySkipped == "deadline" {
 		// The retry got no slot in time: the call ends as its last attempt

@@ -1,6 +1,7 @@
 package idctrace
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -10,17 +11,10 @@ import (
 var errNilResponse = errors.New("idctrace: CheckResponse: nil response")
 
 // CheckResponse returns nil when resp's status is below 400 and an
-// [*APIError] otherwise. The body stays fully readable, byte for byte.
-//
-// For a response that came through a [Transport], CheckResponse returns
-// what the Transport recorded, as its entry has it; when that record has
-// not ended yet (see [Transport.RoundTrip]), CheckResponse ends it first,
-// reading the body's prefix itself when nobody else is, for at most the
-// Transport's body-read bound. The body still yields every byte. For any
-// other response it reads a prefix of
-// at most [defaultMaxBody] itself, waiting at most
-// [defaultBodyWait] or until the request's context is done, and
-// replaces resp.Body with a body that yields the prefix and then the rest.
+// [*APIError] otherwise; the body stays readable, byte for byte. For a
+// response that came through a [Transport], the error is what the
+// Transport recorded, as its entry has it. Either way, CheckResponse reads
+// the body's prefix itself when nobody has, waiting at most a second.
 func CheckResponse(resp *http.Response) error {
 	if resp == nil {
 		return errNilResponse
@@ -29,19 +23,26 @@ func CheckResponse(resp *http.Response) error {
 		return nil
 	}
 	r := recordOf(resp)
-	if r != nil && r.tee != nil {
-		r = r.tee.await() // the caller may not have read the prefix yet
-	}
 	if r == nil {
 		req := resp.Request
 		if req == nil {
 			req = &http.Request{}
 		}
 		r = newRecord(req, RequestID(resp), time.Now(), 0, nil)
-		end := r.inspectResponse(resp, defaultMaxBody, defaultBodyWait, time.Now)
-		r.duration = end.Sub(r.started)
+		r.inspectHeader(resp, r.started)
 		r.finish()
-		r.sent, r.secrets = nil, nil
+		if resp.Body == nil || resp.Body == http.NoBody {
+			r.decodeBody(nil, false, 0)
+		} else {
+			resp.Body = newFailureBody(resp.Body, r, defaultMaxBody, defaultBodyWait).asBody()
+		}
+	}
+	if b := r.respBody; b != nil {
+		ctx := r.ctx
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		b.settle(ctx)
 	}
 	return r.apiError()
 }

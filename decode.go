@@ -14,50 +14,29 @@ import (
 	"github.com/identitycall/idctrace/internal/redact"
 )
 
-// inspectResponse reads at most limit bytes of resp's body, waiting at most
-// wait for them, puts back a body that yields all of it, and fills r from
-// the status, the prefix and the Retry-After header. It reads the clock
-// once, after the prefix, and returns that time: the end of the attempt.
-func (r *record) inspectResponse(resp *http.Response, limit int64, wait time.Duration, clock func() time.Time) time.Time {
-	r.inspectHeader(resp)
-	var prefix []byte
-	var cut bool
-	if resp.Body != nil && resp.Body != http.NoBody {
-		var b *failureBody
-		b, prefix, cut = readFailureBody(r.sent.Context(), resp.Body, limit, wait)
-		b.record = r
-		resp.Body = b.asBody()
-	}
-	now := clock()
-	r.decodeBody(prefix, cut, limit, now)
-	return now
-}
-
-// inspectHeader keeps what r needs of resp's status line and header, so
-// that the body can be decoded later without touching resp.
-func (r *record) inspectHeader(resp *http.Response) {
+// inspectHeader keeps what r needs of resp's status line and header, as of
+// now, so that the body can be decoded later without touching resp.
+func (r *record) inspectHeader(resp *http.Response, now time.Time) {
 	r.status = resp.StatusCode
 	r.gzipped = !resp.Uncompressed && strings.EqualFold(strings.TrimSpace(resp.Header.Get("Content-Encoding")), "gzip")
-	r.retryHeader = resp.Header.Get("Retry-After")
+	if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), now); ok {
+		r.retryAfter, r.waitHint, r.hasRetry = d, d, true
+	}
 }
 
-// decodeBody fills r from the prefix of the body, at most limit bytes, and
-// the Retry-After header, as of now.
-func (r *record) decodeBody(prefix []byte, cut bool, limit int64, now time.Time) {
+// decodeBody fills r from the prefix of its body, at most limit bytes; cut
+// reports that the body may go on. A retry_after in the body is reported,
+// and a retry waits for the larger of it and the header's.
+func (r *record) decodeBody(prefix []byte, cut bool, limit int64) {
 	if r.gzipped && bytes.HasPrefix(prefix, []byte{0x1f, 0x8b}) {
 		// The caller asked for gzip itself, and the transport did not decode it.
 		prefix, cut = gunzipPrefix(prefix, limit)
 	}
+	header := r.waitHint
 	r.decode(prefix, cut)
-
-	// The error reports the body's retry_after first; a retry waits for the
-	// larger of it and the header.
-	header, hasHeader := parseRetryAfter(r.retryHeader, now)
-	switch {
-	case r.hasRetry:
-		r.waitHint = max(r.retryAfter, header)
-	case hasHeader:
-		r.retryAfter, r.waitHint, r.hasRetry = header, header, true
+	r.waitHint = max(r.retryAfter, header)
+	if r.status == http.StatusForbidden {
+		r.hint = r.findHint() // it reads the decoded message
 	}
 }
 
@@ -70,7 +49,7 @@ type errorBody struct {
 	RetryAfter json.RawMessage `json:"retry_after"`
 }
 
-// decode fills f from an error body, which is cut when it may be the start
+// decode fills r from an error body, which is cut when it may be the start
 // of a longer one. Text that is not the documented JSON is kept, redacted,
 // in r.body. Fields of the wrong type are skipped.
 func (r *record) decode(body []byte, cut bool) {

@@ -146,7 +146,8 @@ func TestRetryAfterBodyBeatsHeader(t *testing.T) {
 			}
 			req, _ := http.NewRequest("GET", "http://h/", nil)
 			f := newRecord(req, "id", time.Now(), 1, nil)
-			f.inspectResponse(resp, defaultMaxBody, time.Minute, time.Now)
+			f.inspectHeader(resp, time.Now())
+			f.decodeBody([]byte(tt.body), false, defaultMaxBody)
 			assert.Equal(t, tt.want, f.retryAfter, "APIError.RetryAfter prefers the body")
 			assert.Equal(t, tt.waitFor, f.waitHint, "a retry waits for the larger")
 		})

@@ -155,14 +155,15 @@ func ExampleWithRetry() {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if calls.Add(1) == 1 {
 			w.WriteHeader(http.StatusTooManyRequests)
-			fmt.Fprint(w, `{"error":"Rate limit exceeded","retry_after":0}`)
+			fmt.Fprint(w, `{"error":"Rate limit exceeded","retry_after":0.05}`)
 			return
 		}
 		fmt.Fprintf(w, `{"data":[]} for %s`, r.Header.Get("X-Request-ID"))
 	}))
 	defer srv.Close()
 
-	policy := idctrace.DefaultRetryPolicy() // 3 retries, 500 ms base delay, 60 s cap
+	policy := idctrace.DefaultRetryPolicy()  // 3 retries, 500 ms base delay, 60 s cap, a retry budget
+	policy.BaseDelay = 10 * time.Millisecond // for the example: the 429's retry_after is longer
 	client := idctrace.WrapClient(srv.Client(), zap.NewExample(stableFields), fixedID, idctrace.WithRetry(policy))
 
 	resp, err := client.Get(srv.URL + "/api/v1/public/recordings")
@@ -173,7 +174,7 @@ func ExampleWithRetry() {
 	body, _ := io.ReadAll(resp.Body)
 	fmt.Println(resp.StatusCode, string(body))
 	// Output:
-	// {"level":"warn","msg":"identitycall request failed","request_id":"req-1","method":"GET","url":"http://127.0.0.1/api/v1/public/recordings","route":"/recordings","status":429,"attempt":1,"error":"Rate limit exceeded","retry_after":"0s","retry_in":"0s"}
+	// {"level":"warn","msg":"identitycall request failed","request_id":"req-1","method":"GET","url":"http://127.0.0.1/api/v1/public/recordings","route":"/recordings","status":429,"attempt":1,"error":"Rate limit exceeded","retry_after":"50ms","retry_in":"50ms"}
 	// 200 {"data":[]} for req-1
 }
 

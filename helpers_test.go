@@ -227,7 +227,7 @@ func retrying(base http.RoundTripper, p RetryPolicy) (*Transport, *fakeSleep, *o
 	tr := New(base, log, WithRetry(p))
 	fs := &fakeSleep{}
 	tr.sleep = fs.sleep
-	tr.limiter, tr.learner, tr.queuer = nil, nil, nil // its pauses run on the real clock; the limiter's own tests cover them
+	tr.limiter = nil // its pauses run on the real clock; the limiter's own tests cover them
 	tr.jitter = func(d time.Duration) time.Duration { return d }
 	return tr, fs, logs
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"sync"
 	"time"
 )
@@ -35,8 +36,9 @@ const marginDiv = 20
 // time.Minute)), so a batch never bursts into the server's window. A
 // waiter takes the next free slot in turn; when that slot comes after its
 // context's deadline, Wait returns [ErrLocalRateLimit] at once, without
-// taking it. The limiter runs no goroutine and is safe for concurrent use;
-// share one value among everything that spends the same quota.
+// taking it, and a waiter whose context ends gives its slot back. The
+// limiter runs no goroutine and is safe for concurrent use; share one value
+// among everything that spends the same quota.
 //
 // NewLimiter panics when n or per is not positive: a quota of nothing is a
 // mistake, not a setting.
@@ -69,19 +71,22 @@ func spacing(n int, per time.Duration) time.Duration {
 // limiter is GCRA with a burst of one: next is the earliest slot nobody has
 // taken, and each Wait takes max(now, next, until) and moves next one
 // interval on. Taking a slot in the future is a reservation, so the waiter
-// knows at once whether it comes before its deadline.
+// knows at once whether it comes before its deadline. A waiter that leaves
+// before its slot puts it in free, where the next Wait takes it first.
 //
-// Times are offsets from base on the monotonic clock: time.Since reads only
-// that clock, half the cost of time.Now, and Wait with a free slot reads it
-// once.
+// With an interval of 0 it knows no quota and only pauses: the limiter of
+// a Transport that retries without one of its own.
+//
+// Times are offsets from base on the monotonic clock.
 type limiter struct {
 	base  time.Time
 	clock func() time.Duration // the time since base
 
 	mu       sync.Mutex
-	interval time.Duration // between slots; 0 admits every request at once
-	next     time.Duration // the earliest slot not taken
-	until    time.Duration // the end of the latest pause
+	interval time.Duration   // between slots; 0 admits every request at once
+	next     time.Duration   // the earliest slot not taken
+	until    time.Duration   // the end of the latest pause
+	free     []time.Duration // slots given back, in order
 }
 
 // noDeadline is the deadline of a context without one.
@@ -97,22 +102,8 @@ func newLimiter() *limiter {
 // when that slot comes after ctx's deadline, or ctx's error when ctx ends
 // while it waits.
 func (l *limiter) Wait(ctx context.Context) error {
-	_, err := l.wait(ctx)
-	return err
-}
-
-// waitQueued is Wait that also says how long the caller waited for its
-// slot, so that the Transport need not read the clock around it.
-func (l *limiter) waitQueued(ctx context.Context) (time.Duration, error) {
-	now := l.clock()
-	slot, err := l.wait(ctx)
-	return max(slot-now, 0), err
-}
-
-// wait is Wait that also returns the slot the request was admitted at.
-func (l *limiter) wait(ctx context.Context) (time.Duration, error) {
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return err
 	}
 	deadline := noDeadline
 	if d, ok := ctx.Deadline(); ok {
@@ -122,25 +113,37 @@ func (l *limiter) wait(ctx context.Context) (time.Duration, error) {
 		now := l.clock()
 		slot, err := l.take(now, deadline)
 		if err != nil || slot <= now {
-			return slot, err
+			return err
 		}
 		if err := sleepContext(ctx, slot-now); err != nil {
-			// The slot stays taken: an unused slot costs throughput,
-			// never the quota.
-			return 0, err
+			l.giveBack(slot)
+			return err
 		}
 		if l.admit() {
-			return slot, nil
+			return nil
 		}
 	}
 }
 
-// take reserves the next slot at or after now, unless it would come at or
-// after deadline.
+// take reserves the earliest free slot at or after now, unless it would
+// come at or after deadline.
 func (l *limiter) take(now, deadline time.Duration) (time.Duration, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	slot := max(now, l.next, l.until)
+	earliest := max(now, l.until)
+	// A slot given back can be used until the one after it is due.
+	for len(l.free) > 0 && l.free[0] <= earliest-l.interval {
+		l.free = l.free[1:]
+	}
+	if len(l.free) > 0 {
+		slot := max(earliest, l.free[0])
+		if slot >= deadline {
+			return 0, ErrLocalRateLimit
+		}
+		l.free = l.free[1:]
+		return slot, nil
+	}
+	slot := max(earliest, l.next)
 	if slot >= deadline {
 		return 0, ErrLocalRateLimit
 	}
@@ -148,6 +151,20 @@ func (l *limiter) take(now, deadline time.Duration) (time.Duration, error) {
 		l.next = slot + min(l.interval, noDeadline-slot) // a pause for ever saturates
 	}
 	return slot, nil
+}
+
+// giveBack frees slot, taken by a waiter that left before it came.
+func (l *limiter) giveBack(slot time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.interval == 0:
+	case slot+l.interval == l.next:
+		l.next = slot // the last one taken: as if it never was
+	default:
+		i, _ := slices.BinarySearch(l.free, slot)
+		l.free = slices.Insert(l.free, i, slot)
+	}
 }
 
 // admit reports whether a waiter whose slot has come may go: a pause that
@@ -163,9 +180,5 @@ func (l *limiter) admit() bool {
 func (l *limiter) Pause(t time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.pauseLocked(t.Sub(l.base))
-}
-
-func (l *limiter) pauseLocked(until time.Duration) {
-	l.until = max(l.until, until)
+	l.until = max(l.until, t.Sub(l.base))
 }

@@ -3,10 +3,12 @@ package idctrace
 import (
 	"context"
 	"math"
+	"math/rand/v2"
 	"runtime"
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -86,37 +88,76 @@ func TestLimiterNeverMoreThanNInAnyWindow(t *testing.T) {
 	}
 }
 
-// TestLimiterConcurrentWaiters runs the real clock and timers: waiters in
-// many goroutines, the slots they were admitted at, and when Wait returned.
+// TestLimiterConcurrentWaiters: waiters in many goroutines are admitted
+// one interval apart, never before their slot. The bubble's clock stands
+// still while goroutines run, so each returns exactly at its slot.
 func TestLimiterConcurrentWaiters(t *testing.T) {
 	t.Parallel()
-	const n, per = 4, 40 * time.Millisecond
-	l := NewLimiter(n, per).(*limiter)
-	var (
-		mu    sync.Mutex
-		slots []time.Duration
-		wg    sync.WaitGroup
-	)
-	for range 8 {
-		wg.Go(func() {
-			for range 3 {
-				slot, err := l.wait(context.Background())
-				returned := time.Since(l.base)
-				assert.NoError(t, err)
-				assert.GreaterOrEqual(t, returned, slot, "Wait returned before its slot")
-				mu.Lock()
-				slots = append(slots, slot)
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	slices.Sort(slots)
-	require.Len(t, slots, 24)
-	assert.LessOrEqual(t, maxInWindow(slots, per), n)
-	for i := 1; i < len(slots); i++ {
-		assert.GreaterOrEqual(t, slots[i]-slots[i-1], spacing(n, per), "slots %d and %d", i-1, i)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		const n, per = 4, 40 * time.Millisecond
+		l := NewLimiter(n, per).(*limiter)
+		var (
+			mu    sync.Mutex
+			slots []time.Duration
+			wg    sync.WaitGroup
+		)
+		for range 8 {
+			wg.Go(func() {
+				for range 3 {
+					assert.NoError(t, l.Wait(context.Background()))
+					mu.Lock()
+					slots = append(slots, time.Since(l.base))
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		slices.Sort(slots)
+		require.Len(t, slots, 24)
+		assert.LessOrEqual(t, maxInWindow(slots, per), n)
+		for i := 1; i < len(slots); i++ {
+			assert.Equal(t, spacing(n, per), slots[i]-slots[i-1], "slots %d and %d", i-1, i)
+		}
+	})
+}
+
+// TestLimiterCancelledWaitersGiveTheirSlotsBack: 200 waiters without a
+// deadline (an HTTP handler's context) are cancelled in random order; the
+// next waiter, whose deadline is one interval away, is admitted, and the
+// ones after it are paced as before.
+func TestLimiterCancelledWaitersGiveTheirSlotsBack(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		l := NewLimiter(10, time.Second).(*limiter)
+		interval := spacing(10, time.Second)
+		require.NoError(t, l.Wait(context.Background()), "the first slot is free")
+		cancels := make([]context.CancelFunc, 200)
+		errs := make(chan error, len(cancels))
+		for i := range cancels {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancels[i] = cancel
+			go func() { errs <- l.Wait(ctx) }()
+		}
+		synctest.Wait() // every waiter holds a slot and sleeps
+		for _, i := range rand.Perm(len(cancels)) {
+			cancels[i]()
+		}
+		for range cancels {
+			require.ErrorIs(t, <-errs, context.Canceled)
+		}
+
+		var slots []time.Duration
+		for range 20 {
+			ctx, cancel := context.WithTimeout(context.Background(), interval+time.Millisecond)
+			require.NoError(t, l.Wait(ctx), "admitted within one interval, as if nobody had waited")
+			cancel()
+			slots = append(slots, time.Since(l.base))
+		}
+		assert.Equal(t, interval, slots[0], "the first free slot after the one taken at 0")
+		for i := 1; i < len(slots); i++ {
+			assert.Equal(t, interval, slots[i]-slots[i-1], "paced as before")
+		}
+	})
 }
 
 func TestLimiterDeadlineBeforeSlotReturnsAtOnce(t *testing.T) {
@@ -209,21 +250,21 @@ func TestLimiterPauseSendsHeldSlotsBack(t *testing.T) {
 	}
 }
 
-func TestLimiterPauseHoldsRealWaiters(t *testing.T) {
+func TestLimiterPauseHoldsWaiters(t *testing.T) {
 	t.Parallel()
-	l := NewLimiter(1000, time.Second).(*limiter)
-	end := time.Now().Add(60 * time.Millisecond)
-	l.Pause(end)
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			slot, err := l.wait(context.Background())
-			assert.NoError(t, err)
-			assert.GreaterOrEqual(t, slot, end.Sub(l.base), "admitted inside the pause")
-			assert.False(t, time.Now().Before(end), "returned inside the pause")
-		})
-	}
-	wg.Wait()
+	synctest.Test(t, func(t *testing.T) {
+		l := NewLimiter(1000, time.Second).(*limiter)
+		end := time.Now().Add(60 * time.Millisecond)
+		l.Pause(end)
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				assert.NoError(t, l.Wait(context.Background()))
+				assert.False(t, time.Now().Before(end), "returned inside the pause")
+			})
+		}
+		wg.Wait()
+	})
 }
 
 // TestLimiterAgainstFixedWindows is the limiter's purpose: a batch against
@@ -239,7 +280,7 @@ func TestLimiterAgainstFixedWindows(t *testing.T) {
 		{quota: 5, window: 100 * time.Millisecond, workers: 32, length: 3 * time.Second, latency: 4 * time.Millisecond},
 	} {
 		l := NewLimiter(s.quota, s.window).(*limiter)
-		res := s.run(l, l, nil)
+		res := s.run(l, l)
 		quota := float64(s.quota) * s.length.Seconds() / s.window.Seconds()
 		t.Logf("%d per %v, %d workers, latency ≤ %v: %d sent, %d ok (%.1f %% of the quota), %d answered 429",
 			s.quota, s.window, s.workers, s.latency, res.sent, res.ok, 100*float64(res.ok)/quota, res.tooMany)
@@ -271,7 +312,7 @@ func BenchmarkLimiterWait(b *testing.B) {
 	}{
 		{"free slot", NewLimiter(math.MaxInt, time.Second), ctx},
 		{"free slot, deadline", NewLimiter(math.MaxInt, time.Second), deadline},
-		{"no quota", newPauser(), ctx},
+		{"no quota", newLimiter(), ctx},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()

@@ -20,7 +20,6 @@ type simulation struct {
 	length  time.Duration // no slot is taken after it
 	latency time.Duration // each way, drawn from [latency/10, latency]
 	maxWait time.Duration // the cap on a pause, as the retry policy's MaxDelay
-	bySent  bool          // tell the learner when each request was sent, not answered
 	// bodyRead is the time from a 429's answer to the Pause: the
 	// Transport reads the body for its retry_after first.
 	bodyRead time.Duration
@@ -34,9 +33,9 @@ type simResult struct {
 	slots             []time.Duration
 }
 
-// run takes slots from core (whose clock it sets), pauses lim, and calls
-// learn (nil for none) as a Transport calls its learnLimiter.
-func (s simulation) run(core *limiter, lim Limiter, learn *learnLimiter) simResult {
+// run takes slots from core (whose clock it sets) and pauses lim, as a
+// Transport does.
+func (s simulation) run(core *limiter, lim Limiter) simResult {
 	q := &eventQueue{}
 	var now time.Duration // since core.base
 	core.clock = func() time.Duration { return now }
@@ -91,7 +90,7 @@ func (s simulation) run(core *limiter, lim Limiter, learn *learnLimiter) simResu
 				res.after++
 				e.after = true
 			}
-			heap.Push(q, event{at: now + delay(), do: evArrive, sent: now, after: e.after})
+			heap.Push(q, event{at: now + delay(), do: evArrive, after: e.after})
 		case evArrive:
 			status, wait := server(now)
 			if status == http.StatusOK {
@@ -102,15 +101,8 @@ func (s simulation) run(core *limiter, lim Limiter, learn *learnLimiter) simResu
 					res.after429++
 				}
 			}
-			heap.Push(q, event{at: now + delay(), do: evAnswer, sent: e.sent, status: status, wait: wait})
+			heap.Push(q, event{at: now + delay(), do: evAnswer, status: status, wait: wait})
 		case evAnswer:
-			if learn != nil {
-				at := now
-				if s.bySent {
-					at = e.sent
-				}
-				learn.answered(e.status, core.base.Add(at))
-			}
 			if e.status == http.StatusTooManyRequests {
 				heap.Push(q, event{at: now + s.bodyRead, do: evPause, wait: e.wait})
 				continue
@@ -142,7 +134,6 @@ type event struct {
 	at     time.Duration
 	seq    int
 	do     eventKind
-	sent   time.Duration
 	after  bool // sent after the first pause ended
 	status int
 	wait   time.Duration

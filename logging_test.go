@@ -116,7 +116,7 @@ func TestQuickStartLoggerAccountsForEveryFailure(t *testing.T) {
 
 			var opts []Option
 			if tt.sampled {
-				opts = append(opts, WithLogLimit(0, 0))
+				opts = append(opts, WithLogLimit(-1, 0))
 			}
 			tr := New(stubRT{status: 503, body: stringBody(`{"error":"Service unavailable"}`)}, logger, opts...)
 			const n = 1000

@@ -149,7 +149,7 @@ func TestLogLimitOptions(t *testing.T) {
 		entries int
 	}{
 		{"default: 10 a second", nil, defaultLogLimit},
-		{"n of 0 turns it off", []Option{WithLogLimit(0, time.Hour)}, 30},
+		{"n of 0 keeps the default", []Option{WithLogLimit(0, 0)}, defaultLogLimit},
 		{"negative n turns it off", []Option{WithLogLimit(-1, 0)}, 30},
 		{"per of 0 keeps the second", []Option{WithLogLimit(4, 0)}, 4},
 	}

@@ -145,7 +145,8 @@ func WithLevel(fn func(status int, route string) zapcore.Level) Option {
 // WithRetry makes the Transport retry, as the IdentityCall docs advise:
 //
 //   - 429: after the larger of the body's retry_after and the Retry-After
-//     header, exactly, or [defaultRateLimitWait] when neither says; a 429
+//     header, or a minute when neither says, and never sooner than the
+//     backoff below; a 429
 //     asking for more than MaxDelay is returned at once.
 //   - 500, 502, 503, 504 and transport errors a retry can cure (connection
 //     refused or reset, EOF before the response): after BaseDelay·2^(n-1),
@@ -165,7 +166,8 @@ func WithLevel(fn func(status int, route string) zapcore.Level) Option {
 // never buffered: a request with a body and no GetBody is sent once.
 //
 // Retries after 5xx and transport errors are bounded by the policy's
-// Budget, when it has one (see [RetryBudget]). A 429 pauses the Transport's
+// Budget, when it has one (see [RetryBudget]), and so are retries after a
+// 429 that asks for less than the backoff. A 429 pauses the Transport's
 // [Limiter] until its retry_after ends (a Transport with WithRetry and no
 // [WithLimiter] has one of its own that knows no quota), so that no
 // request of any caller goes into a window the server said is closed.
@@ -259,7 +261,9 @@ func WithLimiter(l Limiter) Option {
 // second. [Transport.Flush] writes pending summaries at once.
 func WithLogLimit(n int, per time.Duration) Option {
 	return optionFunc(func(t *Transport) {
-		t.limitN = n
+		if n != 0 {
+			t.limitN = n
+		}
 		if per > 0 {
 			t.limitPer = per
 		}

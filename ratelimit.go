@@ -29,14 +29,6 @@ func (t *Transport) pause(r *record) {
 	t.limiter.Pause(time.Now().Add(min(d, maxDelay))) // the limiter's clock, not the Transport's seam
 }
 
-// answered tells a limiter that learns the quota (see newPauser) that an
-// attempt sent at sent got status.
-func (t *Transport) answered(status int, sent time.Time) {
-	if t.learner != nil {
-		t.learner.answered(status, sent)
-	}
-}
-
 // failOpen lets an attempt of req go when the limiter could not decide, and
 // warns once a minute while that lasts.
 func (t *Transport) failOpen(req *http.Request, err error) {

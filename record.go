@@ -45,10 +45,9 @@ type record struct {
 	history      []tried // the call's earlier attempts, oldest first
 	callStart    time.Time
 
-	gzipped     bool        // the body is gzip-encoded: the caller asked for gzip itself
-	retryHeader string      // the Retry-After header
-	tee         *teeBody    // the body that ends the record as it is read; nil when RoundTrip read it
-	extra       []zap.Field // WithLogFields' fields, computed when the entry was admitted
+	gzipped  bool         // the body is gzip-encoded: the caller asked for gzip itself
+	respBody *failureBody // the response body the record is decoded from; nil when there is none
+	extra    []zap.Field  // WithLogFields' fields, computed when the entry was admitted
 
 	endpoint   api.Endpoint // the documented endpoint, when documented
 	documented bool

@@ -50,7 +50,7 @@ func (r *Recorder) add(f *record, lvl zapcore.Level) {
 		return
 	}
 	c := *f
-	c.sent, c.err, c.secrets, c.ctx, c.tee, c.extra = nil, nil, nil, nil, nil, nil
+	c.sent, c.err, c.secrets, c.ctx, c.respBody, c.extra = nil, nil, nil, nil, nil, nil
 	now := r.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -49,7 +49,7 @@ func TestRecorderBundle(t *testing.T) {
 	ids := srv.got()
 	assert.Equal(t, map[string]any{
 		"request_id": ids[0].id, "method": "GET", "url": srv.URL + "/recordings?api_key=REDACTED",
-		"status": 429.0, "attempt": 1.0, "error": "Rate limit exceeded", "retry_after": "0s", "retry_in": "0s",
+		"status": 429.0, "attempt": 1.0, "error": "Rate limit exceeded", "retry_after": "0s", "retry_in": "100ms",
 	}, without(lines[1], "started_at", "duration"))
 	assert.Equal(t, []any{"Language is not supported"}, lines[2]["errors"])
 	assert.Equal(t, "<html>bad gateway</html>", lines[3]["body"])

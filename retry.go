@@ -50,7 +50,7 @@ func (t *Transport) retryWait(c *call, r *record) (time.Duration, bool) {
 	req, ctx := c.req, c.req.Context()
 	rateLimited := r.status == http.StatusTooManyRequests
 	var wait time.Duration
-	why := ""
+	why, unpaced := "", false
 	switch {
 	case r.attempt > p.MaxRetries:
 		why = "max_retries"
@@ -66,6 +66,11 @@ func (t *Transport) retryWait(c *call, r *record) (time.Duration, bool) {
 		if wait > p.MaxDelay {
 			why = "max_delay"
 		}
+		if backoff := t.backoff(r.attempt); wait < backoff {
+			// A pause this short paces nothing: the backoff and the
+			// budget do, as for a 503.
+			wait, unpaced = backoff, true
+		}
 	default:
 		wait = t.backoff(r.attempt)
 		if r.hasRetry && r.waitHint <= p.MaxDelay {
@@ -78,10 +83,10 @@ func (t *Transport) retryWait(c *call, r *record) (time.Duration, bool) {
 	if deadline, ok := ctx.Deadline(); why == "" && ok && !t.now().Add(wait).Before(deadline) {
 		why = "deadline"
 	}
-	if why == "" && !rateLimited {
+	if why == "" && (!rateLimited || unpaced) {
 		ok := false
 		if c.charged, ok = p.Budget.withdraw(t.now()); !ok {
-			why = "budget" // a 429 is paced by the limiter, not charged here
+			why = "budget" // a 429 whose pause holds every caller is not charged
 		}
 	}
 	if why != "" {

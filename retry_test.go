@@ -37,7 +37,7 @@ func TestRetryScripts(t *testing.T) {
 			status: 200, respBody: `{"data":[]}`, waits: []time.Duration{100 * ms, 200 * ms}},
 		{name: "429 500 201 on PUT with a body", method: "PUT", body: `{"name":"call"}`, steps: []step{
 			reply(429, `{"error":"Rate limit exceeded","retry_after":0}`), reply(500, `{"error":"x"}`), reply(201, `{"data":{}}`)},
-			status: 201, respBody: `{"data":{}}`, waits: []time.Duration{0, 200 * ms}},
+			status: 201, respBody: `{"data":{}}`, waits: []time.Duration{100 * ms, 200 * ms}}, // a 429 waits the backoff at least
 		{name: "exhausted returns the last response", method: "GET", steps: []step{
 			reply(503, "one"), reply(503, "two"), reply(502, "three"), reply(504, `{"error":"last"}`)},
 			status: 504, respBody: `{"error":"last"}`, waits: []time.Duration{100 * ms, 200 * ms, 400 * ms}},

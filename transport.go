@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/textproto"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,20 +24,16 @@ type Transport struct {
 	bodyWait   time.Duration
 	fieldFuncs []func(*http.Request) []zap.Field
 	level      func(status int, route string) zapcore.Level
-	logged     []string                              // query parameters whose values are logged, beyond the documented ones
-	retry      RetryPolicy                           // the zero policy never retries
-	limiter    Limiter                               // nil: every attempt is sent at once
-	learner    interface{ answered(int, time.Time) } // limiter, when it learns the quota from answers
-	queuer     interface {
-		waitQueued(context.Context) (time.Duration, error)
-	} // limiter, when it says how long a Wait waited
-	recorder  *Recorder
-	observers []func(Attempt)
-	limitN    int           // WithLogLimit's n; <= 0: every failure is logged
-	limitPer  time.Duration // and its window
-	storm     *logLimit     // built from limitN and limitPer; nil when off
-	warnedAt  atomic.Int64  // when the limiter last failed open with a warning, in Unix nanoseconds
-	unread    unreadBodies  // failure bodies whose entries wait for the caller's reads, for Flush
+	logged     []string    // query parameters whose values are logged, beyond the documented ones
+	retry      RetryPolicy // the zero policy never retries
+	limiter    Limiter     // nil: every attempt is sent at once
+	recorder   *Recorder
+	observers  []func(Attempt)
+	limitN     int           // WithLogLimit's n; <= 0: every failure is logged
+	limitPer   time.Duration // and its window
+	storm      *logLimit     // built from limitN and limitPer; nil when off
+	warnedAt   atomic.Int64  // when the limiter last failed open with a warning, in Unix nanoseconds
+	pending    sync.Map      // failure bodies whose records wait to be reported, for Flush
 
 	// Seams for tests inside the package; New sets the real ones.
 	now    func() time.Time
@@ -84,13 +81,8 @@ func New(base http.RoundTripper, logger *zap.Logger, opts ...Option) *Transport 
 		opt.apply(t)
 	}
 	if t.limiter == nil && t.retry.MaxRetries > 0 {
-		t.limiter = newPauser() // no quota, but no request into a window a 429 closed
+		t.limiter = newLimiter() // no quota: it only pauses after a 429
 	}
-	// Asked once here rather than on every call's path.
-	t.learner, _ = t.limiter.(interface{ answered(int, time.Time) })
-	t.queuer, _ = t.limiter.(interface {
-		waitQueued(context.Context) (time.Duration, error)
-	})
 	if logger != nil && t.limitN > 0 {
 		t.storm = newLogLimit(t.limitN, t.limitPer, t.writeSummary)
 	}
@@ -154,34 +146,19 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // report hands the record of a failed attempt, or of a call's end, to the
-// Recorder and the log. A record whose body the caller reads (see teeBody)
-// is decided on now (its level, whether its entry is written) and
-// reported when the body ends it.
+// Recorder and the log. Whether its entry is written is decided now, in the
+// caller's RoundTrip; a record whose body the caller reads is reported when
+// the body ends it.
 func (t *Transport) report(r *record) {
 	lvl := t.levelOf(r)
 	entry := t.admit(r, lvl)
-	if b := r.tee; b != nil {
-		var unread *unreadBodies // nil: nothing waits, no deadline, nothing for Flush
-		if entry || t.recorder != nil {
-			unread = &t.unread
-		}
-		b.watch(func(prefix []byte, cut bool) {
-			// Only the body is read here, maybe in the deadline's goroutine:
-			// the request was redacted in RoundTrip, its hint found there
-			// but for a 403's, which reads the decoded message (and no more
-			// of the request than the record's own copy).
-			r.decodeBody(prefix, cut, t.maxBody, t.now())
-			if r.status == http.StatusForbidden {
-				r.hint = r.findHint()
-			}
-			t.publish(r, lvl, entry)
-			if unread != nil {
-				unread.remove(b)
-			}
-		}, unread)
-		return
+	if !entry && t.recorder == nil {
+		return // nothing waits for it: decoded only if CheckResponse asks
 	}
-	t.publish(r, lvl, entry)
+	publish := func() { t.publish(r, lvl, entry) }
+	if r.respBody == nil || !r.respBody.watch(publish, &t.pending) {
+		publish()
+	}
 }
 
 // publish hands the ended record r to the Recorder and, when its entry was
@@ -202,7 +179,7 @@ func (t *Transport) publish(r *record, lvl zapcore.Level, entry bool) {
 // summaries that are waiting for the end of their window (see
 // [WithLogLimit]). Call it with logger.Sync at shutdown.
 func (t *Transport) Flush() {
-	t.unread.end(t.bodyWait)
+	flushBodies(&t.pending, t.bodyWait)
 	t.storm.flush()
 }
 

@@ -76,7 +76,7 @@ func variants(b *testing.B) []variant {
 			return idctrace.New(base, logger, idctrace.WithRetry(idctrace.DefaultRetryPolicy()))
 		}},
 		{"idctrace+everyentry", func(base http.RoundTripper) http.RoundTripper {
-			return idctrace.New(base, logger, idctrace.WithLogLimit(0, 0))
+			return idctrace.New(base, logger, idctrace.WithLogLimit(-1, 0))
 		}},
 		{"idctrace+idcotel", func(base http.RoundTripper) http.RoundTripper {
 			return idctrace.New(base, logger, idcotel.WithTraceFields())
