@@ -24,7 +24,7 @@ type failureBody struct {
 	orig     io.ReadCloser
 	rec      *record
 	limit    int
-	wait     time.Duration // the most any read for the record waits
+	wait     time.Duration // the longest wait for the prefix
 	complete chan struct{} // closed when the prefix no longer grows
 	ended    sync.Once     // finish
 	closing  sync.Once     // orig.Close
@@ -35,7 +35,7 @@ type failureBody struct {
 	off     int   // bytes of the prefix the caller has read
 	err     error // the read error that ended the prefix, io.EOF included
 	reading bool  // a read of orig is under way
-	ahead   bool  // the prefix is wanted: read it ahead of the caller
+	ahead   bool  // the prefix is wanted ahead of the caller's reads
 	closed  bool
 	done    bool        // the record has ended
 	publish func()      // reports the ended record; nil when nothing waits for it
@@ -65,11 +65,11 @@ func (b *failureBody) asBody() io.ReadCloser {
 
 func (b *failureBody) recordOf() *record { return b.rec }
 
-// Read returns the prefix read ahead, if any, then reads the original.
+// Read returns the bytes read ahead, if any, then reads the original.
 func (b *failureBody) Read(p []byte) (int, error) {
 	b.mu.Lock()
 	for b.reading && !b.closed && b.off == len(b.prefix) {
-		b.more.Wait() // the read ahead holds the original
+		b.more.Wait() // a read ahead holds the original
 	}
 	switch {
 	case b.closed:
@@ -95,8 +95,8 @@ func (b *failureBody) Read(p []byte) (int, error) {
 }
 
 // add keeps what a read of the original returned, and reports whether the
-// prefix is complete. When the caller made the read, it has those bytes
-// already; when a read ahead is wanted meanwhile, it takes over.
+// prefix is complete. The caller's own reads hand over to a read ahead
+// wanted meanwhile.
 func (b *failureBody) add(p []byte, err error, byCaller bool) (full bool) {
 	b.mu.Lock()
 	room := b.limit - len(b.prefix)
@@ -125,8 +125,8 @@ func (b *failureBody) add(p []byte, err error, byCaller bool) (full bool) {
 	return full
 }
 
-// readAhead reads the rest of the prefix. It runs in a goroutine of its
-// own, but for Close's.
+// readAhead reads the rest of the prefix: in a goroutine of its own, or in
+// Close's.
 func (b *failureBody) readAhead() {
 	buf := make([]byte, min(b.limit, 512))
 	for {
@@ -137,16 +137,28 @@ func (b *failureBody) readAhead() {
 	}
 }
 
-// want asks for the prefix ahead of the caller's reads.
-func (b *failureBody) want() {
+// settle ends the record with the prefix that arrives within b.wait,
+// unless it has ended; either way, the record has ended when it returns.
+func (b *failureBody) settle(ctx context.Context) {
+	if b.want() {
+		b.await(ctx, time.Now().Add(b.wait))
+	}
+	b.finish()
+}
+
+// want asks for the prefix ahead of the caller's reads, and reports
+// whether the record has yet to end.
+func (b *failureBody) want() bool {
 	b.mu.Lock()
-	start := !b.reading && !b.closed && len(b.prefix) < b.limit && b.err == nil
+	start := !b.done && !b.reading && !b.closed && len(b.prefix) < b.limit && b.err == nil
 	b.ahead = true
 	b.reading = b.reading || start
+	done := b.done
 	b.mu.Unlock()
 	if start {
 		go b.readAhead()
 	}
+	return !done
 }
 
 // await waits until the prefix is complete, until, or ctx ends.
@@ -160,22 +172,9 @@ func (b *failureBody) await(ctx context.Context, until time.Time) {
 	}
 }
 
-// settle ends the record with the prefix that arrives within the bound,
-// unless it has ended; either way, the record has ended when it returns.
-func (b *failureBody) settle(ctx context.Context) {
-	b.mu.Lock()
-	done := b.done
-	b.mu.Unlock()
-	if !done {
-		b.want()
-		b.await(ctx, time.Now().Add(b.wait))
-	}
-	b.finish()
-}
-
-// watch makes the record's end report it, with publish, and gives it a
-// deadline: the bound from now. It reports false when the record has ended
-// already, and the caller reports it itself.
+// watch makes the end of the record publish it, and gives it a deadline,
+// b.wait from now. It reports false when the record has ended already:
+// the caller publishes it.
 func (b *failureBody) watch(publish func(), pending *sync.Map) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -188,15 +187,8 @@ func (b *failureBody) watch(publish func(), pending *sync.Map) bool {
 	return true
 }
 
-// watched reports whether something waits for the record.
-func (b *failureBody) watched() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.publish != nil
-}
-
 // finish ends the record, once: it decodes the prefix as it stands and
-// reports the record.
+// publishes the record.
 func (b *failureBody) finish() {
 	b.ended.Do(func() {
 		b.mu.Lock()
@@ -215,10 +207,11 @@ func (b *failureBody) finish() {
 	})
 }
 
-// Close reads what the prefix lacks, for at most the bound, unless the
-// record has ended; it then ends the record and closes the original. The
-// original must allow Close during Read, as net/http's bodies do: that cuts
-// a stalled read short.
+// Close reads what the prefix lacks, for at most b.wait, unless the
+// record has ended; then it ends a record that something waits for (any
+// other ends when CheckResponse asks) and closes the original. The original
+// must allow Close during Read, as net/http's bodies do: that cuts a
+// stalled read short.
 func (b *failureBody) Close() error {
 	b.mu.Lock()
 	if b.closed {
@@ -227,8 +220,9 @@ func (b *failureBody) Close() error {
 	}
 	b.closed = true
 	drain := !b.done && !b.reading && len(b.prefix) < b.limit && b.err == nil
-	aheadRunning := !b.done && b.reading && b.ahead // not the caller's own read, which Close cuts short
+	ahead := !b.done && b.reading && b.ahead // not the caller's own read, which Close cuts short
 	b.reading = b.reading || drain
+	watched := b.publish != nil
 	b.more.Broadcast()
 	b.mu.Unlock()
 	switch {
@@ -236,11 +230,11 @@ func (b *failureBody) Close() error {
 		cut := time.AfterFunc(b.wait, func() { b.closeOrig() })
 		b.readAhead()
 		cut.Stop()
-	case aheadRunning:
+	case ahead:
 		b.await(context.Background(), time.Now().Add(b.wait))
 	}
-	if b.watched() {
-		b.finish() // else it ends when CheckResponse asks
+	if watched {
+		b.finish()
 	}
 	return b.closeOrig()
 }
@@ -250,7 +244,7 @@ func (b *failureBody) closeOrig() (err error) {
 	return err
 }
 
-// flushBodies ends the records of every body in pending within one bound:
+// flushBodies ends the records of every body in pending within wait:
 // the prefixes nobody reads are read ahead, all at once.
 func flushBodies(pending *sync.Map, wait time.Duration) {
 	var bodies []*failureBody

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/identitycall/idctrace/internal/redact"
@@ -43,17 +44,18 @@ func (t *Transport) newCall(req *http.Request) call {
 func (c *call) attempt() (*http.Response, *record) {
 	t := c.t
 	c.n++
-	queued, err := c.admit()
-	if err != nil {
-		return nil, c.notSent(c.n, err, queued)
+	waitStart, err := c.waitForSlot()
+	var out *http.Request
+	if err == nil {
+		out, err = c.request()
 	}
-	out, err := c.request()
 	if err != nil {
-		return nil, c.notSent(c.n, fmt.Errorf("GetBody for a retry: %w", err), queued)
+		return nil, c.notSent(c.n, err, queuedSince(waitStart, t.now()))
 	}
-	c.retried(out.Body)
+	c.sendingRetry(out.Body)
 	c.charged = charge{} // sent: the budget keeps it
 	started := t.now()
+	queued := queuedSince(waitStart, started)
 	if c.n == 1 {
 		c.started = started
 		t.retry.Budget.deposit(started)
@@ -74,14 +76,14 @@ func (c *call) attempt() (*http.Response, *record) {
 		return resp, nil
 	}
 	r := c.record(out, started, queued)
+	end := t.now()
+	r.duration = end.Sub(started)
 	if err != nil {
 		r.inspectError(err)
-		r.duration = t.now().Sub(started)
 		r.finish()
 		return nil, r
 	}
-	r.inspectHeader(resp, t.now())
-	r.duration = t.now().Sub(started)
+	r.inspectHeader(resp, end)
 	r.finish()
 	c.ctx.record = r
 	switch {
@@ -97,34 +99,34 @@ func (c *call) attempt() (*http.Response, *record) {
 		// Returned at once: the record ends as the caller reads the body.
 		resp.Body = newFailureBody(resp.Body, r, t.maxBody, t.bodyWait).asBody()
 	}
-	if r.status == http.StatusTooManyRequests {
-		t.pause(r)
-	}
 	return resp, r
 }
 
-// minQueued is the shortest wait for a rate-limit slot that counts as one.
-const minQueued = time.Millisecond
-
-// admit waits for a rate-limit slot. An error means the attempt is not
-// sent: no slot before the deadline, or the context ended. A limiter that
-// cannot decide (its store is unreachable) lets the attempt go.
-func (c *call) admit() (queued time.Duration, err error) {
+// waitForSlot waits for a rate-limit slot, and returns when it began
+// waiting: zero without a limiter. An error means the attempt is not sent:
+// no slot before the deadline, or the context ended. A limiter that cannot
+// decide (its store is unreachable) lets the attempt go.
+func (c *call) waitForSlot() (start time.Time, err error) {
 	t := c.t
 	if t.limiter == nil {
-		return 0, nil
+		return time.Time{}, nil
 	}
-	start := t.now()
+	start = t.now()
 	err = t.limiter.Wait(c.req.Context())
-	queued = t.now().Sub(start)
-	if queued < minQueued {
-		queued = 0 // a free slot costs nanoseconds: no wait to speak of
-	}
 	if err != nil && !errors.Is(err, ErrLocalRateLimit) && c.req.Context().Err() == nil {
 		t.failOpen(c.req, err)
 		err = nil
 	}
-	return queued, err
+	return start, err
+}
+
+// queuedSince is the wait for a slot that began at start, until now: none
+// below a millisecond, what a free slot costs.
+func queuedSince(start, now time.Time) time.Duration {
+	if d := now.Sub(start); !start.IsZero() && d >= time.Millisecond {
+		return d
+	}
+	return 0
 }
 
 // request returns the request for this attempt: a copy of the caller's
@@ -137,7 +139,7 @@ func (c *call) request() (*http.Request, error) {
 	if c.n > 1 && c.req.Body != nil && c.req.Body != http.NoBody {
 		body, err := c.req.GetBody()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("GetBody for a retry: %w", err)
 		}
 		out.Body = body
 	}
@@ -148,7 +150,8 @@ func (c *call) request() (*http.Request, error) {
 func (c *call) record(out *http.Request, started time.Time, queued time.Duration) *record {
 	r := new(record)
 	r.init(out, c.id, started, c.n, c.t.logged)
-	r.queued, r.callStart, r.history, r.ctx = queued, c.started, c.history, c.req.Context()
+	r.queued, r.callStart, r.ctx = queued, c.started, c.req.Context()
+	r.history = c.history[:len(c.history):len(c.history)] // an append copies: the call's next attempts never write into it
 	return r
 }
 
@@ -161,7 +164,10 @@ func (c *call) notSent(n int, err error, queued time.Duration) *record {
 	}
 	r := c.record(c.req, c.t.now(), queued)
 	r.attempt, r.notSent, r.err = n, true, err
-	r.message = "not sent: " + redact.Text(err.Error(), r.secrets, false)
+	r.message = redact.Text(strings.TrimPrefix(err.Error(), "idctrace: "), r.secrets, false)
+	if !strings.HasPrefix(r.message, "not sent: ") {
+		r.message = "not sent: " + r.message // said once
+	}
 	if c.pending != nil && errors.Is(err, ErrLocalRateLimit) {
 		r.retrySkipped = "deadline" // a retry with no slot in time: the call ends with the last attempt's outcome
 	}
@@ -176,31 +182,28 @@ func (c *call) keep(resp *http.Response, r *record) {
 	c.history = append(c.history, r.tried())
 }
 
-// retried tells the observers that the kept attempt was retried, and
-// closes its response: the next attempt, with body next, is about to be
-// sent. When an observer panics, next is closed too, and the retry budget
-// gets its charge back: nobody will send it.
-func (c *call) retried(next io.Closer) {
-	if c.pending == nil {
+// sendingRetry is called when the retry of the kept attempt, with body
+// next, is about to be sent: it tells the observers the kept attempt's fate
+// and closes its response. When an observer panics, next is closed too and
+// the budget gets its charge back: nobody will send it.
+func (c *call) sendingRetry(next io.Closer) {
+	kept, pending := c.kept, c.pending
+	if pending == nil {
 		return
 	}
-	kept, pending := c.kept, c.pending
 	c.kept, c.pending = nil, nil
 	if kept != nil && kept.Body != nil {
-		// The prefix read has reached the end of a small body, which
-		// freed the connection; a larger one is not read any further.
 		defer kept.Body.Close()
 	}
 	sent := false
 	defer func() {
-		if sent {
-			return
+		if !sent {
+			if next != nil {
+				next.Close()
+			}
+			c.t.retry.Budget.refund(c.charged)
+			c.charged = charge{}
 		}
-		if next != nil {
-			next.Close()
-		}
-		c.t.retry.Budget.refund(c.charged)
-		c.charged = charge{}
 	}()
 	c.observe(pending, false, nil, kept)
 	sent = true
@@ -215,44 +218,32 @@ func (c *call) wait(d time.Duration) *record {
 	return nil
 }
 
-// end returns what the call returns after r, its last record: r's
-// response, r's error, or, when a retry was not sent, the kept response
-// or an error.
+// end returns what the call returns after r, its last record: r's response
+// or error, or, when a retry was not sent, the kept response or an error.
 func (c *call) end(resp *http.Response, r *record) (*http.Response, error) {
-	switch {
-	case r.status != 0:
-		c.observe(r, true, nil, resp)
-		return resp, nil
-	case !r.notSent:
-		err := r.failure()
-		c.observe(r, true, err, nil)
-		return nil, err
-	}
-	if c.started.IsZero() && c.req.Body != nil {
-		c.req.Body.Close() // nothing was sent, so the base never got it: RoundTrip closes it
-	}
-	kept, pending := c.kept, c.pending
-	c.kept, c.pending = nil, nil
-	if pending != nil { // no retry followed after all
-		pending.retrying, pending.retryIn, pending.retrySkipped = false, 0, r.retrySkipped
-	}
-	if pending != nil && r.retrySkipped == "deadline" {
-		// The retry got no slot in time: the call ends as its last attempt
-		// did, with its response or its transport error.
-		if kept != nil {
-			c.observe(pending, true, nil, kept)
-			return kept, nil
+	last, observed := r, r
+	if r.notSent {
+		if c.started.IsZero() && c.req.Body != nil {
+			c.req.Body.Close() // nothing was sent, so the base never got it
 		}
-		err := pending.failure()
-		c.observe(pending, true, err, nil)
-		return nil, err
+		p, kept := c.pending, c.kept
+		c.kept, c.pending, observed = nil, nil, p
+		if p != nil { // no retry followed after all
+			p.retrying, p.retryIn, p.retrySkipped = false, 0, r.retrySkipped
+		}
+		if p != nil && r.retrySkipped == "deadline" {
+			last, resp = p, kept // the call ends as its last attempt did
+		} else if kept != nil && kept.Body != nil {
+			kept.Body.Close()
+		}
 	}
-	if kept != nil && kept.Body != nil {
-		kept.Body.Close()
+	if resp != nil {
+		c.observe(observed, true, nil, resp)
+		return resp, nil
 	}
-	err := r.failure()
-	if pending != nil {
-		c.observe(pending, true, err, nil)
+	err := last.failure()
+	if observed != nil {
+		c.observe(observed, true, err, nil)
 	}
 	return nil, err
 }

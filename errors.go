@@ -103,15 +103,12 @@ func (e *APIError) Is(target error) bool {
 	return false
 }
 
-// TransportError is returned by RoundTrip when a call ends without a
-// response: a refused connection, a DNS failure, a timeout, or a request
-// the Transport did not send (no rate-limit slot before the deadline, a
-// retry wait cut short). Every error a [Transport] returns reaches one with
-// [errors.As]; with retries, the last attempt's. A certificate error keeps
-// net/http's outer type, *tls.CertificateVerificationError, wrapping the
-// TransportError, so that retry policies that assert on that type (as
-// go-retryablehttp's does) still see it. When the Transport builds it, its
-// strings are redacted, as in the log entry.
+// TransportError is the error of a call that ended without a response: a
+// refused connection, a timeout, or a request the Transport did not send.
+// Every error a [Transport] returns reaches one with [errors.As], but for a
+// certificate error, which stays net/http's *tls.CertificateVerificationError
+// around it, since retry policies such as go-retryablehttp's look for that
+// type. When the Transport builds it, its strings are redacted.
 type TransportError struct {
 	RequestID string
 	Method    string

@@ -367,3 +367,95 @@ func ExampleRequestIDFromError() {
 	// /projects true true
 	// true
 }
+
+// Poll a transcription until it is ready: the documented not-ready answer
+// (422 "Transcription not available") is ErrNotReady, logged at Debug, so
+// a polling loop never compares message strings.
+func Example_polling() {
+	var polls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if polls.Add(1) < 3 {
+			w.WriteHeader(http.StatusUnprocessableEntity)
+			fmt.Fprint(w, `{"error":"Transcription not available"}`)
+			return
+		}
+		fmt.Fprint(w, `{"data":{"text":"Hello, thanks for calling."}}`)
+	}))
+	defer srv.Close()
+	client := idctrace.WrapClient(srv.Client(), zap.NewNop())
+
+	url := srv.URL + "/api/v1/public/recordings/rec_1/transcription"
+	for {
+		resp, err := client.Get(url)
+		if err != nil {
+			fmt.Println("no response:", idctrace.RequestIDFromError(err))
+			return
+		}
+		err = idctrace.CheckResponse(resp)
+		if errors.Is(err, idctrace.ErrNotReady) {
+			resp.Body.Close()
+			fmt.Println("not ready yet")
+			time.Sleep(10 * time.Millisecond) // IdentityCall suggests polling every 5 s
+			continue
+		}
+		if err != nil {
+			resp.Body.Close()
+			fmt.Println(err)
+			return
+		}
+		var transcription struct {
+			Data struct{ Text string } `json:"data"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&transcription)
+		resp.Body.Close()
+		fmt.Println(transcription.Data.Text, err)
+		return
+	}
+	// Output:
+	// not ready yet
+	// not ready yet
+	// Hello, thanks for calling. <nil>
+}
+
+// Decode a list: a success is returned as the server sent it, in the
+// documented envelope (data, and meta for pagination); a failure is an
+// *APIError from CheckResponse, its body still whole.
+func Example_decoding() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Query().Get("page") == "9" {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"error":"page is out of range"}`)
+			return
+		}
+		fmt.Fprint(w, `{"data":[{"id":"rec_1","name":"renewal-call.mp3"}],"meta":{"page":1,"per_page":20,"total":1}}`)
+	}))
+	defer srv.Close()
+	var n int
+	ids := idctrace.WithIDGenerator(func() string { n++; return fmt.Sprint("req-", n) })
+	client := idctrace.WrapClient(srv.Client(), zap.NewNop(), ids)
+
+	for _, page := range []string{"1", "9"} {
+		resp, err := client.Get(srv.URL + "/api/v1/public/recordings?page=" + page)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		if err := idctrace.CheckResponse(resp); err != nil {
+			resp.Body.Close()
+			fmt.Println(err)
+			continue
+		}
+		var list struct {
+			Data []struct{ ID, Name string }
+			Meta struct{ Page, Total int }
+		}
+		err = json.NewDecoder(resp.Body).Decode(&list)
+		resp.Body.Close()
+		fmt.Printf("page %d of %d recordings: %+v %v\n", list.Meta.Page, list.Meta.Total, list.Data, err)
+	}
+	// Output:
+	// page 1 of 1 recordings: [{ID:rec_1 Name:renewal-call.mp3}] <nil>
+	// identitycall: 400 Bad Request: page is out of range (request_id req-2)
+}

@@ -227,7 +227,8 @@ func retrying(base http.RoundTripper, p RetryPolicy) (*Transport, *fakeSleep, *o
 	tr := New(base, log, WithRetry(p))
 	fs := &fakeSleep{}
 	tr.sleep = fs.sleep
-	tr.limiter = nil // its pauses run on the real clock; the limiter's own tests cover them
+	tr.limiter = nil          // its pauses run on the real clock; the limiter's own tests cover them
+	tr.bodyWait = time.Minute // a loaded machine must not cut a 429's body short: its retry_after decides
 	tr.jitter = func(d time.Duration) time.Duration { return d }
 	return tr, fs, logs
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -85,7 +86,7 @@ type limiter struct {
 	mu       sync.Mutex
 	interval time.Duration   // between slots; 0 admits every request at once
 	next     time.Duration   // the earliest slot not taken
-	until    time.Duration   // the end of the latest pause
+	until    atomic.Int64    // the end of the latest pause, a time.Duration; written under mu
 	free     []time.Duration // slots given back, in order
 }
 
@@ -105,6 +106,9 @@ func (l *limiter) Wait(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if u := time.Duration(l.until.Load()); l.interval == 0 && (u == 0 || l.clock() >= u) {
+		return nil // no quota, no pause: the path of every call of a Transport that retries
+	}
 	deadline := noDeadline
 	if d, ok := ctx.Deadline(); ok {
 		deadline = d.Sub(l.base)
@@ -119,7 +123,7 @@ func (l *limiter) Wait(ctx context.Context) error {
 			l.giveBack(slot)
 			return err
 		}
-		if l.admit() {
+		if !l.paused() {
 			return nil
 		}
 	}
@@ -130,13 +134,14 @@ func (l *limiter) Wait(ctx context.Context) error {
 func (l *limiter) take(now, deadline time.Duration) (time.Duration, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	earliest := max(now, l.until)
-	// A slot given back can be used until the one after it is due.
-	for len(l.free) > 0 && l.free[0] <= earliest-l.interval {
+	earliest := max(now, time.Duration(l.until.Load()))
+	// A slot given back is free until it is due: taken at any later time,
+	// it would come closer than an interval to the slot after it.
+	for len(l.free) > 0 && l.free[0] < earliest {
 		l.free = l.free[1:]
 	}
 	if len(l.free) > 0 {
-		slot := max(earliest, l.free[0])
+		slot := l.free[0]
 		if slot >= deadline {
 			return 0, ErrLocalRateLimit
 		}
@@ -167,12 +172,12 @@ func (l *limiter) giveBack(slot time.Duration) {
 	}
 }
 
-// admit reports whether a waiter whose slot has come may go: a pause that
-// began while it slept sends it back to take a slot after the pause.
-func (l *limiter) admit() bool {
+// paused reports whether a pause holds now: one that began while a waiter
+// slept sends it back to take a slot after the pause.
+func (l *limiter) paused() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.clock() >= l.until
+	return l.clock() < time.Duration(l.until.Load())
 }
 
 // Pause admits nothing before t. A pause only ever grows: a t before the
@@ -180,5 +185,25 @@ func (l *limiter) admit() bool {
 func (l *limiter) Pause(t time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.until = max(l.until, t.Sub(l.base))
+	l.until.Store(max(l.until.Load(), int64(t.Sub(l.base))))
+}
+
+// pause holds every caller of the limiter after the 429 r: until the wait
+// it asks for ends (its retry_after, or a minute when it says nothing,
+// capped at the retry policy's MaxDelay, or a minute without one), or until
+// its retry, after retryIn, when that comes later: a retry never finds its
+// window spent by calls that came after it.
+func (t *Transport) pause(r *record, retryIn time.Duration) {
+	if t.limiter == nil {
+		return
+	}
+	d := defaultRateLimitWait
+	if r.hasRetry {
+		d = r.waitHint
+	}
+	maxDelay := t.retry.MaxDelay
+	if maxDelay <= 0 {
+		maxDelay = time.Minute
+	}
+	t.limiter.Pause(time.Now().Add(max(min(d, maxDelay), retryIn))) // the limiter's clock, not the Transport's seam
 }

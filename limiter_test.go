@@ -160,6 +160,42 @@ func TestLimiterCancelledWaitersGiveTheirSlotsBack(t *testing.T) {
 	})
 }
 
+// TestLimiterSlotsGivenBackKeepTheQuota: waiters that leave before their
+// slot, in any order, and waiters that come at any time: the slots used are
+// never closer than an interval, so no window holds more than n.
+func TestLimiterSlotsGivenBackKeepTheQuota(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(3, 4))
+	l, now := virtual(10, time.Second)
+	interval := spacing(10, time.Second)
+	var held, used []time.Duration
+	for range 5000 {
+		*now += time.Duration(rng.Int64N(int64(interval)))
+		for len(held) > 0 && held[0] <= *now {
+			used, held = append(used, held[0]), held[1:] // its slot came: sent
+		}
+		switch rng.IntN(3) {
+		case 0:
+			if len(held) > 0 { // a waiter leaves
+				i := rng.IntN(len(held))
+				l.giveBack(held[i])
+				held = slices.Delete(held, i, i+1)
+			}
+		default:
+			slot, err := l.take(*now, noDeadline)
+			require.NoError(t, err)
+			held = append(held, slot)
+			slices.Sort(held)
+		}
+	}
+	used = append(used, held...)
+	slices.Sort(used)
+	for i := 1; i < len(used); i++ {
+		require.GreaterOrEqual(t, used[i]-used[i-1], interval, "slots %d and %d", i-1, i)
+	}
+	assert.LessOrEqual(t, maxInWindow(used, time.Second), 10)
+}
+
 func TestLimiterDeadlineBeforeSlotReturnsAtOnce(t *testing.T) {
 	t.Parallel()
 	l := NewLimiter(1, time.Hour)
@@ -241,11 +277,11 @@ func TestLimiterPauseSendsHeldSlotsBack(t *testing.T) {
 	for i, slot := range held[1:] {             // the first went at once
 		*now = slot
 		if slot < 250*time.Millisecond {
-			assert.False(t, l.admit(), "slot %d falls in the pause", i)
+			assert.True(t, l.paused(), "slot %d falls in the pause", i)
 			again, _ := l.take(*now, noDeadline)
 			assert.GreaterOrEqual(t, again, 420*time.Millisecond, "taken again after the held ones")
 		} else {
-			assert.True(t, l.admit(), "slot %d comes after the pause", i)
+			assert.False(t, l.paused(), "slot %d comes after the pause", i)
 		}
 	}
 }

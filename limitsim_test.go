@@ -80,7 +80,7 @@ func (s simulation) run(core *limiter, lim Limiter) simResult {
 			if now >= s.length {
 				continue // the batch is over
 			}
-			if !core.admit() {
+			if core.paused() {
 				heap.Push(q, event{at: now, do: evTake})
 				continue
 			}

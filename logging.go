@@ -1,60 +1,12 @@
 package idctrace
 
 import (
-	"net/http"
-
 	"github.com/identitycall/idctrace/internal/schema"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
 
-func defaultLevel(status int, route string) zapcore.Level {
-	switch {
-	case status == 0 || status >= 500:
-		return zapcore.ErrorLevel
-	case notReady(status, route):
-		return zapcore.DebugLevel
-	}
-	return zapcore.WarnLevel
-}
-
-// notReady reports whether status and route are the documented not-ready
-// answer: 422 "Transcription not available" from a recording's
-// transcription, results or summary, until its transcription is done.
-func notReady(status int, route string) bool {
-	switch route {
-	case "/recordings/{id}/transcription", "/recordings/{id}/results", "/recordings/{id}/summary":
-		return status == http.StatusUnprocessableEntity
-	}
-	return false
-}
-
-// levelOf is the level of r's entry, as WithLevel sets it, between Debug
-// and Error.
-func (t *Transport) levelOf(r *record) zapcore.Level {
-	return max(min(t.level(r.status, r.route), zapcore.ErrorLevel), zapcore.DebugLevel)
-}
-
-// admit decides whether r's entry is written at lvl, or counted into its
-// kind's storm summary; the fields of WithLogFields are computed now, in
-// the caller's RoundTrip. Nothing is built for an entry the logger would
-// not write.
-func (t *Transport) admit(r *record, lvl zapcore.Level) bool {
-	if t.logger == nil || !enabled(t.logger, lvl) || !t.storm.admit(r, lvl) {
-		return false
-	}
-	if len(t.fieldFuncs) > 0 {
-		// The caller's own context, with the request ID: never the
-		// Transport's, which holds the record.
-		req := r.sent.WithContext(ContextWithRequestID(r.ctx, r.requestID))
-		for _, fn := range t.fieldFuncs {
-			r.extra = append(r.extra, fn(req)...)
-		}
-	}
-	return true
-}
-
-// write writes r's admitted entry at lvl.
+// write writes r's entry at lvl, with the fields of WithLogFields.
 func (t *Transport) write(r *record, lvl zapcore.Level) {
 	ce := check(t.logger, lvl, schema.Failed)
 	if ce == nil {
@@ -114,9 +66,8 @@ func (r *record) fields() []zap.Field {
 }
 
 // enabled, check and write call the logger's cores, which are the caller's
-// code: a core that panics must not turn a response into a crash, since the
-// HTTP result never depends on the log. The recover covers those calls
-// only, so that a bug of idctrace's own still shows.
+// code: a core that panics must not turn a response into a crash. The
+// recover covers those calls only, so that a bug of idctrace's own shows.
 func enabled(l *zap.Logger, lvl zapcore.Level) (ok bool) {
 	defer func() {
 		if recover() != nil {

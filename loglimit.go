@@ -48,80 +48,76 @@ type summary struct {
 
 // logLimit is the storm limit: per kind of failure, the first n entries of
 // each window of length per are written, the others counted, and one
-// summary entry per window stands for them. A timer, scheduled only while a
-// summary is pending, writes it when its window ends; an idle Transport
-// runs nothing. A nil *logLimit writes every entry.
+// summary entry per window stands for them. As in zap's sampler, the lock
+// only guards the counting: summaries are written after it is released, by
+// a timer that exists only while one is pending. A nil *logLimit writes
+// every entry.
 type logLimit struct {
 	n     int
 	per   time.Duration
 	write func(summary)
 	now   func() time.Time
 
-	// writing is held from taking summaries to writing them, so that a
-	// Flush returns only once what the timer took is written too. It is
-	// never taken while mu is held.
-	writing sync.Mutex
-
 	mu      sync.Mutex
 	windows map[kind]*window
-	timer   *time.Timer // set while a summary is pending
-	due     time.Time   // when the timer fires
+	pending []*window // windows with a summary to write, in no order
+	timer   *time.Timer
+	pruneAt int       // the size of windows past which ended ones are forgotten
+	writing int       // summaries being written
+	written sync.Cond // signalled when writing drops to 0
 }
+
+// minPrune is the fewest windows worth pruning.
+const minPrune = 64
 
 func newLogLimit(n int, per time.Duration, write func(summary)) *logLimit {
-	return &logLimit{n: n, per: per, write: write, now: time.Now, windows: make(map[kind]*window)}
+	l := &logLimit{n: n, per: per, write: write, now: time.Now, windows: make(map[kind]*window), pruneAt: minPrune}
+	l.written.L = &l.mu
+	return l
 }
 
-// admit reports whether r's entry is written; when it is not, r is counted
-// into its kind's summary. A window that has ended gives its summary first.
-func (l *logLimit) admit(r *record, lvl zapcore.Level) bool {
+// allow reports whether r's entry is written; when it is not, r is counted
+// into its kind's summary.
+func (l *logLimit) allow(r *record, lvl zapcore.Level) bool {
 	if l == nil {
 		return true
 	}
 	k := kindOf(r)
 	now := l.now()
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	w := l.windows[k]
-	var ended summary
-	if w != nil && now.Sub(w.start) >= l.per {
-		ended, w = w.sum, nil
-	}
-	if w == nil {
-		if len(l.windows) >= pruneAt {
+	if w == nil || now.Sub(w.start) >= l.per {
+		if len(l.windows) >= l.pruneAt {
 			l.prune(now)
 		}
-		w = &window{start: now}
+		w = &window{start: now} // an ended window with a summary stays pending
 		l.windows[k] = w
 	}
-	ok := w.logged < l.n
-	if ok {
+	if w.logged < l.n {
 		w.logged++
-	} else {
-		w.sum.add(k, lvl, r.requestID, r.started)
-		l.schedule(w.start.Add(l.per))
+		return true
 	}
-	l.mu.Unlock()
-	if ended.count > 0 {
-		l.writing.Lock()
-		l.write(ended)
-		l.writing.Unlock()
+	if w.sum.count == 0 {
+		l.pending = append(l.pending, w)
+		if l.timer == nil {
+			l.timer = time.AfterFunc(w.start.Add(l.per).Sub(now), l.writeEnded)
+		}
 	}
-	return ok
+	w.sum.add(k, lvl, r.requestID, r.started)
+	return false
 }
 
-// pruneAt is the number of windows past which admit forgets the ones that
-// ended with nothing pending, so that the map stays small whatever the
-// kinds: a pending one is written and forgotten by the timer.
-const pruneAt = 64
-
-// prune forgets the windows that have ended with nothing pending. The
+// prune forgets the windows that have ended, and sets the next size to
+// prune at, so that pruning costs a constant per window on average. The
 // caller holds l.mu.
 func (l *logLimit) prune(now time.Time) {
 	for k, w := range l.windows {
-		if w.sum.count == 0 && now.Sub(w.start) >= l.per {
+		if now.Sub(w.start) >= l.per {
 			delete(l.windows, k)
 		}
 	}
+	l.pruneAt = max(minPrune, 2*len(l.windows))
 }
 
 func (s *summary) add(k kind, lvl zapcore.Level, id string, at time.Time) {
@@ -132,65 +128,63 @@ func (s *summary) add(k kind, lvl zapcore.Level, id string, at time.Time) {
 	s.lastID, s.lastAt = id, at
 }
 
-// schedule makes the timer fire at end, or earlier if it already will. The
-// caller holds l.mu.
-func (l *logLimit) schedule(end time.Time) {
-	switch {
-	case l.timer == nil:
-		l.timer = time.AfterFunc(end.Sub(l.now()), l.flushEnded)
-	case end.Before(l.due):
-		l.timer.Reset(end.Sub(l.now()))
-	default:
-		return
-	}
-	l.due = end
-}
+// writeEnded is the timer: it writes the summaries of the windows that have
+// ended, and sets itself for the next one.
+func (l *logLimit) writeEnded() { l.writeSummaries(false) }
 
-// flushEnded writes the summaries of the windows that have ended, and
-// schedules the timer for the next one, if any.
-func (l *logLimit) flushEnded() { l.take(false) }
-
-// flush writes every pending summary at once, ended or not.
+// flush writes every pending summary at once, and returns when they and
+// those the timer is writing are written.
 func (l *logLimit) flush() {
 	if l != nil {
-		l.take(true)
+		l.writeSummaries(true)
 	}
 }
 
-// take writes the pending summaries of the windows that have ended, or of
-// all windows, and forgets the windows that ended.
-func (l *logLimit) take(all bool) {
-	l.writing.Lock()
-	defer l.writing.Unlock()
+// writeSummaries writes the pending summaries of the windows that have
+// ended, or of all.
+func (l *logLimit) writeSummaries(all bool) {
 	now := l.now()
-	var out []summary
 	l.mu.Lock()
+	var out []summary
 	var next time.Time
-	for k, w := range l.windows {
+	kept := l.pending[:0]
+	for _, w := range l.pending {
 		end := w.start.Add(l.per)
-		ended := !now.Before(end)
-		if (all || ended) && w.sum.count > 0 {
+		if all || !now.Before(end) {
 			out = append(out, w.sum)
 			w.sum = summary{}
+			continue
 		}
-		switch {
-		case ended:
-			delete(l.windows, k)
-		case w.sum.count > 0 && (next.IsZero() || end.Before(next)):
+		kept = append(kept, w)
+		if next.IsZero() || end.Before(next) {
 			next = end
 		}
 	}
+	clear(l.pending[len(kept):])
+	l.pending = kept
 	if l.timer != nil {
 		l.timer.Stop()
 		l.timer = nil
 	}
 	if !next.IsZero() {
-		l.schedule(next)
+		l.timer = time.AfterFunc(next.Sub(now), l.writeEnded)
 	}
+	l.writing += len(out)
 	l.mu.Unlock()
+
 	for _, s := range out {
 		l.write(s)
 	}
+
+	l.mu.Lock()
+	l.writing -= len(out)
+	if l.writing == 0 {
+		l.written.Broadcast()
+	}
+	for all && l.writing > 0 {
+		l.written.Wait() // Flush returns once the timer's summaries are written too
+	}
+	l.mu.Unlock()
 }
 
 // writeSummary writes the entry of a storm summary.

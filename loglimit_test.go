@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/identitycall/idctrace/internal/schema"
@@ -119,8 +120,60 @@ func TestLogLimitSummaryAtTheEndOfItsWindow(t *testing.T) {
 	assert.Equal(t, 5, accounted(logs))
 	tr.storm.mu.Lock()
 	assert.Nil(t, tr.storm.timer, "nothing pending, nothing scheduled")
-	assert.Empty(t, tr.storm.windows, "ended windows are forgotten")
+	assert.Empty(t, tr.storm.pending)
 	tr.storm.mu.Unlock()
+}
+
+// TestLogLimitForgetsEndedWindows: however many kinds fail, one window
+// each, the limit holds a bounded number of windows, and every failure is
+// still written or counted.
+func TestLogLimitForgetsEndedWindows(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		log, logs := observed()
+		tr := New(stubRT{status: 404, body: stringBody(`{"error":"Resource not found"}`)}, log, WithLogLimit(1, time.Second))
+		most := 0
+		for i := range 5000 {
+			if i%10 == 0 {
+				time.Sleep(time.Second) // every ten kinds, a new window
+			}
+			stormCalls(t, tr, 2, fmt.Sprint("M", i), "/recordings") // a kind of its own: one entry, one counted
+			tr.storm.mu.Lock()
+			most = max(most, len(tr.storm.windows))
+			tr.storm.mu.Unlock()
+		}
+		tr.Flush()
+		assert.LessOrEqual(t, most, 2*minPrune, "windows that ended are forgotten")
+		assert.Equal(t, 10000, accounted(logs))
+	})
+}
+
+// TestLogLimitStalledSummaryBlocksNoCall: while the logger is stalled on
+// one kind's summary, calls of every kind go on, their entries and counts
+// intact, and a Flush waits for the stalled write like any write.
+func TestLogLimitStalledSummaryBlocksNoCall(t *testing.T) {
+	t.Parallel()
+	core := &blockingSummaries{LevelEnabler: zapcore.DebugLevel, entered: make(chan struct{}), release: make(chan struct{})}
+	tr := New(stubRT{status: 503, body: stringBody(`{"error":"down"}`)}, zap.New(core), WithLogLimit(1, 5*time.Millisecond))
+	stormCalls(t, tr, 3, "GET", "/recordings") // one entry, two counted: the timer writes their summary
+	finishes(t, "the timer's summary write", func() { <-core.entered })
+	finishes(t, "calls of another kind while a summary stalls", func() {
+		stormCalls(t, tr, 50, "DELETE", "/recordings/1")
+		stormCalls(t, tr, 50, "GET", "/recordings")
+	})
+	flushed := make(chan struct{})
+	go func() {
+		tr.Flush()
+		close(flushed)
+	}()
+	select {
+	case <-flushed:
+		t.Fatal("Flush returned while a summary was still being written")
+	case <-time.After(20 * time.Millisecond):
+	}
+	close(core.release)
+	finishes(t, "Flush", func() { <-flushed })
+	assert.Positive(t, core.written.Load())
 }
 
 // TestLogLimitFlushThroughTheClient: http.Client.CloseIdleConnections

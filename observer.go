@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// Attempt describes one attempt of a call that was sent, whatever became of
-// it: what an observer set with [WithObserver] receives.
+// Attempt is one attempt of a call that was sent, whatever became of it, as
+// an observer set with [WithObserver] receives it.
 type Attempt struct {
 	RequestID string
 	Method    string
@@ -21,7 +21,7 @@ type Attempt struct {
 
 	// RetrySkipped says why a failure the retry policy retries was not
 	// retried: "budget", "deadline", "max_delay", "max_retries",
-	// "not_idempotent" or "no_get_body" (see [schema.RetrySkipped]).
+	// "not_idempotent" or "no_get_body", as retry_skipped in the entry.
 	RetrySkipped string
 
 	// Last reports that the call ended with this attempt: RoundTrip returned

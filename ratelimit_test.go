@@ -3,6 +3,7 @@ package idctrace
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -72,7 +73,8 @@ func TestLimiterFirstAttemptNotSent(t *testing.T) {
 	assert.NotEmpty(t, te.RequestID)
 	assert.Equal(t, "local_rate_limit", te.ErrorType)
 	assert.Contains(t, te.Hint, "The server never saw it")
-	assert.Contains(t, te.Error(), "not sent")
+	assert.Equal(t, 1, strings.Count(te.Error(), "not sent"), "said once: %s", te.Error())
+	assert.Equal(t, 1, strings.Count(te.SupportTicket(""), "not sent"), "said once")
 	assert.Len(t, srv.got(), 1, "the server saw only the first call")
 	assert.Equal(t, 1, body.count(), "the request's body is closed, as RoundTrip must")
 	assert.Len(t, seen.got, 1, "no Attempt for what was not sent")
@@ -81,6 +83,7 @@ func TestLimiterFirstAttemptNotSent(t *testing.T) {
 	f := entries[0].ContextMap()
 	assert.Equal(t, te.RequestID, f[schema.RequestID])
 	assert.Equal(t, "local_rate_limit", f[schema.ErrorType])
+	assert.Equal(t, "not sent: no rate-limit slot before the deadline", f[schema.Error])
 	assert.NotContains(t, f, schema.Status, "it never reads as a server error")
 }
 
@@ -209,7 +212,7 @@ func quotaRun(tr *Transport, srv *idctest.Server, key string) (statuses []int) {
 				req.Header.Set("Authorization", "Bearer "+key)
 				resp, err := tr.RoundTrip(req)
 				if err != nil {
-					continue // the deadline, or no slot before it
+					return // the deadline, or no slot before it: the run is over
 				}
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
@@ -246,22 +249,45 @@ func longestRun(statuses []int, want int) int {
 // 429 unless its retry would pass its deadline.
 func TestQuotaIsKept(t *testing.T) {
 	t.Parallel()
-	for _, tt := range []struct {
+	type result struct {
+		statuses    []int
+		returned429 int
+		why         []string // the returned 429s' retry_skipped and attempt
+	}
+	cases := []struct {
 		name   string
 		opts   []Option
 		minOK  int // of a quota of about 100
 		max429 float64
+		got    result
 	}{
-		{"NewLimiter", []Option{WithLimiter(NewLimiter(20, time.Second)), WithRetry(DefaultRetryPolicy())}, 85, 0.01},
-		{"WithRetry alone", []Option{WithRetry(DefaultRetryPolicy())}, 85, 1},
-	} {
+		{name: "NewLimiter", opts: []Option{WithLimiter(NewLimiter(20, time.Second)), WithRetry(DefaultRetryPolicy())}, minOK: 85, max429: 0.01},
+		{name: "WithRetry alone", opts: []Option{WithRetry(DefaultRetryPolicy())}, minOK: 85, max429: 1},
+	}
+	// Both at once, in this test's one slot: five seconds of real time are
+	// spent once, while the other tests run.
+	var wg sync.WaitGroup
+	for i := range cases {
+		tt := &cases[i]
+		srv := idctest.Start(t, idctest.WithRateLimit(20, time.Second))
+		var seen recordAttempts
+		tr := New(srv.Client().Transport, nil, append(tt.opts, WithObserver(seen.observe))...)
+		key := srv.NewKey(idctest.Read)
+		wg.Go(func() {
+			tt.got.statuses = quotaRun(tr, srv, key)
+			for _, a := range seen.got {
+				if a.Last && a.Status == http.StatusTooManyRequests && a.RetrySkipped != "deadline" {
+					tt.got.returned429++
+					tt.got.why = append(tt.got.why, fmt.Sprintf("%q at attempt %d, err %v", a.RetrySkipped, a.Attempt, a.Err))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			srv := idctest.Start(t, idctest.WithRateLimit(20, time.Second))
-			var seen recordAttempts
-			tr := New(srv.Client().Transport, nil, append(tt.opts, WithObserver(seen.observe))...)
-			statuses := quotaRun(tr, srv, srv.NewKey(idctest.Read))
-			ok, tooMany, returned429 := 0, 0, 0
+			statuses := tt.got.statuses
+			ok, tooMany := 0, 0
 			for _, s := range statuses {
 				switch s {
 				case http.StatusOK:
@@ -270,14 +296,9 @@ func TestQuotaIsKept(t *testing.T) {
 					tooMany++
 				}
 			}
-			for _, a := range seen.got {
-				if a.Last && a.Status == http.StatusTooManyRequests && a.RetrySkipped != "deadline" {
-					returned429++
-				}
-			}
 			t.Logf("%s: %d sent, %d ok, %d answered 429 (at most %d in a row), %d calls returned a 429 before their deadline",
-				tt.name, len(statuses), ok, tooMany, longestRun(statuses, http.StatusTooManyRequests), returned429)
-			assert.Zero(t, returned429, "no call returns a 429 but at its deadline")
+				tt.name, len(statuses), ok, tooMany, longestRun(statuses, http.StatusTooManyRequests), tt.got.returned429)
+			assert.Zero(t, tt.got.returned429, "no call returns a 429 but at its deadline: %v", tt.got.why)
 			assert.GreaterOrEqual(t, ok, tt.minOK)
 			assert.LessOrEqual(t, float64(tooMany), tt.max429*float64(len(statuses)))
 			assert.LessOrEqual(t, longestRun(statuses, http.StatusTooManyRequests), quotaWorkers,

@@ -47,7 +47,7 @@ type record struct {
 
 	gzipped  bool         // the body is gzip-encoded: the caller asked for gzip itself
 	respBody *failureBody // the response body the record is decoded from; nil when there is none
-	extra    []zap.Field  // WithLogFields' fields, computed when the entry was admitted
+	extra    []zap.Field  // WithLogFields' fields, computed when the entry was decided on
 
 	endpoint   api.Endpoint // the documented endpoint, when documented
 	documented bool
@@ -83,7 +83,7 @@ func (r *record) init(req *http.Request, id string, started time.Time, attempt i
 	loggedParam := func(name string) bool { return e.LoggedParam(name) || slices.Contains(logged, name) }
 	*r = record{
 		requestID:  id,
-		method:     req.Method,
+		method:     redactMethod(req.Method, secrets),
 		url:        redact.URL(req.URL, loggedParam, secrets),
 		route:      e.Path,
 		started:    started,
@@ -94,6 +94,16 @@ func (r *record) init(req *http.Request, id string, started time.Time, attempt i
 		sent:       req,
 		secrets:    secrets,
 	}
+}
+
+// redactMethod returns method, redacted unless it is a standard one: a
+// caller's bug can put anything there, a key included, and net/http sends it.
+func redactMethod(method string, secrets []string) string {
+	switch method {
+	case "", http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return method
+	}
+	return redact.Text(method, secrets, false)
 }
 
 // finish completes r once its status or error is known.

@@ -15,7 +15,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/identitycall/idctrace/internal/schema"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -384,6 +386,33 @@ func TestRedactionOfEscapedKeys(t *testing.T) {
 					assertNoRun(t, decodeAll(o), testKey[4:], 5)
 				}
 			})
+		}
+	}
+}
+
+// TestRedactionOfAKeyInTheMethod: a caller's bug that puts a key in the
+// request's method (net/http sends any token) reaches no output with it:
+// not the entry, the summary, the error, the ticket or the bundle.
+func TestRedactionOfAKeyInTheMethod(t *testing.T) {
+	t.Parallel()
+	base := stubRT{status: 405, body: stringBody(`{"error":"Method not allowed"}`)}
+	req, err := http.NewRequest(testKey, "https://api.identitycall.ai/api/v1/public/recordings", nil)
+	require.NoError(t, err)
+	out := everyOutput(t, req, base)
+	var buf syncBuffer
+	storm := New(base, jsonLogger(&buf), WithLogLimit(1, time.Hour))
+	for range 3 {
+		resp, err := storm.RoundTrip(req)
+		require.NoError(t, err)
+		readAll(t, resp)
+	}
+	storm.Flush()
+	out["storm"] = buf.String()
+	require.Contains(t, out["storm"], schema.Summarized)
+	for where, text := range out {
+		assert.NotContains(t, text, testKey[4:len(testKey)-4], where)
+		if where != "error" { // an APIError's text has no method
+			assert.Contains(t, text, "idc_****"+testKey[len(testKey)-4:], where)
 		}
 	}
 }

@@ -3,10 +3,9 @@ package idctrace
 import (
 	"context"
 	"errors"
-	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
-	"syscall"
 	"time"
 )
 
@@ -17,10 +16,9 @@ type RetryPolicy struct {
 	MaxDelay           time.Duration // cap on any single wait, backoff or server-asked
 	RetryNonIdempotent bool          // also retry requests that are not idempotent on 5xx and transport errors
 
-	// Budget bounds the retries after 5xx and transport errors to a share
-	// of the calls made, so that retries never multiply the load on a
-	// service that is down; nil means no budget. Several Transports may
-	// share one.
+	// Budget bounds the retries that nothing else paces (after 5xx,
+	// transport errors and 429s asking for less than the backoff) to a
+	// share of the calls made; nil means no budget. Transports may share one.
 	Budget *RetryBudget
 }
 
@@ -118,26 +116,19 @@ func retryableStatus(status int) bool {
 }
 
 // retryableError reports whether a transport error is one a new attempt can
-// cure: the connection was refused, reset or closed before the response.
-// It is a list of what is retried; anything else, TLS and certificate
-// errors, malformed requests and unsupported schemes among them, is not.
+// cure: the connection was refused, reset or closed before the response, a
+// name did not resolve for now, or a dial timed out. Anything else, TLS
+// errors, malformed requests and a done context among them, is not.
 func retryableError(err error) bool {
-	var (
-		opErr      *net.OpError
-		dnsErr     *net.DNSError
-		errTimeout interface{ Timeout() bool }
-	)
-	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return false
-	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
-		errors.Is(err, syscall.ECONNABORTED), errors.Is(err, syscall.EPIPE),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	switch errorType(err) {
+	case "connection_refused", "connection_reset":
 		return true
-	case errors.As(err, &dnsErr):
-		return dnsErr.IsTemporary
-	case errors.As(err, &opErr) && opErr.Op == "dial":
-		return errors.As(err, &errTimeout) && errTimeout.Timeout()
+	case "name_resolution":
+		return errors.As(err, &dnsErr) && dnsErr.IsTemporary
+	case "timeout":
+		return !errors.Is(err, context.DeadlineExceeded) && errors.As(err, &opErr) && opErr.Op == "dial"
 	}
 	return false
 }
@@ -172,4 +163,38 @@ func AllowRetry(ctx context.Context) context.Context {
 func retryAllowed(ctx context.Context) bool {
 	allowed, _ := ctx.Value(allowRetryKey{}).(bool)
 	return allowed
+}
+
+// backoff returns BaseDelay·2^(attempt-1), capped at MaxDelay, with equal
+// jitter: a wait in [d/2, d], so retries spread out and never pass the cap.
+func (t *Transport) backoff(attempt int) time.Duration {
+	p := t.retry
+	d := p.MaxDelay
+	if shift := attempt - 1; shift < 62 && p.BaseDelay <= p.MaxDelay>>shift {
+		d = p.BaseDelay << shift
+	}
+	return d/2 + t.jitter(d-d/2)
+}
+
+// sleepContext waits d, or until ctx is done, and then returns ctx's error.
+func sleepContext(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// randomJitter returns a random duration in [0, d].
+func randomJitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return rand.N(d + 1)
 }

@@ -2,6 +2,7 @@ package idctrace
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -9,7 +10,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -173,15 +176,38 @@ func TestRetryTransportErrors(t *testing.T) {
 	}
 }
 
+// timeoutErr is a net.Error that timed out.
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "i/o timeout" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
+
 func TestRetryableError(t *testing.T) {
 	t.Parallel()
-	assert.True(t, retryableError(io.EOF))
-	assert.True(t, retryableError(fmt.Errorf("read: %w", io.ErrUnexpectedEOF)))
-	assert.False(t, retryableError(fmt.Errorf("op: %w", context.Canceled)))
-	assert.False(t, retryableError(context.DeadlineExceeded))
-	assert.False(t, retryableError(errors.New("net/http: invalid header field name")))
-	assert.True(t, retryableError(&net.DNSError{Err: "server misbehaving", IsTemporary: true}))
-	assert.False(t, retryableError(&net.DNSError{Err: "no such host", IsNotFound: true}))
+	dial := func(err error) error { return &net.OpError{Op: "dial", Net: "tcp", Err: err} }
+	for _, tt := range []struct {
+		err  error
+		want bool
+	}{
+		{io.EOF, true},
+		{fmt.Errorf("read: %w", io.ErrUnexpectedEOF), true},
+		{dial(os.NewSyscallError("connect", syscall.ECONNREFUSED)), true},
+		{&net.OpError{Op: "read", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, true},
+		{&net.OpError{Op: "write", Err: os.NewSyscallError("write", syscall.EPIPE)}, true},
+		{dial(timeoutErr{}), true},
+		{&net.OpError{Op: "read", Err: timeoutErr{}}, false}, // the request may have been processed
+		{&net.DNSError{Err: "server misbehaving", IsTemporary: true}, true},
+		{&net.DNSError{Err: "no such host", IsNotFound: true}, false},
+		{fmt.Errorf("op: %w", context.Canceled), false},
+		{fmt.Errorf("%w: %w", context.Canceled, syscall.ECONNRESET), false},
+		{context.DeadlineExceeded, false},
+		{fmt.Errorf("%w: %w", dial(timeoutErr{}), context.DeadlineExceeded), false},
+		{x509.UnknownAuthorityError{}, false},
+		{errors.New("net/http: invalid header field name"), false},
+	} {
+		assert.Equal(t, tt.want, retryableError(tt.err), "%v", tt.err)
+	}
 }
 
 func TestWithRetryDefaults(t *testing.T) {

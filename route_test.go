@@ -304,3 +304,10 @@ func TestLoggedQueryParams(t *testing.T) {
 		assert.Equal(t, tt.want, logs.All()[0].ContextMap()[schema.URL], tt.url)
 	}
 }
+
+// TestDefaultBaseURLIsTheRouteTablesBase: the documented constant and the
+// route table agree.
+func TestDefaultBaseURLIsTheRouteTablesBase(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, "https://api.identitycall.ai"+api.BasePath, DefaultBaseURL)
+}

@@ -1,36 +1,25 @@
 package idctrace
 
 import (
-	"net/http"
+	"slices"
 
 	"github.com/identitycall/idctrace/internal/redact"
 	"github.com/identitycall/idctrace/internal/ticket"
 )
 
 // SupportTicket returns a plain-text block to paste into an IdentityCall
-// support ticket. It holds what support asks for: the error message(s), the
-// request (method, URL and parameters, redacted, and the documented
-// endpoint), the status, the time (UTC, RFC 3339), the request ID, every
-// attempt when retries ran (time, status, duration, wait), the time the
-// whole call took, the hint when there is one, and accountEmail (left out
-// when ""). Like every string idctrace makes, it holds no part of a key
-// beyond its last four characters; an APIError built by hand has its fields
-// redacted here.
+// support ticket: what support asks for (the error, the request, the
+// status, the time, the request ID, every attempt when retries ran, the
+// time the call took, a hint when there is one) and accountEmail, left out
+// when "". Like every string idctrace makes, it holds no secret.
 func (e *APIError) SupportTicket(accountEmail string) string {
 	if e.record != nil {
 		return e.record.ticket(accountEmail).String()
 	}
-	t := handBuilt(accountEmail, e.RequestID, e.Method, e.URL, e.Route, e.Body, e.Hint)
-	t.Time, t.Count = e.Time, e.Attempt
-	t.Status = statusText(e.StatusCode)
-	t.Message = redact.Text(e.Message, nil, false)
-	for _, msg := range e.Errors {
-		t.Errors = append(t.Errors, redact.Text(msg, nil, false))
-	}
-	if e.RetryAfter > 0 || e.StatusCode == http.StatusTooManyRequests {
-		t.RetryAfter = e.RetryAfter.String()
-	}
-	return t.String()
+	r := &record{requestID: e.RequestID, method: e.Method, url: e.URL, route: e.Route, started: e.Time,
+		attempt: e.Attempt, status: e.StatusCode, message: e.Message, errs: e.Errors, retryAfter: e.RetryAfter,
+		hasRetry: e.RetryAfter > 0, body: e.Body, hint: e.Hint}
+	return handBuilt(r, accountEmail)
 }
 
 // SupportTicket returns the same block as [APIError.SupportTicket], with
@@ -39,25 +28,30 @@ func (e *TransportError) SupportTicket(accountEmail string) string {
 	if e.record != nil {
 		return e.record.ticket(accountEmail).String()
 	}
-	t := handBuilt(accountEmail, e.RequestID, e.Method, e.URL, e.Route, "", e.Hint)
-	t.Time, t.Count, t.Waited = e.Time, e.Attempt, e.Duration
-	t.Cause = e.cause()
-	return t.String()
+	r := &record{requestID: e.RequestID, method: e.Method, url: e.URL, route: e.Route, started: e.Time,
+		attempt: e.Attempt, duration: e.Duration, message: e.cause(), errType: e.ErrorType, hint: e.Hint}
+	return handBuilt(r, accountEmail)
 }
 
-// handBuilt starts the ticket of an error built by hand, whose strings no
-// Transport has redacted.
-func handBuilt(account, id, method, url, route, body, hint string) ticket.Ticket {
+// handBuilt is the ticket of an error built by hand, from r, whose fields
+// nothing has redacted yet.
+func handBuilt(r *record, account string) string {
 	text := func(s string) string { return redact.Text(s, nil, false) }
-	return ticket.Ticket{Account: text(account), RequestID: text(id), Method: text(method), URL: text(url),
-		Route: route, Body: text(body), Hint: text(hint)}
+	r.requestID, r.method, r.url, r.message, r.body, r.hint = text(r.requestID), text(r.method), text(r.url),
+		text(r.message), text(r.body), text(r.hint)
+	r.errs = slices.Clone(r.errs)
+	for i, e := range r.errs {
+		r.errs[i] = text(e)
+	}
+	return r.ticket(account).String()
 }
 
-// ticket returns the ticket of the call whose last attempt r records.
+// ticket returns the ticket of the call whose last attempt r records. It
+// shares nothing with r: two tickets of one record may render at once.
 func (r *record) ticket(account string) ticket.Ticket {
 	t := ticket.Ticket{
 		Account: redact.Text(account, nil, false), Time: r.started, RequestID: r.requestID,
-		Method: r.method, URL: r.url, Route: r.route, Message: r.message, Errors: r.errs,
+		Method: r.method, URL: r.url, Route: r.route, Message: r.message, Errors: slices.Clone(r.errs),
 		Body: r.body, Hint: r.hint, Count: r.attempt, Waited: r.waited(),
 	}
 	if len(r.history) > 0 {
@@ -71,7 +65,8 @@ func (r *record) ticket(account string) ticket.Ticket {
 	if r.showsRetryAfter() {
 		t.RetryAfter = r.retryAfter.String()
 	}
-	for _, a := range append(r.history, r.tried()) {
+	t.Attempts = make([]ticket.Attempt, 0, len(r.history)+1)
+	for _, a := range append(r.history[:len(r.history):len(r.history)], r.tried()) {
 		outcome := a.errType
 		if a.status != 0 {
 			outcome = statusText(a.status)

@@ -3,9 +3,12 @@ package idctrace
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -153,4 +156,36 @@ func TestSupportTicketAfterRetries(t *testing.T) {
 	assert.GreaterOrEqual(t, d, 60*time.Millisecond, "the waits count")
 	assert.NotContains(t, ticket, "Attempts:    ")
 	assert.Contains(t, ticket, "Time:        "+apiErr.record.history[0].started.UTC().Format(time.RFC3339)+"\n", "when the call started")
+}
+
+// TestSupportTicketsAtOnce: the tickets of one failure, after retries,
+// rendered at once (the debug page and SupportTicket, say) share nothing
+// they write (a review found both appending into the call's history).
+func TestSupportTicketsAtOnce(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		rec := NewRecorder(0)
+		tr := New(stubRT{status: 503, body: stringBody(`{"error":"Service unavailable"}`)}, nil, WithRecorder(rec),
+			WithRetry(RetryPolicy{MaxRetries: 3, BaseDelay: time.Millisecond, MaxDelay: time.Second, Budget: NewRetryBudget(1, 100)}))
+		resp, err := tr.RoundTrip(newRequest(t, "GET", "https://api.identitycall.ai/api/v1/public/recordings"))
+		require.NoError(t, err)
+		readAll(t, resp)
+		var apiErr *APIError
+		require.ErrorAs(t, CheckResponse(resp), &apiErr)
+		require.Equal(t, 4, apiErr.Attempt)
+		tickets := make([]string, 4)
+		var wg sync.WaitGroup
+		for i := range tickets {
+			wg.Go(func() { tickets[i] = apiErr.SupportTicket("") })
+		}
+		wg.Go(func() {
+			page := httptest.NewRecorder()
+			rec.ServeHTTP(page, httptest.NewRequest("GET", "/", nil))
+		})
+		wg.Wait()
+		for _, ticket := range tickets {
+			assert.Equal(t, tickets[0], ticket)
+			assert.Equal(t, 4, strings.Count(ticket, "503 Service Unavailable  took"))
+		}
+	})
 }

@@ -29,9 +29,9 @@ type Transport struct {
 	limiter    Limiter     // nil: every attempt is sent at once
 	recorder   *Recorder
 	observers  []func(Attempt)
-	limitN     int           // WithLogLimit's n; <= 0: every failure is logged
+	limitN     int           // WithLogLimit's n; < 0: every failure is logged
 	limitPer   time.Duration // and its window
-	storm      *logLimit     // built from limitN and limitPer; nil when off
+	storm      *logLimit     // nil when off
 	warnedAt   atomic.Int64  // when the limiter last failed open with a warning, in Unix nanoseconds
 	pending    sync.Map      // failure bodies whose records wait to be reported, for Flush
 
@@ -43,25 +43,19 @@ type Transport struct {
 
 var _ http.RoundTripper = (*Transport)(nil)
 
-// New returns a Transport that sends requests through base and logs failures
-// to logger, without caller annotations or stack traces. A nil base means
-// [http.DefaultTransport]; a nil logger means no logging, while IDs, body
-// inspection and [CheckResponse] still work.
-//
-// A Transport that logs may hold storm summaries back for up to a second
-// (see [WithLogLimit]), and the entry of a failure until its body is read
-// or closed: call [Transport.Flush] before the program exits, or before a
-// test's logger goes away.
+// New returns a Transport that sends requests through base and logs
+// failures to logger. A nil base means [http.DefaultTransport]; a nil
+// logger logs nothing, while IDs, errors and [CheckResponse] still work.
+// Call [Transport.Flush] before the program exits: entries of bodies not yet
+// read and storm summaries may be pending.
 func New(base http.RoundTripper, logger *zap.Logger, opts ...Option) *Transport {
 	if base == nil {
 		base = http.DefaultTransport
 	}
 	if logger != nil {
-		// The caller of every entry would be the same line of logging.go,
-		// reached from inside net/http: it tells a reader nothing. A stack
-		// trace (zap.NewProduction adds one at Error) would open with the
-		// same frames on every 5xx and every retried attempt; the request
-		// ID identifies the call instead. FatalLevel+1 is zap's own "never".
+		// Every entry would have the same caller and stack, inside
+		// net/http: the request ID identifies the call instead.
+		// FatalLevel+1 is zap's own "never".
 		logger = logger.WithOptions(zap.WithCaller(false), zap.AddStacktrace(zapcore.FatalLevel+1))
 	}
 	t := &Transport{
@@ -103,28 +97,9 @@ func WrapClient(c *http.Client, logger *zap.Logger, opts ...Option) *http.Client
 
 // RoundTrip sends req with a request ID and returns the base transport's
 // response, or an error that reaches a [*TransportError] with [errors.As].
-// It never modifies req: the request sent is a copy carrying the ID in its
-// header and context.
-//
-// A response with a status of 400 or more gets a log entry, and its body is
-// replaced by one that yields the same bytes; any other response is returned
-// as the base transport gave it. With [WithRetry], one RoundTrip may make
-// several attempts, all with the same request ID; without it, one. Every way
-// a call ends with a failure is logged and recorded.
-//
-// A failure's entry holds the decoded prefix of its body (see
-// [WithMaxBodyBytes]). When RoundTrip needs the body, it reads the prefix
-// before it returns, waiting at most the body-read bound
-// ([WithBodyReadTimeout]): for a 429, and for a status the retry policy
-// retries. Any other failure
-// is returned at once, and the caller's reads fill the prefix in: its entry
-// is written when they complete it (or reach the end of the body), when the
-// body is closed (Close first reads what the prefix lacks, within the
-// bound), when [CheckResponse] asks, by [Transport.Flush], or at the bound
-// after RoundTrip returned. Each of the last three reads the prefix itself,
-// for at most one more bound, when nobody is reading the body and it is
-// not closed (the caller's reads then get those bytes first); a body being
-// read ends with what has been read.
+// It never modifies req. A failed response is logged, and its body replaced
+// by one that yields the same bytes; the package doc says when its entry is
+// written.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	c := t.newCall(req)
 	for {
@@ -133,6 +108,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 		wait, again := t.retryWait(&c, r)
+		if r.status == http.StatusTooManyRequests {
+			t.pause(r, wait)
+		}
 		t.report(r)
 		if !again {
 			return c.end(resp, r)
@@ -145,48 +123,17 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// report hands the record of a failed attempt, or of a call's end, to the
-// Recorder and the log. Whether its entry is written is decided now, in the
-// caller's RoundTrip; a record whose body the caller reads is reported when
-// the body ends it.
-func (t *Transport) report(r *record) {
-	lvl := t.levelOf(r)
-	entry := t.admit(r, lvl)
-	if !entry && t.recorder == nil {
-		return // nothing waits for it: decoded only if CheckResponse asks
-	}
-	publish := func() { t.publish(r, lvl, entry) }
-	if r.respBody == nil || !r.respBody.watch(publish, &t.pending) {
-		publish()
-	}
-}
-
-// publish hands the ended record r to the Recorder and, when its entry was
-// admitted, to the log, and drops what only they needed.
-func (t *Transport) publish(r *record, lvl zapcore.Level, entry bool) {
-	if t.recorder != nil {
-		t.recorder.add(r, lvl)
-	}
-	if entry {
-		t.write(r, lvl)
-	}
-	r.sent, r.secrets = nil, nil
-}
-
-// Flush writes the entries of failures whose bodies have not given their
-// prefix yet (see [Transport.RoundTrip]), within one body-read bound: it
-// reads the bodies nobody is reading, all at once. Then it writes the storm
-// summaries that are waiting for the end of their window (see
-// [WithLogLimit]). Call it with logger.Sync at shutdown.
+// Flush writes the entries that wait for a body, reading within a second
+// the bodies nobody reads, then the storm summaries that wait for their
+// window's end. Call it with logger.Sync at shutdown.
 func (t *Transport) Flush() {
 	flushBodies(&t.pending, t.bodyWait)
 	t.storm.flush()
 }
 
-// CloseIdleConnections flushes the storm summaries, as [Transport.Flush],
-// and closes the idle connections of the base transport when it has a
-// CloseIdleConnections method. [http.Client.CloseIdleConnections] calls it,
-// so a client from [WrapClient] flushes through it.
+// CloseIdleConnections flushes, as [Transport.Flush], and closes the idle
+// connections of the base transport. [http.Client.CloseIdleConnections]
+// calls it: it is how the user of a [WrapClient] client flushes.
 func (t *Transport) CloseIdleConnections() {
 	t.Flush()
 	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,7 +9,6 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -22,90 +20,144 @@ import (
 	"github.com/identitycall/idctrace/idctest"
 )
 
-// The simulator allows each key burst requests a second; the 429 step
-// spends a key's budget, and its 429 asks for the rest of the second. The
-// budget is large enough for the demo's other calls with one key, and the
-// second long enough to spend it on a loaded machine.
+// The simulator allows each key burst requests a second, the quota of the
+// 429 step and of the batch.
 const burst = 30
 
-// demo walks through a session against the embedded simulator. Client and
-// server log to the same writer, so each failure shows both sides.
+// demo walks through a session against the embedded simulator. By default
+// it prints one line per documented failure, then the storm, the quota and
+// a ticket; the tour prints every call with both sides' log lines (client
+// and server log to the same writer) and a few more calls.
 type demo struct {
-	ctx     context.Context
-	out     io.Writer
-	srv     *idctest.Server
-	client  *http.Client
-	quiet   zap.AtomicLevel // the server's level, raised while the burst runs
-	metrics *metrics
-	json    bool // log JSON lines
+	ctx      context.Context
+	out      io.Writer
+	logs     io.Writer // out in the tour, else io.Discard
+	tour     bool
+	json     bool // log JSON lines
+	srv      *idctest.Server
+	client   *http.Client    // idctrace without retries: every failure reaches the caller
+	retrying *http.Client    // the same, WithRetry
+	quiet    zap.AtomicLevel // the server's level, raised while keys are spent
+}
+
+// step is one call of the demo: its tour heading, then the request.
+type step struct {
+	title                   string
+	key, method, path, body string
+	form                    []string // a multipart upload: file name, then name and value pairs
+	tour                    bool     // only in the tour
+	retry                   bool     // through the retrying client
+	before                  func() error
 }
 
 func runDemo(ctx context.Context, w io.Writer, cfg config) error {
 	out := &lockedWriter{w: w} // the demo's lines and both loggers', one at a time
+	tour := cfg.tour || cfg.json
+	logs := io.Writer(io.Discard)
+	if tour {
+		logs = out
+	}
 	quiet := zap.NewAtomicLevelAt(zapcore.InfoLevel)
 	srv := idctest.NewServer(
 		idctest.WithRateLimit(burst, time.Second),
-		idctest.WithLogger(newLogger(out, cfg.json, quiet).Named("server")),
+		idctest.WithLogger(newLogger(logs, cfg.json, quiet).Named("server")),
 	)
 	defer srv.Close()
 	recorder := idctrace.NewRecorder(0)
 	m := &metrics{}
-	client := idctrace.WrapClient(srv.Client(), newLogger(out, cfg.json, zapcore.DebugLevel).Named("client"),
-		idctrace.WithRetry(idctrace.RetryPolicy{MaxRetries: 3, BaseDelay: 100 * time.Millisecond, MaxDelay: 5 * time.Second}),
-		idctrace.WithRecorder(recorder),
-		idctrace.WithObserver(m.observe),
-	)
-	d := &demo{ctx: ctx, out: out, srv: srv, client: client, quiet: quiet, metrics: m, json: cfg.json}
+	logger := newLogger(logs, cfg.json, zapcore.DebugLevel).Named("client")
+	opts := []idctrace.Option{idctrace.WithRecorder(recorder), idctrace.WithObserver(m.observe)}
+	d := &demo{ctx: ctx, out: out, logs: logs, tour: tour, json: cfg.json, srv: srv, quiet: quiet,
+		client: idctrace.WrapClient(srv.Client(), logger, opts...),
+		retrying: idctrace.WrapClient(srv.Client(), logger, append(opts,
+			idctrace.WithRetry(idctrace.RetryPolicy{MaxRetries: 3, BaseDelay: 100 * time.Millisecond, MaxDelay: 5 * time.Second}))...),
+	}
+	defer d.client.CloseIdleConnections()
+	defer d.retrying.CloseIdleConnections()
 	email := cfg.email
 	if email == "" {
 		email = "you@example.com"
 	}
 
-	ops := srv.NewKey(idctest.Read, idctest.Write, idctest.Delete)
-	viewer := srv.NewKey(idctest.Read)
-	revoked := srv.NewKey(idctest.Read)
-	srv.RevokeKey(revoked)
-	fmt.Fprintf(out, "idctrace demo: an IdentityCall simulator at %s\n", srv.URL)
-	fmt.Fprintln(out, "The client is idctrace.WrapClient(..., WithRetry(...)). Lines from \"client\" are what your")
-	fmt.Fprintln(out, "service would log; lines from \"server\" are IdentityCall's side, with the same request ID.")
+	fmt.Fprintf(out, "idctrace demo: real calls to an IdentityCall simulator at %s\n", srv.URL)
+	if tour {
+		fmt.Fprintln(out, "The client is idctrace.WrapClient(client, logger). Lines from \"client\" are what your")
+		fmt.Fprintln(out, "service would log; lines from \"server\" are IdentityCall's side, with the same request ID.")
+	} else {
+		fmt.Fprintln(out, "through idctrace.WrapClient(client, logger). -tour shows each call's log entry and server line.")
+	}
 
+	ops := srv.NewKey(idctest.Read, idctest.Write, idctest.Delete)
 	var project struct{ ID int }
-	if _, err := d.callJSON("201  create a project", ops, "POST", "/projects", `{"name":"Support EN","language":"en"}`, &project); err != nil {
+	if err := d.setup("201  create a project", ops, "POST", "/projects", `{"name":"Support EN","language":"en"}`, &project); err != nil {
 		return err
 	}
 	projectID := fmt.Sprint(project.ID)
-	var first string
-	for _, name := range []string{"renewal-call.mp3", "onboarding.mp3"} {
-		rec, err := d.upload("201  upload "+name, ops, name, "project_id", projectID, "language", "en")
-		if err != nil {
-			return err
-		}
-		first = cmp.Or(first, rec)
+	var rec struct {
+		PublicID string `json:"public_id"`
 	}
-	var number struct{ ID int }
-	if _, err := d.callJSON("201  buy a virtual number", ops, "POST", "/virtual_numbers/purchase", `{"phone_number":"+15551234567"}`, &number); err != nil {
+	if err := d.setupUpload("201  upload renewal-call.mp3", ops, "renewal-call.mp3", projectID, &rec); err != nil {
 		return err
 	}
-	scoped := srv.NewProjectKey(project.ID, idctest.Read, idctest.Write)
+	if err := d.setupUpload("201  upload onboarding.mp3", ops, "onboarding.mp3", projectID, nil); err != nil {
+		return err
+	}
+	var number struct{ ID int }
+	if err := d.setup("201  buy a virtual number", ops, "POST", "/virtual_numbers/purchase", `{"phone_number":"+15551234567"}`, &number); err != nil {
+		return err
+	}
+	viewer, revoked, scoped := srv.NewKey(idctest.Read), srv.NewKey(idctest.Read), srv.NewProjectKey(project.ID, idctest.Read, idctest.Write)
+	srv.RevokeKey(revoked)
+	spent := srv.NewKey(idctest.Read) // its second is used up before its call
+	spentToo := srv.NewKey(idctest.Read)
+	inject := func(status int) func() error {
+		return func() error {
+			srv.Inject(1, idctest.Fault{Status: status, Route: "GET /recordings"})
+			return nil
+		}
+	}
 
-	steps := []struct {
-		title, key, method, path, body string
-	}{
-		{"200  list recordings", ops, "GET", "/recordings?page=1&per_page=10", ""},
-		{"400  per_page past the documented 100", ops, "GET", "/recordings?per_page=500", ""},
-		{"200  attach an operator to the number", ops, "POST", fmt.Sprintf("/virtual_numbers/%d/add_operator", number.ID), `{"phone_number":"+15550000001","name":"Ann Lee"}`},
-		{"401  no API key", "", "GET", "/recordings", ""},
-		{"401  a revoked API key", revoked, "GET", "/recordings", ""},
-		{"403  a read-only key deletes a recording", viewer, "DELETE", "/recordings/" + first, ""},
-		{"403  a project-scoped key creates a project", scoped, "POST", "/projects", `{"name":"Sales","language":"en"}`},
-		{"404  a recording that does not exist", ops, "GET", "/recordings/018f3a2b-7c4d-7e8f-9a0b-1c2d3e4f5a6b", ""},
-		{"404  a base URL without /api/v1/public", ops, "GET", strings.TrimSuffix(srv.URL, idctest.BasePath) + "/recordings", ""},
-		{"422  a purchase without a phone number", ops, "POST", "/virtual_numbers", `{"country_code":"US"}`},
-		{"422  a transcription that is not ready yet (logged at Debug: polling meets it)", ops, "GET", "/recordings/" + first + "/transcription", ""},
+	if !tour {
+		fmt.Fprintln(out, "\nOne call per documented failure and its error, an *APIError or *TransportError (redacted, with the request ID)")
+	}
+	steps := []step{
+		{title: "200  list recordings", key: ops, method: "GET", path: "/recordings?page=1&per_page=10", tour: true},
+		{title: "400  per_page past the documented 100", key: ops, method: "GET", path: "/recordings?per_page=500"},
+		{title: "200  attach an operator to the number", key: ops, method: "POST", path: fmt.Sprintf("/virtual_numbers/%d/add_operator", number.ID),
+			body: `{"phone_number":"+15550000001","name":"Ann Lee"}`, tour: true},
+		{title: "401  no API key", method: "GET", path: "/recordings"},
+		{title: "401  a revoked API key", key: revoked, method: "GET", path: "/recordings", tour: true},
+		{title: "403  a read-only key deletes a recording", key: viewer, method: "DELETE", path: "/recordings/" + rec.PublicID},
+		{title: "403  a project-scoped key creates a project", key: scoped, method: "POST", path: "/projects", body: `{"name":"Sales","language":"en"}`, tour: true},
+		{title: "404  a recording that does not exist", key: ops, method: "GET", path: "/recordings/018f3a2b-7c4d-7e8f-9a0b-1c2d3e4f5a6b"},
+		{title: "404  a base URL without /api/v1/public", key: ops, method: "GET", path: strings.TrimSuffix(srv.URL, idctest.BasePath) + "/recordings", tour: true},
+		{title: "422  a purchase without a phone number", key: ops, method: "POST", path: "/virtual_numbers", body: `{"country_code":"US"}`},
+		{title: "422  a transcription that is not ready yet (logged at Debug: polling meets it)", key: ops, method: "GET",
+			path: "/recordings/" + rec.PublicID + "/transcription", tour: true},
+		{title: "422  an upload without a file", key: ops, form: []string{"", "project_id", projectID}, tour: true},
+		{title: "422  invalid fields", key: ops, form: []string{"call.mp3", "project_id", projectID, "language", "klingon", "external_id", strings.Repeat("x", 300)}, tour: true},
+		{title: fmt.Sprintf("429  past %d requests a second", burst), key: spent, method: "GET", path: "/recordings",
+			before: func() error { return d.spend(spent) }},
+		{title: "429  the same WithRetry: waits retry_after, then succeeds", key: spentToo, method: "GET", path: "/recordings",
+			before: func() error { return d.spend(spentToo) }, tour: true, retry: true},
+		{title: "500  an internal server error", key: ops, method: "GET", path: "/recordings", before: inject(http.StatusInternalServerError)},
+		{title: "500  the same WithRetry: retried with backoff", key: ops, method: "GET", path: "/recordings",
+			before: inject(http.StatusInternalServerError), tour: true, retry: true},
+		{title: "503  a load balancer's error", key: ops, method: "GET", path: "/recordings", before: inject(http.StatusServiceUnavailable)},
+		{title: "503  the same WithRetry: retried with backoff", key: ops, method: "GET", path: "/recordings",
+			before: inject(http.StatusServiceUnavailable), tour: true, retry: true},
 	}
 	var ticketErr *idctrace.APIError
 	for _, s := range steps {
-		apiErr, err := d.callJSON(s.title, s.key, s.method, s.path, s.body, nil)
+		if s.tour && !tour {
+			continue
+		}
+		if s.before != nil {
+			if err := s.before(); err != nil {
+				return err
+			}
+		}
+		apiErr, _, err := d.do(s)
 		if err != nil {
 			return err
 		}
@@ -113,29 +165,23 @@ func runDemo(ctx context.Context, w io.Writer, cfg config) error {
 			ticketErr = apiErr
 		}
 	}
-	if _, err := d.upload("422  an upload without a file", ops, "", "project_id", projectID); err != nil {
-		return err
-	}
-	if _, err := d.upload("422  invalid fields", ops, "call.mp3", "project_id", projectID, "language", "klingon", "external_id", strings.Repeat("x", 300)); err != nil {
-		return err
-	}
-	if err := d.rateLimit(); err != nil {
-		return err
-	}
-	srv.Inject(1, idctest.Fault{Status: http.StatusInternalServerError, Route: "GET /recordings"})
-	if _, err := d.callJSON("500  an internal server error, retried with backoff", ops, "GET", "/recordings", "", nil); err != nil {
-		return err
-	}
-	srv.Inject(1, idctest.Fault{Status: http.StatusServiceUnavailable, Route: "GET /recordings"})
-	if _, err := d.callJSON("503  a load balancer's error, retried with backoff", ops, "GET", "/recordings", "", nil); err != nil {
-		return err
-	}
 	timeoutErr := d.timeout(ops)
 	if err := d.storm(); err != nil {
 		return err
 	}
 	if err := d.batch(projectID); err != nil {
 		return err
+	}
+	if !tour {
+		if timeoutErr != nil {
+			d.heading("ticket  the timeout's, from TransportError.SupportTicket, to paste into a request to support")
+			indent(out, timeoutErr.SupportTicket(email))
+		}
+		fmt.Fprintln(out, "\nRun with -tour for every log entry, the server's lines and the debug page; -serve keeps the page up.")
+		if cfg.serve {
+			return d.servePage(recorder, email, cfg)
+		}
+		return nil
 	}
 
 	fmt.Fprintf(d.out, "\n-- support ticket for the 404 (APIError.SupportTicket)\n\n")
@@ -157,25 +203,52 @@ func runDemo(ctx context.Context, w io.Writer, cfg config) error {
 	return d.servePage(recorder, email, cfg)
 }
 
-// callJSON makes one request, prints how it ended and decodes the data of
-// a success into v (when not nil). It returns the APIError of a failure.
-func (d *demo) callJSON(title, key, method, path, body string, v any) (*idctrace.APIError, error) {
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	apiErr, b, err := d.call(title, key, method, path, r, "application/json")
-	if err != nil || apiErr != nil || v == nil {
-		return apiErr, err
-	}
-	return nil, json.Unmarshal(b, &struct{ Data any }{v})
+// setup makes a call the rest of the demo needs, and decodes the data of
+// its answer into v (when not nil).
+func (d *demo) setup(title, key, method, path, body string, v any) error {
+	return d.decode(step{title: title, key: key, method: method, path: path, body: body}, v)
 }
 
-// call makes one request, prints how it ended and returns the body, with
-// the APIError when it failed.
-func (d *demo) call(title, key, method, path string, body io.Reader, contentType string) (*idctrace.APIError, []byte, error) {
-	fmt.Fprintf(d.out, "\n-- %s\n", title)
-	resp, err := d.do(d.ctx, d.client, key, method, path, body, contentType)
+// setupUpload uploads file to the project, and decodes the new recording
+// into v (when not nil).
+func (d *demo) setupUpload(title, key, file, projectID string, v any) error {
+	return d.decode(step{title: title, key: key, form: []string{file, "project_id", projectID, "language", "en"}}, v)
+}
+
+func (d *demo) decode(s step, v any) error {
+	apiErr, b, err := d.do(s)
+	if err == nil && apiErr != nil {
+		err = apiErr
+	}
+	if err != nil || v == nil {
+		return err
+	}
+	return json.Unmarshal(b, &struct{ Data any }{v})
+}
+
+// do makes the call of s and prints how it ended: in the tour, the
+// heading, then (from the loggers) both sides' lines, then the outcome; by
+// default only a failure's error. It returns the body, with the APIError
+// of a failure.
+func (d *demo) do(s step) (*idctrace.APIError, []byte, error) {
+	if d.tour {
+		fmt.Fprintf(d.out, "\n-- %s\n", s.title)
+	}
+	client := d.client
+	if s.retry {
+		client = d.retrying
+	}
+	var body io.Reader
+	contentType := "application/json"
+	if s.body != "" {
+		body = strings.NewReader(s.body)
+	}
+	method, path := s.method, s.path
+	if s.form != nil {
+		method, path = "POST", "/recordings"
+		body, contentType = upload(s.form[0], s.form[1:]...)
+	}
+	resp, err := d.send(d.ctx, client, s.key, method, path, body, contentType)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -186,15 +259,26 @@ func (d *demo) call(title, key, method, path string, body io.Reader, contentType
 	}
 	var apiErr *idctrace.APIError
 	if errors.As(idctrace.CheckResponse(resp), &apiErr) {
-		fmt.Fprintf(d.out, "   => %s\n", apiErr)
+		d.outcome(apiErr)
 		return apiErr, b, nil
 	}
-	fmt.Fprintf(d.out, "   => %s  %s\n", resp.Status, summary(b))
+	if d.tour {
+		fmt.Fprintf(d.out, "   => %s  %s\n", resp.Status, summary(b))
+	}
 	return nil, b, nil
 }
 
-// do sends one request to the simulator through client.
-func (d *demo) do(ctx context.Context, client *http.Client, key, method, path string, body io.Reader, contentType string) (*http.Response, error) {
+// outcome prints the error a call returned.
+func (d *demo) outcome(err error) {
+	if d.tour {
+		fmt.Fprintf(d.out, "   => %s\n", err)
+		return
+	}
+	fmt.Fprintf(d.out, "  %s\n", err)
+}
+
+// send sends one request to the simulator through client.
+func (d *demo) send(ctx context.Context, client *http.Client, key, method, path string, body io.Reader, contentType string) (*http.Response, error) {
 	url := path
 	if !strings.HasPrefix(path, "http") {
 		url = d.srv.URL + path
@@ -212,29 +296,21 @@ func (d *demo) do(ctx context.Context, client *http.Client, key, method, path st
 	return client.Do(req)
 }
 
-// upload sends a multipart upload; an empty file name sends no file. It
-// returns the new recording's public ID, if one was made.
-func (d *demo) upload(title, key, file string, fields ...string) (string, error) {
+// upload returns a multipart upload and its content type: a few bytes of
+// audio named file (none when file is ""), and the fields, name and value
+// pairs.
+func upload(file string, fields ...string) (io.Reader, string) {
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	if file != "" {
 		fw, _ := mw.CreateFormFile("file", file)
-		fw.Write([]byte("ID3....")) // a few bytes of audio
+		fw.Write([]byte("ID3...."))
 	}
 	for i := 0; i+1 < len(fields); i += 2 {
 		mw.WriteField(fields[i], fields[i+1])
 	}
 	mw.Close()
-	apiErr, body, err := d.call(title, key, "POST", "/recordings", &buf, mw.FormDataContentType())
-	if err != nil || apiErr != nil {
-		return "", err
-	}
-	var created struct {
-		Data struct {
-			PublicID string `json:"public_id"`
-		} `json:"data"`
-	}
-	return created.Data.PublicID, json.Unmarshal(body, &created)
+	return &buf, mw.FormDataContentType()
 }
 
 // summary shortens a response body for one line.
@@ -246,36 +322,10 @@ func summary(b []byte) string {
 	return s
 }
 
-// metrics counts attempts per route and status, as an observer.
-type metrics struct {
-	mu     sync.Mutex
-	counts map[string]int
-}
-
-func (m *metrics) observe(a idctrace.Attempt) {
-	status := fmt.Sprint(a.Status)
-	if a.Err != nil {
-		status = "transport error"
-	}
-	key := fmt.Sprintf("%-6s %-40s %s", a.Method, cmp.Or(a.Route, "(undocumented)"), status)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.counts == nil {
-		m.counts = map[string]int{}
-	}
-	m.counts[key]++
-}
-
-func (m *metrics) print(w io.Writer) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	keys := make([]string, 0, len(m.counts))
-	for k := range m.counts {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		fmt.Fprintf(w, "%s  %d\n", k, m.counts[k])
+// indent prints text with each line indented.
+func indent(w io.Writer, text string) {
+	for line := range strings.Lines(text) {
+		fmt.Fprint(w, "  "+line)
 	}
 }
 

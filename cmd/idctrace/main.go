@@ -1,13 +1,15 @@
 // Command idctrace shows the idctrace middleware at work and calls the
 // IdentityCall API with it.
 //
-// With no arguments it starts an embedded IdentityCall simulator and walks
-// through a session: a successful list, then every documented failure, each
-// with the client's log line, the server's line with the same request ID,
-// and at the end a support ticket.
+// With no arguments it starts an embedded IdentityCall simulator and makes
+// real calls to it: one per documented failure, each printed with the
+// error it returns, then a storm of failures, a batch under a quota, and a
+// support ticket. -tour prints every call with the client's log entry and
+// the server's line with the same request ID, and serves the debug page.
 //
-//	go run ./cmd/idctrace          # the demo
-//	go run ./cmd/idctrace -json    # the demo, logging JSON
+//	go run ./cmd/idctrace                # the demo
+//	go run ./cmd/idctrace -tour          # every entry and server line
+//	go run ./cmd/idctrace -tour -json    # the same, logging JSON
 //
 // With arguments it makes one call to a real API, reading the key from
 // IDENTITYCALL_API_KEY (never from the command line, where shell history
@@ -86,6 +88,7 @@ type config struct {
 	timeout  time.Duration
 	form     formFlags
 	progress bool
+	tour     bool          // the demo prints every log line
 	serve    bool          // the demo keeps its debug page up until interrupted
 	serveFor time.Duration // else, for this long
 }
@@ -162,10 +165,11 @@ func run(ctx context.Context, args []string, sys *system) int {
 	fs.IntVar(&cfg.retries, "retries", 2, "retries of 429, 5xx and dropped connections; 0 disables")
 	fs.StringVar(&cfg.email, "email", getenv("IDENTITYCALL_EMAIL"), "account email for the support ticket (env IDENTITYCALL_EMAIL)")
 	fs.BoolVar(&cfg.json, "json", false, "log JSON lines instead of the console format")
+	fs.BoolVar(&cfg.tour, "tour", false, "demo: print every call with its log entry and the server's line (-json implies it)")
 	fs.DurationVar(&cfg.timeout, "timeout", 60*time.Second, "timeout of the whole call, retries included; 0 means none")
 	fs.Var(&cfg.form, "F", "a multipart form part, name=value or name=@file; repeat for more")
 	fs.BoolVar(&cfg.serve, "serve", false, "demo: keep the debug page up until interrupted")
-	fs.DurationVar(&cfg.serveFor, "serve-for", 3*time.Second, "demo: how long the debug page stays up without -serve")
+	fs.DurationVar(&cfg.serveFor, "serve-for", 3*time.Second, "demo: how long -tour keeps the debug page up without -serve")
 	fs.BoolVar(&cfg.progress, "progress", sys.terminal, "show on stderr how much of a body is sent; on by default when stderr is a terminal")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -206,7 +210,7 @@ var userInfo = regexp.MustCompile(`//[^/@\s"]*@`)
 
 func usage(fs *flag.FlagSet, w io.Writer) {
 	fmt.Fprint(w, `Usage:
-  idctrace                          run the demo against an embedded simulator
+  idctrace [-tour]                  run the demo against an embedded simulator
   idctrace [flags] METHOD PATH [BODY]
                                     call the IdentityCall API
   idctrace ticket [-log FILE]... [-email you@example.com] REQUEST_ID

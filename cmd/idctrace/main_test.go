@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"net"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -42,69 +39,6 @@ func runSys(t *testing.T, sys *system, env map[string]string, args ...string) (c
 	}
 	code = run(context.Background(), args, sys)
 	return code, out.String(), errOut.String()
-}
-
-func TestDemo(t *testing.T) {
-	t.Parallel()
-	code, out, stderr := runCLI(t, nil, "", "-serve-for", "0")
-	require.Equal(t, 0, code, stderr)
-	for _, want := range []string{
-		"=> 201 Created", "=> 200 OK",
-		"401 Unauthorized: Invalid or expired API key", "the request had no Authorization header",
-		"403 Forbidden: Delete permission required", "Use an API key with delete permission",
-		"403 Forbidden: Project-scoped API keys cannot create or destroy projects",
-		"404 Not Found: Resource not found", "Check the base URL",
-		"422 Unprocessable Entity: file is required",
-		"422 Unprocessable Entity: External id is too long (maximum is 255 characters); Language is not supported",
-		"422 Unprocessable Entity: phone_number is required",
-		"DEBUG  client  identitycall request failed", "422 Unprocessable Entity: Transcription not available",
-		`"status": 429`, `"retry_in": "1s"`,
-		`"status": 503`, `"status": 500`, "400 Bad Request: per_page must be between 1 and 100",
-		"identitycall request failures summarized", "200 calls: ",
-		"-- debug page (Recorder is an http.Handler): http://127.0.0.1:", "=> 40 created, ", "failed attempts on it, up for 0s",
-		"context deadline exceeded", "Hint:        No response within",
-		"IdentityCall support request", "Account:     you@example.com", "Endpoint:    GET /recordings/{id}",
-		"Cause:       context deadline exceeded",
-		`"bundle":"identitycall-failures"`,
-		"GET    /recordings                              429  1", "GET    /projects                                transport error  1",
-	} {
-		assert.Contains(t, out, want)
-	}
-	assert.NotRegexp(t, rawKey, out, "no key in the demo's output")
-	storm := regexp.MustCompile(`200 calls: (\d+) attempts .* (\d+) log lines`).FindStringSubmatch(out)
-	require.Len(t, storm, 3)
-	attempts, _ := strconv.Atoi(storm[1])
-	assert.Less(t, attempts, 400, "the retry budget held the storm's retries")
-	lines, _ := strconv.Atoi(storm[2])
-	// 11 a second: a slow machine may spread the storm over a few seconds.
-	assert.Less(t, lines, attempts/4, "the storm limit held the lines")
-
-	// Every failure's request ID shows on both sides, but for the storm's,
-	// which no server answered.
-	for _, line := range strings.Split(out, "\n") {
-		if strings.Contains(line, "identitycall request failed") && !strings.Contains(line, "connection_refused") {
-			id := regexp.MustCompile(`"request_id": "([^"]+)"`).FindStringSubmatch(line)
-			require.Len(t, id, 2, line)
-			assert.Contains(t, out, `server  request  {"request_id": "`+id[1]+`"`)
-		}
-	}
-}
-
-func TestDemoJSON(t *testing.T) {
-	t.Parallel()
-	code, out, stderr := runCLI(t, nil, "", "-json", "-email", "ops@example.com", "-serve-for", "0")
-	require.Equal(t, 0, code, stderr)
-	var entries int
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		if line := sc.Text(); strings.HasPrefix(line, `{"level"`) {
-			var m map[string]any
-			require.NoError(t, json.Unmarshal([]byte(line), &m), line)
-			entries++
-		}
-	}
-	assert.Greater(t, entries, 20)
-	assert.Contains(t, out, "Account:     ops@example.com")
 }
 
 func TestHelp(t *testing.T) {
