@@ -130,7 +130,7 @@ func ExampleWithLogContext() {
 	r.WalkAttributes(func(kv attribute.KeyValue) bool {
 		switch kv.Key {
 		case "request_id", "route", "status":
-			fmt.Println(kv.Key, kv.Value.Emit())
+			fmt.Println(kv.Key, kv.Value.String())
 		}
 		return true
 	})

@@ -3,7 +3,7 @@ module github.com/identitycall/idctrace/idcotel
 go 1.26.0
 
 require (
-	github.com/identitycall/idctrace v0.0.0
+	github.com/identitycall/idctrace v0.1.0
 	github.com/stretchr/testify v1.12.1
 	go.opentelemetry.io/contrib/bridges/otelzap v0.21.0
 	go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp v0.72.0
@@ -30,6 +30,7 @@ require (
 	golang.org/x/sys v0.48.0 // indirect
 )
 
-// Development happens in the checkout this module sits in; a release pins
-// the root module's tag instead.
+// The root module is required at the version released with this one
+// (RELEASING.md); while developing, the checkout's root stands in for it.
+// A replace applies only here, never in a user's build.
 replace github.com/identitycall/idctrace => ../

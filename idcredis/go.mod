@@ -2,12 +2,13 @@ module github.com/identitycall/idctrace/idcredis
 
 go 1.26.0
 
-// Development happens in the checkout this module sits in; a release pins
-// the root module's tag instead.
+// The root module is required at the version released with this one
+// (RELEASING.md); while developing, the checkout's root stands in for it.
+// A replace applies only here, never in a user's build.
 replace github.com/identitycall/idctrace => ../
 
 require (
-	github.com/identitycall/idctrace v0.0.0
+	github.com/identitycall/idctrace v0.1.0
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0
