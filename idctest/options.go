@@ -47,6 +47,18 @@ func WithProcessingTime(d time.Duration) Option {
 	})
 }
 
+// WithServiceDefaults makes the server behave as the service does for a
+// new account: each key may send 60 requests a minute (the Free plan's
+// quota) and each transcription completes 3 seconds after its upload. It is
+// what `idctrace sim` runs; [WithRateLimit] and [WithProcessingTime] after
+// it change either.
+func WithServiceDefaults() Option {
+	return optionFunc(func(s *Server) {
+		WithRateLimit(60, time.Minute).apply(s)
+		WithProcessingTime(3 * time.Second).apply(s)
+	})
+}
+
 // WithMaxUploadBytes sets the largest upload accepted: compressed for MP3,
 // M4A, OGG and WebM, lossless for WAV and FLAC. A larger file gets 422
 // "File too large". The defaults are the documented [DefaultMaxUploadBytes]

@@ -124,3 +124,24 @@ func TestNoProcessingTimeByDefault(t *testing.T) {
 	assert.Equal(t, "pending", call(t, srv, key, "GET", "/recordings/"+id, nil).data(t)["status"])
 	assert.Equal(t, 422, call(t, srv, key, "GET", "/recordings/"+id+"/transcription", nil).status)
 }
+
+// TestServiceDefaults: WithServiceDefaults behaves as the service for a new
+// account: 60 requests a minute per key, and a transcription ready 3 s
+// after its upload.
+func TestServiceDefaults(t *testing.T) {
+	t.Parallel()
+	var clock fakeClock
+	srv := idctest.Start(t, idctest.WithServiceDefaults(), idctest.WithClock(clock.now))
+	key := srv.NewKey(idctest.Read, idctest.Write)
+	project := newProject(t, srv, key, "P")
+	id := upload(t, srv, key, "project_id", project)["public_id"].(string)
+	assert.Equal(t, 422, call(t, srv, key, "GET", "/recordings/"+id+"/transcription", nil).status, "processing")
+	clock.advance(3 * time.Second)
+	assert.Equal(t, 200, call(t, srv, key, "GET", "/recordings/"+id+"/transcription", nil).status, "ready")
+	for range 60 - 4 { // the minute's quota, less the four requests above
+		require.Equal(t, 200, call(t, srv, key, "GET", "/recordings", nil).status)
+	}
+	assert.Equal(t, 429, call(t, srv, key, "GET", "/recordings", nil).status, "the 61st request of the minute")
+	clock.advance(time.Minute)
+	assert.Equal(t, 200, call(t, srv, key, "GET", "/recordings", nil).status, "a new minute")
+}

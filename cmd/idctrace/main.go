@@ -17,7 +17,7 @@
 //
 //	idctrace [flags] METHOD PATH [BODY]
 //	IDENTITYCALL_API_KEY=idc_... idctrace GET '/recordings?page=2'
-//	IDENTITYCALL_API_KEY=idc_... idctrace -F file=@call.wav POST /recordings
+//	IDENTITYCALL_API_KEY=idc_... idctrace -F file=@call.wav -F project_id=1 POST /recordings
 //
 // The response body goes to stdout. On a failure, with or without a
 // response, the log line and a support ticket with its request ID and hint
@@ -217,7 +217,7 @@ func usage(fs *flag.FlagSet, w io.Writer) {
                                     the support ticket of a request ID, from JSON logs
   idctrace report [-log FILE]... [-since DURATION|TIME] [-json]
                                     idctrace's failures in JSON logs, by endpoint
-  idctrace sim [-addr HOST:PORT] [-rate N/DURATION]
+  idctrace sim [-addr HOST:PORT] [-rate N/DURATION] [-processing DURATION]
                                     run the simulator, print its URL and a key
 
 METHOD is GET, POST, PUT, PATCH or DELETE. PATH is relative to the base URL,
@@ -225,7 +225,7 @@ for example /recordings?page=2. BODY is JSON sent as application/json:
 a literal, @FILE, or - for standard input. Uploads send a multipart form
 instead, one -F per part:
 
-  idctrace -F file=@call.wav -F external_id=crm-42 POST /recordings
+  idctrace -F file=@call.wav -F project_id=1 -F external_id=crm-42 POST /recordings
 
 Files are streamed from disk and must be regular files. Standard input is
 sent once, without retries, when it is longer than 1 MiB. A redirect from

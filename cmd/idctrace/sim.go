@@ -21,15 +21,18 @@ func runSim(ctx context.Context, args []string, sys *system) int {
 	fs := flag.NewFlagSet("idctrace sim", flag.ContinueOnError)
 	fs.SetOutput(sys.stderr)
 	addr := fs.String("addr", "", "listen on HOST:PORT; default: a free port on 127.0.0.1")
-	rate := fs.String("rate", "", "each key's rate limit, N/DURATION such as 60/1m or 10/s; default: none")
+	rate := fs.String("rate", "60/1m", "each key's rate limit, N/DURATION such as 60/1m (the Free plan's) or 300/1m; 0 for none")
+	processing := fs.Duration("processing", 3*time.Second, "how long a transcription takes after its upload; 0 for at once")
 	fs.Usage = func() {
-		fmt.Fprint(sys.stderr, `Usage: idctrace sim [-addr HOST:PORT] [-rate N/DURATION]
+		fmt.Fprint(sys.stderr, `Usage: idctrace sim [-addr HOST:PORT] [-rate N/DURATION] [-processing DURATION]
 
 Runs the IdentityCall simulator (package idctest) until interrupted, and
 prints its base URL and an API key with every permission, so that this
-command and code in any language can be tried without an account. The key
-is the simulator's own and opens nothing else: it is printed whole, the one
-secret this command ever prints. Each request is logged on stderr.
+command and code in any language can be tried without an account. Like the
+service for a new account, it allows each key 60 requests a minute and
+completes each transcription a few seconds after its upload. The key is the
+simulator's own and opens nothing else: it is printed whole, the one secret
+this command ever prints. Each request is logged on stderr.
 
 Flags:
 `)
@@ -46,9 +49,9 @@ Flags:
 	}
 	logger := newLogger(sys.stderr, false, zapcore.InfoLevel).Named("sim")
 	defer logger.Sync()
-	opts := []idctest.Option{idctest.WithLogger(logger)}
+	opts := []idctest.Option{idctest.WithLogger(logger), idctest.WithProcessingTime(max(*processing, time.Nanosecond))}
 	limit := "no rate limit"
-	if *rate != "" {
+	if *rate != "0" {
 		n, per, err := parseRate(*rate)
 		if err != nil {
 			fmt.Fprintln(sys.stderr, "idctrace sim:", redact.Text(err.Error(), nil, false))
@@ -74,7 +77,8 @@ API key with every permission (read, write, delete), the simulator's own:
   idctrace GET /projects
 
 `, srv.URL, key, srv.URL, key)
-	fmt.Fprintf(sys.stdout, "The simulator has %s. Interrupt (Ctrl-C) to stop.\n", limit)
+	fmt.Fprintf(sys.stdout, "The simulator has %s; a transcription takes %v. Interrupt (Ctrl-C) to stop.\n",
+		limit, max(*processing, 0))
 	<-ctx.Done()
 	fmt.Fprintln(sys.stderr, "idctrace sim: stopped")
 	return 0

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -78,7 +79,7 @@ func startSimCLI(t *testing.T, args ...string) (url, key, out string, stderr *sy
 func TestSim(t *testing.T) {
 	t.Parallel()
 	url, key, out, simLog := startSimCLI(t)
-	assert.Contains(t, out, "The simulator has no rate limit. Interrupt (Ctrl-C) to stop.")
+	assert.Contains(t, out, "The simulator has a rate limit of 60 requests per 1m0s per key; a transcription takes 3s.")
 	assert.Regexp(t, `^http://127\.0\.0\.1:\d+/api/v1/public$`, url)
 	env := map[string]string{"IDENTITYCALL_API_KEY": key, "IDENTITYCALL_BASE_URL": url}
 
@@ -101,7 +102,7 @@ func TestSim(t *testing.T) {
 func TestSimRate(t *testing.T) {
 	t.Parallel()
 	url, key, out, _ := startSimCLI(t, "-rate", "2/h")
-	assert.Contains(t, out, "The simulator has a rate limit of 2 requests per 1h0m0s per key.")
+	assert.Contains(t, out, "The simulator has a rate limit of 2 requests per 1h0m0s per key;")
 	env := map[string]string{"IDENTITYCALL_API_KEY": key, "IDENTITYCALL_BASE_URL": url}
 	for range 2 {
 		code, _, stderr := runCLI(t, env, "", "GET", "/projects")
@@ -119,7 +120,8 @@ func TestSimUsage(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"sim", "-h"}, 0, "it is printed whole, the one\nsecret this command ever prints"},
+		{[]string{"sim", "-h"}, 0, "it is printed whole, the one secret\nthis command ever prints"},
+		{[]string{"sim", "-processing", "soon"}, 2, `invalid value "soon" for flag -processing`},
 		{[]string{"sim", "-rate", "60"}, 2, `-rate "60": want N/DURATION`},
 		{[]string{"sim", "-rate", "0/1m"}, 2, `-rate "0/1m": want N/DURATION`},
 		{[]string{"sim", "-rate", "5/0s"}, 2, `-rate "5/0s": want N/DURATION`},
@@ -172,4 +174,62 @@ func TestSimAddr(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Empty(t, out)
 	assert.Regexp(t, regexp.QuoteMeta("idctrace sim: listen tcp "+busy.Addr().String()+": bind: address already in use"), stderr)
+}
+
+// TestSimUnlimitedAndAtOnce: -rate 0 turns the quota off, -processing 0
+// completes each transcription at once.
+func TestSimUnlimitedAndAtOnce(t *testing.T) {
+	t.Parallel()
+	url, key, out, _ := startSimCLI(t, "-rate", "0", "-processing", "0")
+	assert.Contains(t, out, "The simulator has no rate limit; a transcription takes 0s.")
+	env := map[string]string{"IDENTITYCALL_API_KEY": key, "IDENTITYCALL_BASE_URL": url}
+	for range 70 { // more than a minute's Free quota
+		code, _, stderr := runCLI(t, env, "", "GET", "/projects")
+		require.Equal(t, 0, code, stderr)
+	}
+}
+
+// TestTheHelpsExamplesRunAsWritten: the commands `idctrace sim` prints, then
+// the upload example of `idctrace -h`, run against the simulator as written
+// (in a directory holding call.wav), all succeed. Not parallel: it changes
+// the working directory.
+func TestTheHelpsExamplesRunAsWritten(t *testing.T) {
+	t.Chdir(t.TempDir())
+	path, _ := audioFile(t)
+	require.NoError(t, os.Rename(path, "call.wav"))
+	url, key, out, _ := startSimCLI(t)
+	_, _, help := runCLI(t, nil, "", "-h")
+	var commands []string
+	for _, text := range []string{out, help} {
+		for _, line := range strings.Split(text, "\n") {
+			if line = strings.TrimSpace(line); strings.HasPrefix(line, "idctrace ") && !strings.Contains(line, "[") {
+				commands = append(commands, line)
+			}
+		}
+	}
+	require.Len(t, commands, 3, "the sim's two examples and the help's upload: %q", commands)
+	env := map[string]string{"IDENTITYCALL_API_KEY": key, "IDENTITYCALL_BASE_URL": url}
+	for _, command := range commands {
+		code, stdout, stderr := runCLI(t, env, "", shellWords(t, command)[1:]...)
+		assert.Equal(t, 0, code, "%s\n%s%s", command, stdout, stderr)
+	}
+}
+
+// shellWords splits a command line as a shell does, for the few forms the
+// help uses: words apart by spaces, and text in single quotes kept whole.
+func shellWords(t *testing.T, line string) []string {
+	t.Helper()
+	var words []string
+	for line != "" {
+		line = strings.TrimLeft(line, " ")
+		if strings.HasPrefix(line, "'") {
+			word, rest, ok := strings.Cut(line[1:], "'")
+			require.True(t, ok, "unclosed quote in %q", line)
+			words, line = append(words, word), rest
+			continue
+		}
+		word, rest, _ := strings.Cut(line, " ")
+		words, line = append(words, word), rest
+	}
+	return words
 }
