@@ -429,7 +429,7 @@ func Example_decoding() {
 			fmt.Fprint(w, `{"error":"page is out of range"}`)
 			return
 		}
-		fmt.Fprint(w, `{"data":[{"id":"rec_1","name":"renewal-call.mp3"}],"meta":{"page":1,"per_page":20,"total":1}}`)
+		fmt.Fprint(w, `{"data":[{"public_id":"rec_1","name":"renewal-call.mp3"}],"meta":{"current_page":1,"total_pages":1,"total_count":1,"per_page":20}}`)
 	}))
 	defer srv.Close()
 	var n int
@@ -448,14 +448,20 @@ func Example_decoding() {
 			continue
 		}
 		var list struct {
-			Data []struct{ ID, Name string }
-			Meta struct{ Page, Total int }
+			Data []struct {
+				PublicID string `json:"public_id"`
+				Name     string
+			}
+			Meta struct {
+				CurrentPage int `json:"current_page"`
+				TotalCount  int `json:"total_count"`
+			}
 		}
 		err = json.NewDecoder(resp.Body).Decode(&list)
 		resp.Body.Close()
-		fmt.Printf("page %d of %d recordings: %+v %v\n", list.Meta.Page, list.Meta.Total, list.Data, err)
+		fmt.Printf("page %d, %d recording(s): %+v %v\n", list.Meta.CurrentPage, list.Meta.TotalCount, list.Data, err)
 	}
 	// Output:
-	// page 1 of 1 recordings: [{ID:rec_1 Name:renewal-call.mp3}] <nil>
+	// page 1, 1 recording(s): [{PublicID:rec_1 Name:renewal-call.mp3}] <nil>
 	// identitycall: 400 Bad Request: page is out of range (request_id req-2)
 }
