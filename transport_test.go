@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"reflect"
 	"strings"
@@ -409,10 +410,13 @@ func TestQuickStartAsWritten(t *testing.T) {
 				path := t.TempDir() + "/app.log"
 				cfg := zap.NewProductionConfig()
 				cfg.Sampling = nil
+				cfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+				cfg.EncoderConfig.EncodeDuration = zapcore.StringDurationEncoder
 				cfg.OutputPaths = []string{path}
-				logger, err := cfg.Build()
-				require.NoError(t, err)
-				tr := New(srv.Client().Transport, logger, WithRetry(DefaultRetryPolicy()), WithBodyReadTimeout(100*time.Millisecond))
+				logger := zap.Must(cfg.Build())
+				tr := New(srv.Client().Transport, logger,
+					WithLimiter(NewLimiter(60, time.Minute)),
+					WithRetry(DefaultRetryPolicy()), WithBodyReadTimeout(100*time.Millisecond))
 				client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 
 				req, _ := http.NewRequestWithContext(context.Background(), "GET", srv.URL+"/api/v1/public/recordings/7", nil)
@@ -454,8 +458,45 @@ func TestQuickStartAsWritten(t *testing.T) {
 				assert.Equal(t, resp.Request.Header.Get("X-Request-Id"), entry[schema.RequestID])
 				assert.NotContains(t, entry, "caller")
 				assert.NotContains(t, entry, "stacktrace")
+				_, err = time.Parse(time.RFC3339Nano, entry[schema.StartedAt].(string))
+				assert.NoError(t, err, "readable times")
+				_, err = time.ParseDuration(entry[schema.Duration].(string))
+				assert.NoError(t, err, "readable durations")
 				assert.NotContains(t, l[0], testKey[4:])
 			})
 		}
+	}
+}
+
+// TestQuickStartErrorHoldsNoRawURL: the README's error path, unwrapping the
+// *url.Error that client.Do returns, gives an error without the URL as it
+// was given (here with an email in the query), with the request ID: after
+// a refused connection, and after Client.Timeout, which keeps only the
+// text of idctrace's error.
+func TestQuickStartErrorHoldsNoRawURL(t *testing.T) {
+	t.Parallel()
+	ln := listen(t)
+	refused := "http://" + ln.Addr().String()
+	ln.Close()
+	slow := newServer(t, "HTTP/1.1", http.HandlerFunc(hang))
+	for _, tt := range []struct {
+		name, base string
+		timeout    time.Duration
+	}{{"refused", refused, 30 * time.Second}, {"Client.Timeout", slow.URL, 50 * time.Millisecond}} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			client := &http.Client{Transport: New(nil, nil), Timeout: tt.timeout}
+			req, err := http.NewRequestWithContext(context.Background(), "GET", tt.base+"/api/v1/public/recordings?q=alice@example.com", nil)
+			require.NoError(t, err)
+			_, err = client.Do(req)
+			require.Error(t, err)
+			require.Contains(t, err.Error(), "alice@example.com", "client.Do's own error holds the raw URL")
+			var urlErr *url.Error
+			if errors.As(err, &urlErr) {
+				err = urlErr.Err // as the README does
+			}
+			assert.NotContains(t, err.Error(), "alice@example.com")
+			assert.NotEmpty(t, RequestIDFromError(err))
+		})
 	}
 }
