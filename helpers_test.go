@@ -292,3 +292,53 @@ func (r *replayableBody) made() []*closeCounter {
 	defer r.mu.Unlock()
 	return append([]*closeCounter(nil), r.bodies...)
 }
+
+// pipeNet is an in-memory network for a testing/synctest bubble: a
+// listener whose connections are net.Pipe ends, and a dialer that makes
+// them. Goroutines blocked on it are durably blocked, so the bubble's clock
+// moves while a real HTTP server and client talk over it.
+type pipeNet struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newPipeNet() *pipeNet {
+	return &pipeNet{conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (p *pipeNet) Accept() (net.Conn, error) {
+	select {
+	case c := <-p.conns:
+		return c, nil
+	case <-p.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (p *pipeNet) Close() error {
+	p.once.Do(func() { close(p.done) })
+	return nil
+}
+
+func (p *pipeNet) Addr() net.Addr { return pipeAddr{} }
+
+// transport returns a client transport that dials p.
+func (p *pipeNet) transport() *http.Transport {
+	return &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		client, server := net.Pipe()
+		select {
+		case p.conns <- server:
+			return client, nil
+		case <-p.done:
+			return nil, net.ErrClosed
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}}
+}
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+func (pipeAddr) String() string  { return "127.0.0.1:1" }

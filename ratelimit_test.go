@@ -195,14 +195,18 @@ func TestLimiterQueuedIsReported(t *testing.T) {
 	assert.Less(t, seen.got[0].Duration, queued, "the duration does not count the wait")
 }
 
-// quotaWorkers is how many callers quotaRun runs at once.
-const quotaWorkers = 16
+// quotaWorkers callers run at once for quotaTime against a server that
+// allows 20 requests a second: a quota of about 60.
+const (
+	quotaWorkers = 16
+	quotaTime    = 3 * time.Second
+)
 
-// quotaRun makes quotaWorkers workers call srv with key for 5 seconds
+// quotaRun makes quotaWorkers workers call srv with key for quotaTime
 // through tr, and returns what the server answered, in the order requests
 // arrived.
 func quotaRun(tr *Transport, srv *idctest.Server, key string) (statuses []int) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), quotaTime)
 	defer cancel()
 	var wg sync.WaitGroup
 	for range quotaWorkers {
@@ -240,64 +244,59 @@ func longestRun(statuses []int, want int) int {
 	return most
 }
 
-// TestQuotaIsKept: 16 workers for 5 s against a server that allows 20
+// TestQuotaIsKept: 16 workers for 3 s against a server that allows 20
 // requests a second in fixed windows, as IdentityCall does. With
-// NewLimiter(20, time.Second) at least 85 % of the quota succeeds, at most
-// 1 % of the requests get a 429, and no call returns one. With WithRetry
-// alone, the Transport only pauses: each window may answer 429 to the
-// callers in flight when it overflows, and no more, and no call returns a
-// 429 unless its retry would pass its deadline.
+// NewLimiter(20, time.Second) at least 85 % of the quota succeeds, no
+// request gets a 429 and no call returns one. With WithRetry alone, the
+// Transport only pauses: each window may answer 429 to the callers in
+// flight when it overflows, and no more, and no call returns a 429 unless
+// its retry would pass its deadline. The simulator and the Transport talk
+// HTTP over an in-memory network in a synctest bubble, so that the proof
+// does not depend on the machine's speed (limitsim_test.go adds network
+// delays to the limiter's own proof).
 func TestQuotaIsKept(t *testing.T) {
 	t.Parallel()
-	type result struct {
-		statuses    []int
-		returned429 int
-		why         []string // the returned 429s' retry_skipped and attempt
-		counts      idctest.RequestCounts
-	}
-	cases := []struct {
+	for _, tt := range []struct {
 		name   string
-		opts   []Option
-		minOK  int // of a quota of about 100
-		max429 float64
-		got    result
+		opts   func() []Option // made in the bubble, on its clock
+		minOK  int             // of a quota of about 60
+		max429 int
 	}{
-		{name: "NewLimiter", opts: []Option{WithLimiter(NewLimiter(20, time.Second)), WithRetry(DefaultRetryPolicy())}, minOK: 85, max429: 0.01},
-		{name: "WithRetry alone", opts: []Option{WithRetry(DefaultRetryPolicy())}, minOK: 85, max429: 1},
-	}
-	// Both at once, in this test's one slot: five seconds of real time are
-	// spent once, while the other tests run.
-	var wg sync.WaitGroup
-	for i := range cases {
-		tt := &cases[i]
-		srv := idctest.Start(t, idctest.WithRateLimit(20, time.Second))
-		var seen recordAttempts
-		tr := New(srv.Client().Transport, nil, append(tt.opts, WithObserver(seen.observe))...)
-		key := srv.NewKey(idctest.Read)
-		wg.Go(func() {
-			tt.got.statuses = quotaRun(tr, srv, key)
-			tt.got.counts = srv.Counts()
-			for _, a := range seen.got {
-				if a.Last && a.Status == http.StatusTooManyRequests && a.RetrySkipped != "deadline" {
-					tt.got.returned429++
-					tt.got.why = append(tt.got.why, fmt.Sprintf("%q at attempt %d, err %v", a.RetrySkipped, a.Attempt, a.Err))
-				}
-			}
-		})
-	}
-	wg.Wait()
-	for _, tt := range cases {
+		{"NewLimiter", func() []Option {
+			return []Option{WithLimiter(NewLimiter(20, time.Second)), WithRetry(DefaultRetryPolicy())}
+		}, 51, 0},
+		{"WithRetry alone", func() []Option { return []Option{WithRetry(DefaultRetryPolicy())} }, 51, 1 << 30},
+	} {
 		t.Run(tt.name, func(t *testing.T) {
-			statuses, counts := tt.got.statuses, tt.got.counts
-			require.Len(t, statuses, counts.Answered, "the request log holds every request of the run")
-			ok, tooMany := counts.ByStatus[http.StatusOK], counts.ByStatus[http.StatusTooManyRequests]
-			t.Logf("%s: %d sent, %d ok, %d answered 429 (at most %d in a row), %d calls returned a 429 before their deadline",
-				tt.name, counts.Answered, ok, tooMany, longestRun(statuses, http.StatusTooManyRequests), tt.got.returned429)
-			assert.Zero(t, tt.got.returned429, "no call returns a 429 but at its deadline: %v", tt.got.why)
-			assert.GreaterOrEqual(t, ok, tt.minOK)
-			assert.LessOrEqual(t, float64(tooMany), tt.max429*float64(counts.Answered))
-			assert.LessOrEqual(t, longestRun(statuses, http.StatusTooManyRequests), quotaWorkers,
-				"a window answers 429 to the callers in flight when it overflows, no more")
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				network := newPipeNet()
+				srv := idctest.NewUnstartedServer(idctest.WithRateLimit(20, time.Second))
+				srv.Listener = network
+				srv.Start()
+				defer srv.Close()
+				base := network.transport()
+				defer base.CloseIdleConnections()
+				var seen recordAttempts
+				tr := New(base, nil, append(tt.opts(), WithObserver(seen.observe))...)
+				statuses := quotaRun(tr, srv, srv.NewKey(idctest.Read))
+				counts := srv.Counts()
+				require.Len(t, statuses, counts.Answered, "the request log holds every request of the run")
+				ok, tooMany := counts.ByStatus[http.StatusOK], counts.ByStatus[http.StatusTooManyRequests]
+				var returned []string
+				for _, a := range seen.got {
+					if a.Last && a.Status == http.StatusTooManyRequests && a.RetrySkipped != "deadline" {
+						returned = append(returned, fmt.Sprintf("%q at attempt %d", a.RetrySkipped, a.Attempt))
+					}
+				}
+				t.Logf("%s: %d sent, %d ok, %d answered 429 (at most %d in a row), %d calls returned a 429 before their deadline",
+					tt.name, counts.Answered, ok, tooMany, longestRun(statuses, http.StatusTooManyRequests), len(returned))
+				assert.Empty(t, returned, "no call returns a 429 but at its deadline")
+				assert.GreaterOrEqual(t, ok, tt.minOK)
+				assert.LessOrEqual(t, tooMany, tt.max429)
+				assert.LessOrEqual(t, longestRun(statuses, http.StatusTooManyRequests), quotaWorkers,
+					"a window answers 429 to the callers in flight when it overflows, no more")
+			})
 		})
 	}
 }

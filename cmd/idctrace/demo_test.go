@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -18,13 +19,43 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/demo.golden with the demo's output")
 
-// TestDemoGolden runs the demo as 'go run ./cmd/idctrace' does and
+// demoRuns are the demo's variants the tests run: the default, the tour,
+// and the tour in JSON lines.
+var demoRuns = map[string][]string{
+	"default": nil,
+	"tour":    {"-tour", "-serve-for", "0"},
+	"json":    {"-json", "-email", "ops@example.com", "-serve-for", "0"},
+}
+
+// TestDemo runs each variant of the demo at once (they mostly wait on
+// timers and on the simulator), then checks each.
+func TestDemo(t *testing.T) {
+	t.Parallel()
+	type result struct {
+		code        int
+		out, stderr string
+	}
+	results := make(map[string]*result, len(demoRuns))
+	var wg sync.WaitGroup
+	for name, args := range demoRuns {
+		r := new(result)
+		results[name] = r
+		wg.Go(func() { r.code, r.out, r.stderr = runCLI(t, nil, "", args...) })
+	}
+	wg.Wait()
+	checks := map[string]func(*testing.T, string){"default": checkDefault, "tour": checkTour, "json": checkJSON}
+	for name, r := range results {
+		t.Run(name, func(t *testing.T) {
+			require.Equal(t, 0, r.code, r.stderr)
+			checks[name](t, r.out)
+		})
+	}
+}
+
+// checkDefault checks the demo as 'go run ./cmd/idctrace' runs it, and
 // compares its output, normalised, with testdata/demo.golden: the README
 // quotes that file.
-func TestDemoGolden(t *testing.T) {
-	t.Parallel()
-	code, out, stderr := runCLI(t, nil, "")
-	require.Equal(t, 0, code, stderr)
+func checkDefault(t *testing.T, out string) {
 	assert.LessOrEqual(t, strings.Count(out, "\n"), 80, "the demo fits a screen")
 	assert.NotRegexp(t, rawKey, out, "no key in the demo's output")
 	checkStorm(t, out)
@@ -36,7 +67,7 @@ func TestDemoGolden(t *testing.T) {
 		return
 	}
 	want, err := os.ReadFile(golden)
-	require.NoError(t, err, "run 'go test ./cmd/idctrace -run TestDemoGolden -update' to write it")
+	require.NoError(t, err, "run 'go test ./cmd/idctrace -run TestDemo -update' to write it")
 	assert.Equal(t, string(want), got, "the demo's output changed: check it, then rewrite the golden file with -update")
 }
 
@@ -84,10 +115,7 @@ func normalize(out string) string {
 	return out
 }
 
-func TestDemoTour(t *testing.T) {
-	t.Parallel()
-	code, out, stderr := runCLI(t, nil, "", "-tour", "-serve-for", "0")
-	require.Equal(t, 0, code, stderr)
+func checkTour(t *testing.T, out string) {
 	for _, want := range []string{
 		"=> 201 Created", "=> 200 OK",
 		"401 Unauthorized: Invalid or expired API key", "the request had no Authorization header",
@@ -125,10 +153,7 @@ func TestDemoTour(t *testing.T) {
 	}
 }
 
-func TestDemoJSON(t *testing.T) {
-	t.Parallel()
-	code, out, stderr := runCLI(t, nil, "", "-json", "-email", "ops@example.com", "-serve-for", "0")
-	require.Equal(t, 0, code, stderr)
+func checkJSON(t *testing.T, out string) {
 	var entries int
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
