@@ -8,15 +8,19 @@ package main
 // printed it.
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/identitycall/idctrace/idctest"
 	"github.com/identitycall/idctrace/internal/schema"
 )
 
@@ -80,6 +84,36 @@ func TestDocsSim(t *testing.T) {
 	out = strings.ReplaceAll(out, "127.0.0.1:"+port+"/", "127.0.0.1:"+simPort+"/")
 	out = strings.ReplaceAll(out, key, "idc_"+strings.Repeat("x", 32))
 	checkDocGolden(t, "sim.txt", commandLine("sim")+out+"\n")
+}
+
+// TestDocsFailedCall: what a failed call prints, stdout and stderr in the
+// order a terminal shows them, and its exit code. The request ID, the port
+// and the times, which differ each run, are replaced by fixed ones.
+func TestDocsFailedCall(t *testing.T) {
+	t.Parallel()
+	srv := idctest.Start(t, idctest.WithServiceDefaults())
+	env := map[string]string{"IDENTITYCALL_BASE_URL": srv.URL, "IDENTITYCALL_API_KEY": srv.NewKey(idctest.Read)}
+	var out syncBuffer
+	sys := &system{getenv: func(k string) string { return env[k] }, stdin: strings.NewReader(""), stdout: &out, stderr: &out}
+	args := []string{"-email", "ops@example.com", "GET", "/recordings/4815"}
+	code := run(context.Background(), args, sys)
+	require.Equal(t, 1, code, out.String())
+
+	got := out.String()
+	for _, r := range []struct{ re, with string }{
+		{`[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}`, "3f6c1d2e-8a4b-4c7e-9d15-2b7e0a9c4f81"},
+		{`127\.0\.0\.1:` + portOf(srv.URL) + `/`, "127.0.0.1:" + simPort + "/"},
+		{`(?m)^\d\d:\d\d:\d\d\.\d{3}  WARN`, "09:14:06.655  WARN"},
+		{`"duration": "[^"]+"`, `"duration": "38ms"`},
+		{`"started_at": "\d\d:\d\d:\d\d\.\d{3}"`, `"started_at": "09:14:06.617"`},
+		{`(?m)^Time:        \S+$`, "Time:        2026-03-02T09:14:06Z"},
+		{`(?m)^Waited:      \S+$`, "Waited:      38ms"},
+	} {
+		re := regexp.MustCompile(r.re)
+		require.NotEmpty(t, re.FindAllString(got, -1), "%s in %s", r.re, got)
+		got = re.ReplaceAllLiteralString(got, r.with)
+	}
+	checkDocGolden(t, "call.txt", commandLine(args...)+got+"$ echo $?\n"+strconv.Itoa(code)+"\n")
 }
 
 // TestDocsServiceLog: the service log that the docs' tickets and reports
