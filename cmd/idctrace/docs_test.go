@@ -184,3 +184,43 @@ func checkOnlyTimesChanged(t *testing.T, l *serviceLog, log string) {
 		assert.Equal(t, b, a, "line %d", i+1)
 	}
 }
+
+// TestDocsCommandsRun: the commands docs/cli.md shows run as written
+// against the simulator, in a directory that holds call.wav and the docs'
+// service.log, with REQUEST_ID standing for the ID of the ticket
+// support.md shows. Not parallel: it changes the working directory.
+func TestDocsCommandsRun(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "cli.md"))
+	require.NoError(t, err)
+	log, err := os.ReadFile(filepath.Join(docsDir, "service.log"))
+	require.NoError(t, err)
+	var id string
+	for line := range strings.Lines(string(log)) {
+		if strings.Contains(line, `"status":404`) {
+			id = field(t, line, schema.RequestID)
+		}
+	}
+	require.NotEmpty(t, id)
+
+	t.Chdir(t.TempDir())
+	wav, _ := audioFile(t)
+	require.NoError(t, os.Rename(wav, "call.wav"))
+	require.NoError(t, os.WriteFile("service.log", log, 0o600))
+	url, key, _, _ := startSimCLI(t)
+	env := map[string]string{"IDENTITYCALL_API_KEY": key, "IDENTITYCALL_BASE_URL": url}
+
+	var commands []string
+	for _, block := range regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(string(doc), -1) {
+		for line := range strings.Lines(block[1]) {
+			line, _, _ = strings.Cut(line, " #")
+			if line = strings.TrimSpace(line); strings.HasPrefix(line, "idctrace ") {
+				commands = append(commands, strings.ReplaceAll(line, "REQUEST_ID", id))
+			}
+		}
+	}
+	require.Len(t, commands, 5, "the calls, the upload, ticket and report: %q", commands)
+	for _, command := range commands {
+		code, stdout, stderr := runCLI(t, env, "", shellWords(t, command)[1:]...)
+		assert.Equal(t, 0, code, "%s\n%s%s", command, stdout, stderr)
+	}
+}
