@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/demo.golden with the demo's output")
+var update = flag.Bool("update", false, "rewrite the golden files: testdata/demo.golden and testdata/docs")
 
 // TestDemoGolden runs the demo as 'go run ./cmd/idctrace' does and
 // compares its output, normalised, with testdata/demo.golden: the README
