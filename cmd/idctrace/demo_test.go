@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/demo.golden with the demo's output")
+var update = flag.Bool("update", false, "rewrite the golden files: testdata/demo.golden and testdata/docs")
 
 // demoRuns are the demo's variants the tests run: the default, the tour,
 // and the tour in JSON lines.

@@ -38,7 +38,7 @@
 //
 //	idctrace ticket [-log FILE]... [-email you@example.com] REQUEST_ID
 //	idctrace report [-log FILE]... [-since DURATION|TIME] [-json]
-//	idctrace sim [-addr HOST:PORT] [-rate N/DURATION]
+//	idctrace sim [-addr HOST:PORT] [-rate N/DURATION] [-processing DURATION]
 //
 // ticket reads JSON-lines logs (as report does) and prints the support
 // ticket of one request ID: the call's last attempt, every attempt when
@@ -56,7 +56,10 @@
 //
 // sim runs the IdentityCall simulator of package idctest until
 // interrupted, and prints its URL and a key with every permission: the
-// simulator's own key, printed whole, the one exception to redaction.
+// simulator's own key, printed whole, the one exception to redaction. Like
+// the service for a new account, it allows each key 60 requests a minute
+// (-rate 0 for no limit) and completes each transcription 3 s after its
+// upload (-processing).
 package main
 
 import (
