@@ -111,13 +111,13 @@ func TestLimiterPauseIsShared(t *testing.T) {
 	b := patient(NewLimiter(srv.client(t), "quota:pause", 10, time.Second))
 
 	end := time.Now().Add(300 * time.Millisecond)
-	a.Pause(end)
+	<-a.pause(end).done // Pause does not wait for Redis; the test does
 	require.NoError(t, b.Wait(context.Background()))
 	assert.False(t, time.Now().Before(end), "b was admitted inside a's pause")
 
 	end = time.Now().Add(time.Minute)
-	a.Pause(end)
-	a.Pause(time.Now().Add(time.Second)) // a pause never shrinks
+	<-a.pause(end).done
+	<-a.pause(time.Now().Add(time.Second)).done // a pause never shrinks
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	deadline, _ := ctx.Deadline()
@@ -152,7 +152,7 @@ func TestLimiterPauseSendsWaitersBack(t *testing.T) {
 	}
 	time.Sleep(20 * time.Millisecond) // usually four hold slots by now; either way the checks hold
 	end := time.Now().Add(400 * time.Millisecond)
-	other.Pause(end)
+	<-other.pause(end).done // Pause does not wait for Redis; the test does
 	paused := time.Now()
 	wg.Wait()
 	slices.SortFunc(admitted, func(a, b admission) int { return a.slot.Compare(b.slot) })

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -139,6 +141,42 @@ func (s *redisServer) stop() {
 	<-s.done
 }
 
+// silentStore returns the address of a listener that accepts connections
+// and never answers, as a store that hangs: it reads and drops what it is
+// sent, and closes everything when t ends.
+func silentStore(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var (
+		mu       sync.Mutex
+		conns    []net.Conn
+		readers  sync.WaitGroup
+		accepted = make(chan struct{}) // closed when the listener has stopped
+	)
+	go func() {
+		defer close(accepted)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			readers.Go(func() { io.Copy(io.Discard, c) })
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		<-accepted
+		for _, c := range conns {
+			c.Close()
+		}
+		readers.Wait()
+	})
+	return l.Addr().String()
+}
+
 // client returns a client of s, closed when t ends: each stands for a
 // process of the fleet.
 func (s *redisServer) client(t *testing.T) *redis.Client {
@@ -153,5 +191,8 @@ func (s *redisServer) client(t *testing.T) *redis.Client {
 func patient(l idctrace.Limiter) *limiter {
 	rl := l.(*limiter)
 	rl.timeout = 10 * time.Second
+	if c, ok := rl.rdb.(*redis.Client); ok {
+		rl.rdb = c.WithTimeout(rl.timeout)
+	}
 	return rl
 }

@@ -41,7 +41,7 @@ return {slot - now, slot}
 `)
 
 // pauseScript sets until to ARGV[1] microseconds from now, unless it is
-// already later.
+// already later, and returns {0, 0}.
 var pauseScript = redis.NewScript(`
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
@@ -49,9 +49,9 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local untl = now + tonumber(ARGV[1])
 local v = redis.call('HMGET', KEYS[1], 'next', 'until')
 if untl <= (tonumber(v[2]) or 0) then
-	return 0
+	return {0, 0}
 end
 redis.call('HSET', KEYS[1], 'until', string.format('%.0f', untl))
 redis.call('PEXPIRE', KEYS[1], math.ceil((math.max(tonumber(v[1]) or 0, untl) - now) / 1000) + 1000)
-return 1
+return {0, 0}
 `)
