@@ -2,6 +2,7 @@ package idcredis
 
 import (
 	"context"
+	"errors"
 	"math"
 	"sync"
 	"time"
@@ -16,8 +17,9 @@ import (
 // one slot every per/n plus a margin of 5 %, as [idctrace.NewLimiter] does:
 // GCRA with a burst of one, so the promise holds for any window, not only
 // for windows aligned on per. A waiter takes the next free slot in Redis in
-// turn; when that slot comes after its context's deadline, Wait returns
-// [idctrace.ErrLocalRateLimit] at once, without taking it.
+// turn; when that slot comes after its context's deadline, or more than a
+// day ahead, Wait returns [idctrace.ErrLocalRateLimit] at once, without
+// taking it.
 //
 // Pause is shared too: it records the pause's end under the key (as a time
 // relative to Redis's clock, so the machines' clocks need not agree), and
@@ -27,16 +29,18 @@ import (
 // Redis never holds a caller past its context's deadline, and each call to
 // Redis is given up after a second, whatever the client's options; Pause
 // does not wait for Redis at all. While Redis fails (it does not answer
-// within that second, or answers an error), Wait returns the store's error
-// (never [idctrace.ErrLocalRateLimit]), so that an [idctrace.Transport]
-// sends the request anyway rather than stall every call on a broken store.
-// A failed store is asked again after a second, and not before every call
-// given up has returned. Such a call runs until the client ends it: about
-// a second for a *redis.Client, used through its WithTimeout copy; other
-// clients, by their own timeouts.
+// within that second, answers an error, or the key holds another type,
+// which is never overwritten), Wait returns the store's error (never
+// [idctrace.ErrLocalRateLimit]), so that an [idctrace.Transport] sends the
+// request anyway rather than stall every call on a broken store. A failed
+// store is asked again after a second,
+// and not before every call given up has returned. Such a call runs until
+// the client ends it: about a second for a *redis.Client, used through its
+// WithTimeout copy; other clients, by their own timeouts.
 //
 // The key holds a hash that expires a second after its last slot or pause
-// ends. NewLimiter panics on a nil client, an empty key, or an n or per
+// ends; a value in it that cannot be right is overwritten at the next
+// call. NewLimiter panics on a nil client, an empty key, or an n or per
 // that is not positive.
 func NewLimiter(rdb redis.UniversalClient, key string, n int, per time.Duration) idctrace.Limiter {
 	switch {
@@ -158,8 +162,10 @@ func (l *limiter) reserve(ctx context.Context, maxWait int64, recheck bool) (tim
 	switch {
 	case err != nil:
 		return 0, time.Time{}, err
-	case v[0] < 0:
+	case v[0] == noSlot:
 		return 0, time.Time{}, idctrace.ErrLocalRateLimit
+	case v[0] < 0 || v[0] > horizonMicros:
+		return 0, time.Time{}, errors.New("idcredis: Redis answered a wait that cannot be right")
 	case v[1] == 0:
 		return 0, time.Time{}, nil
 	}
@@ -184,7 +190,7 @@ func (l *limiter) pause(t time.Time) *call {
 	if d <= 0 {
 		return nil
 	}
-	return l.start(context.Background(), pauseScript, (d+time.Microsecond-1)/time.Microsecond)
+	return l.start(context.Background(), pauseScript, l.interval, (d+time.Microsecond-1)/time.Microsecond)
 }
 
 // sleep waits d or until ctx ends, and stops its timer either way.

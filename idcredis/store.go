@@ -12,9 +12,14 @@ import (
 // storeTimeout bounds each call a Limiter makes to Redis.
 const storeTimeout = time.Second
 
-// errNoAnswer replaces the error of a call that the limiter's bound cut
-// short, so that it cannot read as the caller's own deadline.
-var errNoAnswer = errors.New("idcredis: Redis did not answer in time")
+var (
+	// errNoAnswer replaces the error of a call that the limiter's bound cut
+	// short, so that it cannot read as the caller's own deadline.
+	errNoAnswer = errors.New("idcredis: Redis did not answer in time")
+	// errTaken reports a key of another type, perhaps another
+	// application's: the limiter never overwrites it.
+	errTaken = errors.New("idcredis: the key is taken: Redis holds another type than a hash under it")
+)
 
 // A call is one run of a script, which may outlive the Wait that made it.
 type call struct {
@@ -60,6 +65,8 @@ func (l *limiter) start(ctx context.Context, script *redis.Script, args ...any) 
 		switch {
 		case err == nil && len(v) != 2:
 			err = errors.New("idcredis: Redis answered a script with other than two numbers")
+		case err == nil && v[0] == taken:
+			err = errTaken
 		case err != nil && time.Since(start) >= l.timeout: // whatever ended it: the bound, or the client's own timeout
 			err = errNoAnswer
 		case err != nil:
