@@ -1,6 +1,7 @@
 package idcredis
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math"
@@ -30,10 +31,10 @@ import (
 // Redis is given up after a second, whatever the client's options; Pause
 // does not wait for Redis at all. While Redis fails (it does not answer
 // within that second, answers an error, or the key holds another type,
-// which is never overwritten), Wait returns the store's error (never
-// [idctrace.ErrLocalRateLimit]), so that an [idctrace.Transport] sends the
-// request anyway rather than stall every call on a broken store. A failed
-// store is asked again after a second,
+// which is never overwritten), each process paces itself: Wait waits on a
+// local [idctrace.NewLimiter] at the same quota, then returns the store's
+// error, so that an [idctrace.Transport] sends the request anyway, at the
+// quota rather than unpaced. A failed store is asked again after a second,
 // and not before every call given up has returned. Such a call runs until
 // the client ends it: about a second for a *redis.Client, used through its
 // WithTimeout copy; other clients, by their own timeouts.
@@ -58,7 +59,7 @@ func NewLimiter(rdb redis.UniversalClient, key string, n int, per time.Duration)
 		// copy whose reads and writes end by the bound ends a blocked call.
 		rdb = c.WithTimeout(storeTimeout)
 	}
-	return &limiter{rdb: rdb, key: key, interval: spacing(n, per), timeout: storeTimeout}
+	return &limiter{rdb: rdb, key: key, interval: spacing(n, per), timeout: storeTimeout, local: idctrace.NewLimiter(n, per)}
 }
 
 // spacing is idctrace's: the time between slots that fits n in per with a
@@ -78,8 +79,9 @@ func spacing(n int, per time.Duration) int64 {
 type limiter struct {
 	rdb      redis.UniversalClient
 	key      string
-	interval int64         // microseconds between slots
-	timeout  time.Duration // for each call to Redis
+	interval int64            // microseconds between slots
+	timeout  time.Duration    // for each call to Redis
+	local    idctrace.Limiter // paces this process while Redis fails
 
 	mu      sync.Mutex
 	until   time.Time // this process's copy of the latest pause
@@ -119,8 +121,10 @@ func (l *limiter) wait(ctx context.Context) (time.Time, error) {
 		switch {
 		case ctx.Err() != nil:
 			return time.Time{}, ctx.Err()
-		case err != nil:
+		case errors.Is(err, idctrace.ErrLocalRateLimit):
 			return time.Time{}, err
+		case err != nil: // the store's: the caller fails open, at the local limiter's pace
+			return time.Time{}, cmp.Or(l.local.Wait(ctx), err)
 		case slot.IsZero():
 			return held, nil // its slot has come, and no pause began
 		case wait == 0:

@@ -6,6 +6,8 @@ package idcredis
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -20,6 +22,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // freeze stops the server with SIGSTOP, a Redis that stops answering with
@@ -174,4 +177,70 @@ func TestAbandonedCallsAreBounded(t *testing.T) {
 	t.Logf("%d Waits returned the store's error; %d calls started", waits.Load(), calls.started.Load())
 	assert.LessOrEqual(t, calls.started.Load(), int64(8))
 	assert.Greater(t, waits.Load(), int64(8), "the callers went on")
+}
+
+// TestFailingOpenKeepsAPace is the finding: with the key taken by
+// another type, a Transport failed open unpaced (31,606 requests in 1 s
+// against a quota of 10 a second). Now, while the store fails, each Wait
+// waits on a local limiter at the same quota before the Transport sends:
+// 8 workers for 3 s send at most one request per interval of the quota
+// (105 ms) since the first, whether Redis was killed, frozen, or its key
+// taken, and the Transport warns once, saying why.
+func TestFailingOpenKeepsAPace(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fail func(t *testing.T, s *redisServer, rdb *redis.Client)
+		says string // in the warning's error
+	}{
+		{"killed", func(t *testing.T, s *redisServer, rdb *redis.Client) { s.stop() }, "idcredis: Redis"},
+		{"frozen", func(t *testing.T, s *redisServer, rdb *redis.Client) { s.freeze(t) }, "did not answer"},
+		{"key taken", func(t *testing.T, s *redisServer, rdb *redis.Client) {
+			require.NoError(t, rdb.Set(context.Background(), "quota:pace", "another application's", 0).Err())
+		}, "taken"}, // the limiter is patient: only the key's type fails it
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := startRedis(t)
+			rdb := s.client(t)
+			var sent atomic.Int64
+			api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { sent.Add(1) }))
+			defer api.Close()
+			core, logs := observer.New(zap.WarnLevel)
+			lim := NewLimiter(rdb, "quota:pace", 10, time.Second)
+			if tc.says == "taken" {
+				patient(lim)
+			}
+			client := &http.Client{Transport: idctrace.New(api.Client().Transport, zap.New(core), idctrace.WithLimiter(lim))}
+			tc.fail(t, s, rdb)
+
+			start := time.Now()
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			var wg sync.WaitGroup
+			for range 8 {
+				wg.Go(func() {
+					for ctx.Err() == nil {
+						req, _ := http.NewRequestWithContext(ctx, http.MethodGet, api.URL+"/api/v1/public/recordings", nil)
+						resp, err := client.Do(req)
+						if errors.Is(err, idctrace.ErrLocalRateLimit) {
+							return // no slot before the run's end: slots only come later
+						}
+						if err == nil {
+							resp.Body.Close()
+						}
+					}
+				})
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			most := int64(elapsed/(105*time.Millisecond)) + 1 // every admission lies within the run
+			t.Logf("%s: %d requests sent in %v; the quota's pace allows %d", tc.name, sent.Load(), elapsed, most)
+			assert.LessOrEqual(t, sent.Load(), most)
+			assert.GreaterOrEqual(t, sent.Load(), int64(5), "failing open sends")
+			warnings := logs.FilterMessage("identitycall rate limiter unavailable; pacing locally").All()
+			if assert.Len(t, warnings, 1) {
+				assert.Contains(t, fmt.Sprint(warnings[0].ContextMap()["error"]), tc.says)
+			}
+		})
+	}
 }
