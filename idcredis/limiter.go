@@ -36,8 +36,8 @@ import (
 // error, so that an [idctrace.Transport] sends the request anyway, at the
 // quota rather than unpaced. A failed store is asked again after a second,
 // and not before every call given up has returned. Such a call runs until
-// the client ends it: about a second for a *redis.Client, used through its
-// WithTimeout copy; other clients, by their own timeouts.
+// the client's own timeouts end it (go-redis's ReadTimeout, 5 s by default;
+// at once with ContextTimeoutEnabled).
 //
 // The key holds a hash that expires a second after its last slot or pause
 // ends; a value in it that cannot be right is overwritten at the next
@@ -53,11 +53,6 @@ func NewLimiter(rdb redis.UniversalClient, key string, n int, per time.Duration)
 		panic("idcredis: NewLimiter: n must be positive")
 	case per <= 0:
 		panic("idcredis: NewLimiter: per must be positive")
-	}
-	if c, ok := rdb.(*redis.Client); ok {
-		// It ignores a context's deadline unless ContextTimeoutEnabled: a
-		// copy whose reads and writes end by the bound ends a blocked call.
-		rdb = c.WithTimeout(storeTimeout)
 	}
 	return &limiter{rdb: rdb, key: key, interval: spacing(n, per), timeout: storeTimeout, local: idctrace.NewLimiter(n, per)}
 }

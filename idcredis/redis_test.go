@@ -191,8 +191,5 @@ func (s *redisServer) client(t *testing.T) *redis.Client {
 func patient(l idctrace.Limiter) *limiter {
 	rl := l.(*limiter)
 	rl.timeout = 10 * time.Second
-	if c, ok := rl.rdb.(*redis.Client); ok {
-		rl.rdb = c.WithTimeout(rl.timeout)
-	}
 	return rl
 }

@@ -98,6 +98,7 @@ func TestFrozenStoreHoldsNoCaller(t *testing.T) {
 			assert.ErrorIs(t, err, errNoAnswer, "the store's error: a Transport fails open")
 			assert.Less(t, took, 3*time.Second, "held past the limiter's bound of a second")
 			before := calls.started.Load()
+			assert.Positive(t, before, "the hook counts the limiter's calls")
 			assert.ErrorIs(t, limiters[1].Wait(context.Background()), errNoAnswer)
 			assert.Equal(t, before, calls.started.Load(), "a store that failed is not asked again at once")
 
@@ -134,11 +135,10 @@ func (c *callCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 	return next
 }
 
-// TestAbandonedCallsAreBounded: a client the limiter cannot bound (not a
-// *redis.Client, with no read timeout) blocks as long as Redis is frozen.
-// The limiter gives each call up at its bound and starts no new one while
-// any it gave up still runs, so 8 callers looping for 3 s start 8 calls,
-// not one each per second the store is known down.
+// TestAbandonedCallsAreBounded: a client with no read timeout blocks as
+// long as Redis is frozen. The limiter gives each call up at its bound and
+// starts no new one while any it gave up still runs, so 8 callers looping
+// for 3 s start 8 calls, not one each per second the store is known down.
 func TestAbandonedCallsAreBounded(t *testing.T) {
 	t.Parallel()
 	s := startRedis(t)
@@ -146,7 +146,7 @@ func TestAbandonedCallsAreBounded(t *testing.T) {
 	t.Cleanup(func() { rdb.Close() })
 	var calls callCounter
 	rdb.AddHook(&calls)
-	l := patient(NewLimiter(struct{ redis.UniversalClient }{rdb}, "quota:abandoned", 1000, time.Second))
+	l := patient(NewLimiter(rdb, "quota:abandoned", 1000, time.Second))
 	for range 8 { // open the connections the callers will block on
 		require.NoError(t, l.Wait(context.Background()))
 	}
