@@ -80,9 +80,9 @@ type limiter struct {
 
 	mu      sync.Mutex
 	until   time.Time // this process's copy of the latest pause
-	down    time.Time // Redis failed: until then, Redis is not asked
-	downErr error
-	lost    int // calls given up at the bound that still run
+	down    time.Time // until then, Redis is not asked
+	downErr error     // why Redis failed; nil once it answers
+	lost    int       // calls given up at the bound that still run
 }
 
 // Wait takes the next slot in Redis and sleeps until it comes; a pause that

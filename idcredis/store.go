@@ -104,6 +104,8 @@ func (l *limiter) returned(c *call, v []int64, err error) {
 	}
 	if err != nil {
 		l.markDown(err)
+	} else {
+		l.downErr = nil // it answers
 	}
 	c.v, c.err = v, err
 	close(c.done)
@@ -116,12 +118,18 @@ func (l *limiter) markDown(err error) {
 }
 
 // storeDown returns the error of a store that failed less than the
-// limiter's bound ago, or that still holds a call it gave up.
+// limiter's bound ago, or that still holds a call it gave up. Past that,
+// one caller asks it again while the others keep its error for another
+// bound: a store that stays down holds one caller at a time, not all.
 func (l *limiter) storeDown() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.lost > 0 || time.Now().Before(l.down) {
+	switch {
+	case l.downErr == nil:
+		return nil
+	case l.lost > 0 || time.Now().Before(l.down):
 		return l.downErr
 	}
+	l.down = time.Now().Add(l.timeout)
 	return nil
 }

@@ -179,6 +179,39 @@ func TestAbandonedCallsAreBounded(t *testing.T) {
 	assert.Greater(t, waits.Load(), int64(8), "the callers went on")
 }
 
+// TestFailedStoreIsAskedByOneCaller: once Redis has failed, one caller at
+// a time asks it again while the others pace locally; before, every caller
+// in flight asked it each time the second it was known down had passed,
+// and waited up to a second. 8 callers looping for 3 s on a killed Redis
+// start their first 8 calls, then at most one per second.
+func TestFailedStoreIsAskedByOneCaller(t *testing.T) {
+	t.Parallel()
+	s := startRedis(t)
+	rdb := s.client(t)
+	var calls callCounter
+	rdb.AddHook(&calls)
+	l := NewLimiter(rdb, "quota:probe", 1000, time.Second)
+	s.stop()
+
+	start := time.Now()
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := time.AfterFunc(3*time.Second, cancel)
+	defer stop.Stop()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				l.Wait(ctx)
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	most := 8 + int64(elapsed/storeTimeout) + 1
+	t.Logf("%d calls to Redis in %v; at most %d", calls.started.Load(), elapsed, most)
+	assert.LessOrEqual(t, calls.started.Load(), most)
+}
+
 // TestFailingOpenKeepsAPace is the finding: with the key taken by
 // another type, a Transport failed open unpaced (31,606 requests in 1 s
 // against a quota of 10 a second). Now, while the store fails, each Wait
