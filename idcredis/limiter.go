@@ -20,7 +20,9 @@ import (
 // for windows aligned on per. A waiter takes the next free slot in Redis in
 // turn; when that slot comes after its context's deadline, or more than a
 // day ahead, Wait returns [idctrace.ErrLocalRateLimit] at once, without
-// taking it.
+// taking it. A waiter whose context ends after it took its slot leaves
+// that slot unused (Redis cannot hand it to the waiters queued after it):
+// a cancelled waiter costs the fleet at most its one slot.
 //
 // Pause is shared too: it records the pause's end under the key (as a time
 // relative to Redis's clock, so the machines' clocks need not agree), and
