@@ -146,7 +146,7 @@ func TestAbandonedCallsAreBounded(t *testing.T) {
 	t.Cleanup(func() { rdb.Close() })
 	var calls callCounter
 	rdb.AddHook(&calls)
-	l := patient(NewLimiter(rdb, "quota:abandoned", 1000, time.Second))
+	l := patient(NewLimiter(rdb, "quota:abandoned", 100, time.Second))
 	for range 8 { // open the connections the callers will block on
 		require.NoError(t, l.Wait(context.Background()))
 	}
@@ -190,7 +190,7 @@ func TestFailedStoreIsAskedByOneCaller(t *testing.T) {
 	rdb := s.client(t)
 	var calls callCounter
 	rdb.AddHook(&calls)
-	l := NewLimiter(rdb, "quota:probe", 1000, time.Second)
+	l := NewLimiter(rdb, "quota:probe", 100, time.Second)
 	s.stop()
 
 	start := time.Now()
