@@ -1,9 +1,9 @@
 package idcredis
 
 import (
+	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"sync"
 	"time"
@@ -12,35 +12,38 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// storeTimeout bounds each call a Limiter makes to Redis.
-const storeTimeout = time.Second
-
-// errNoAnswer replaces the context error of a call that the limiter's
-// timeout cut short, so that it cannot read as the caller's own deadline.
-var errNoAnswer = errors.New("idcredis: Redis did not answer in time")
-
 // NewLimiter returns an [idctrace.Limiter] that never admits more than n
 // requests in any window of length per, counted together by every Limiter
 // of every process that uses the same Redis key. It paces them evenly,
 // one slot every per/n plus a margin of 5 %, as [idctrace.NewLimiter] does:
 // GCRA with a burst of one, so the promise holds for any window, not only
 // for windows aligned on per. A waiter takes the next free slot in Redis in
-// turn; when that slot comes after its context's deadline, Wait returns
-// [idctrace.ErrLocalRateLimit] at once, without taking it.
+// turn; when that slot comes after its context's deadline, or more than a
+// day ahead, Wait returns [idctrace.ErrLocalRateLimit] at once, without
+// taking it. A waiter whose context ends after it took its slot leaves
+// that slot unused (Redis cannot hand it to the waiters queued after it):
+// a cancelled waiter costs the fleet at most its one slot.
 //
 // Pause is shared too: it records the pause's end under the key (as a time
 // relative to Redis's clock, so the machines' clocks need not agree), and
 // every Limiter on the key admits nothing before it. The pause also holds
 // in this process when Redis cannot be reached.
 //
-// When Redis does not answer within a second, Wait returns the store's
-// error (never [idctrace.ErrLocalRateLimit]), so that an
-// [idctrace.Transport] sends the request anyway rather than stall every
-// call on a broken store; for the next second, Waits return that error at
-// once, then try Redis again.
+// Redis never holds a caller past its context's deadline, and each call to
+// Redis is given up after a second, whatever the client's options; Pause
+// does not wait for Redis at all. While Redis fails (it does not answer
+// within that second, answers an error, or the key holds another type,
+// which is never overwritten), each process paces itself: Wait waits on a
+// local [idctrace.NewLimiter] at the same quota, then returns the store's
+// error, so that an [idctrace.Transport] sends the request anyway, at the
+// quota rather than unpaced. A failed store is asked again after a second,
+// and not before every call given up has returned. Such a call runs until
+// the client's own timeouts end it (go-redis's ReadTimeout, 5 s by default;
+// at once with ContextTimeoutEnabled).
 //
 // The key holds a hash that expires a second after its last slot or pause
-// ends. NewLimiter panics on a nil client, an empty key, or an n or per
+// ends; a value in it that cannot be right is overwritten at the next
+// call. NewLimiter panics on a nil client, an empty key, or an n or per
 // that is not positive.
 func NewLimiter(rdb redis.UniversalClient, key string, n int, per time.Duration) idctrace.Limiter {
 	switch {
@@ -53,7 +56,7 @@ func NewLimiter(rdb redis.UniversalClient, key string, n int, per time.Duration)
 	case per <= 0:
 		panic("idcredis: NewLimiter: per must be positive")
 	}
-	return &limiter{rdb: rdb, key: key, interval: spacing(n, per), timeout: storeTimeout}
+	return &limiter{rdb: rdb, key: key, interval: spacing(n, per), timeout: storeTimeout, local: idctrace.NewLimiter(n, per)}
 }
 
 // spacing is idctrace's: the time between slots that fits n in per with a
@@ -73,13 +76,15 @@ func spacing(n int, per time.Duration) int64 {
 type limiter struct {
 	rdb      redis.UniversalClient
 	key      string
-	interval int64         // microseconds between slots
-	timeout  time.Duration // for each call to Redis
+	interval int64            // microseconds between slots
+	timeout  time.Duration    // for each call to Redis
+	local    idctrace.Limiter // paces this process while Redis fails
 
 	mu      sync.Mutex
 	until   time.Time // this process's copy of the latest pause
-	down    time.Time // Redis failed: until then, Wait returns downErr at once
-	downErr error
+	down    time.Time // until then, Redis is not asked
+	downErr error     // why Redis failed; nil once it answers
+	lost    int       // calls given up at the bound that still run
 }
 
 // Wait takes the next slot in Redis and sleeps until it comes; a pause that
@@ -90,7 +95,7 @@ func (l *limiter) Wait(ctx context.Context) error {
 }
 
 // wait is Wait that also returns the slot, on Redis's clock, the request
-// was admitted at.
+// was admitted at (none when Redis failed).
 func (l *limiter) wait(ctx context.Context) (time.Time, error) {
 	if err := ctx.Err(); err != nil {
 		return time.Time{}, err
@@ -102,9 +107,6 @@ func (l *limiter) wait(ctx context.Context) (time.Time, error) {
 		if err != nil {
 			return time.Time{}, err
 		}
-		if err := l.storeDown(); err != nil {
-			return time.Time{}, err
-		}
 		if paused {
 			held = time.Time{} // a slot taken before the pause is void
 		}
@@ -114,8 +116,12 @@ func (l *limiter) wait(ctx context.Context) (time.Time, error) {
 		}
 		wait, slot, err := l.reserve(ctx, maxWait, !held.IsZero())
 		switch {
-		case err != nil:
+		case ctx.Err() != nil:
+			return time.Time{}, ctx.Err()
+		case errors.Is(err, idctrace.ErrLocalRateLimit):
 			return time.Time{}, err
+		case err != nil: // the store's: the caller fails open, at the local limiter's pace
+			return time.Time{}, cmp.Or(l.local.Wait(ctx), err)
 		case slot.IsZero():
 			return held, nil // its slot has come, and no pause began
 		case wait == 0:
@@ -149,72 +155,43 @@ func (l *limiter) localPause(ctx context.Context, deadline time.Time, hasDeadlin
 // reserve runs reserveScript: the slot it took and the wait until it, or,
 // when recheck finds no pause, a zero slot: the caller's has come.
 func (l *limiter) reserve(ctx context.Context, maxWait int64, recheck bool) (time.Duration, time.Time, error) {
-	cctx, cancel := context.WithTimeout(ctx, l.timeout)
-	defer cancel()
 	flag := 0
 	if recheck {
 		flag = 1
 	}
-	v, err := reserveScript.Run(cctx, l.rdb, []string{l.key}, l.interval, maxWait, flag).Int64Slice()
+	v, err := l.run(ctx, reserveScript, l.interval, maxWait, flag)
 	switch {
 	case err != nil:
-		return 0, time.Time{}, l.failed(ctx, err)
-	case len(v) != 2:
-		return 0, time.Time{}, l.failed(ctx, fmt.Errorf("reserve script answered %v", v))
-	case v[0] < 0:
+		return 0, time.Time{}, err
+	case v[0] == noSlot:
 		return 0, time.Time{}, idctrace.ErrLocalRateLimit
+	case v[0] < 0 || v[0] > horizonMicros:
+		return 0, time.Time{}, errors.New("idcredis: Redis answered a wait that cannot be right")
 	case v[1] == 0:
 		return 0, time.Time{}, nil
 	}
 	return time.Duration(v[0]) * time.Microsecond, time.UnixMicro(v[1]), nil
 }
 
-// failed says why a call to Redis failed: the caller's context, or the
-// store, which the Transport treats as undecided and fails open. A store
-// that failed is not asked again for the limiter's timeout.
-func (l *limiter) failed(ctx context.Context, err error) error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return ctxErr
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		err = errNoAnswer
-	} else {
-		err = fmt.Errorf("idcredis: Redis: %w", err)
-	}
-	l.mu.Lock()
-	l.down, l.downErr = time.Now().Add(l.timeout), err
-	l.mu.Unlock()
-	return err
-}
-
-// storeDown returns the error of a store that failed less than
-// the limiter's timeout ago.
-func (l *limiter) storeDown() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if time.Now().Before(l.down) {
-		return l.downErr
-	}
-	return nil
-}
-
-// Pause admits nothing before t, here and, through Redis, in every Limiter
-// on the key. A t before the current pause's end changes nothing.
+// Pause admits nothing before t, here at once and, through Redis, in every
+// Limiter on the key as soon as Redis has recorded it: the caller does not
+// wait for Redis. A t before the current pause's end changes nothing.
 func (l *limiter) Pause(t time.Time) {
+	l.pause(t)
+}
+
+// pause is Pause that returns the call recording it in Redis, or nil.
+func (l *limiter) pause(t time.Time) *call {
 	l.mu.Lock()
 	if t.After(l.until) {
 		l.until = t
 	}
 	l.mu.Unlock()
 	d := time.Until(t)
-	if d <= 0 || l.storeDown() != nil {
-		return // a store that just failed is not asked; the local copy holds
+	if d <= 0 {
+		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
-	defer cancel()
-	if err := pauseScript.Run(ctx, l.rdb, []string{l.key}, (d+time.Microsecond-1)/time.Microsecond).Err(); err != nil {
-		l.failed(context.Background(), err) // Pause has no error to return: the next Wait returns it
-	}
+	return l.start(context.Background(), pauseScript, l.interval, (d+time.Microsecond-1)/time.Microsecond)
 }
 
 // sleep waits d or until ctx ends, and stops its timer either way.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -111,13 +112,13 @@ func TestLimiterPauseIsShared(t *testing.T) {
 	b := patient(NewLimiter(srv.client(t), "quota:pause", 10, time.Second))
 
 	end := time.Now().Add(300 * time.Millisecond)
-	a.Pause(end)
+	<-a.pause(end).done // Pause does not wait for Redis; the test does
 	require.NoError(t, b.Wait(context.Background()))
 	assert.False(t, time.Now().Before(end), "b was admitted inside a's pause")
 
 	end = time.Now().Add(time.Minute)
-	a.Pause(end)
-	a.Pause(time.Now().Add(time.Second)) // a pause never shrinks
+	<-a.pause(end).done
+	<-a.pause(time.Now().Add(time.Second)).done // a pause never shrinks
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	deadline, _ := ctx.Deadline()
@@ -152,7 +153,7 @@ func TestLimiterPauseSendsWaitersBack(t *testing.T) {
 	}
 	time.Sleep(20 * time.Millisecond) // usually four hold slots by now; either way the checks hold
 	end := time.Now().Add(400 * time.Millisecond)
-	other.Pause(end)
+	<-other.pause(end).done // Pause does not wait for Redis; the test does
 	paused := time.Now()
 	wg.Wait()
 	slices.SortFunc(admitted, func(a, b admission) int { return a.slot.Compare(b.slot) })
@@ -271,4 +272,36 @@ func TestFailOpenWarningHoldsNoRedisPassword(t *testing.T) {
 	require.Len(t, warnings, 1)
 	t.Logf("warning: %v", warnings[0].ContextMap()["error"])
 	assert.NotContains(t, warnings[0].ContextMap()["error"], password)
+}
+
+// TestCancelledWaitersCostOneSlotEach checks NewLimiter's doc: a cancelled
+// waiter costs the fleet at most its one slot. Twenty waiters without
+// deadlines (an HTTP handler's r.Context()) queue on a quota of one a
+// minute and are cancelled; the next slot comes 21 intervals after the
+// first, no later.
+func TestCancelledWaitersCostOneSlotEach(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t)
+	rdb := srv.client(t)
+	l := patient(NewLimiter(rdb, "quota:cancelled", 1, time.Minute))
+	interval := time.Duration(l.interval) * time.Microsecond
+	first, err := l.wait(context.Background())
+	require.NoError(t, err)
+
+	const waiters = 20
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for range waiters {
+		wg.Go(func() { assert.ErrorIs(t, l.Wait(ctx), context.Canceled) })
+	}
+	queued := strconv.FormatInt(first.Add((waiters+1)*interval).UnixMicro(), 10)
+	require.Eventually(t, func() bool { return rdb.HGet(ctx, "quota:cancelled", "next").Val() == queued },
+		10*time.Second, time.Millisecond, "every waiter took its slot")
+	cancel()
+	wg.Wait()
+
+	_, slot, err := l.reserve(context.Background(), -1, false)
+	require.NoError(t, err)
+	t.Logf("the next slot comes %v after the first", slot.Sub(first))
+	assert.LessOrEqual(t, slot.Sub(first), (waiters+1)*interval)
 }

@@ -2,10 +2,15 @@ package idcredis
 
 import (
 	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,8 +20,37 @@ import (
 	"go.uber.org/goleak"
 )
 
+// TestMain starts a redis-server for the examples, which take its address
+// from REDIS_ADDR as a service would, and checks for leaked goroutines once
+// the server has stopped. Without the program the examples are skipped,
+// unless IDCTRACE_CI=1, where they fail.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	flag.Parse()
+	stop := func() {}
+	switch s, err := launchRedis(); {
+	case err == nil:
+		os.Setenv("REDIS_ADDR", s.addr)
+		stop = s.stop
+	case errors.Is(err, errNoRedis) && os.Getenv("IDCTRACE_CI") != "1":
+		fmt.Fprintf(os.Stderr, "idcredis: skipping the examples: %v\n", err)
+		skip := "^Example"
+		if s := flag.Lookup("test.skip").Value.String(); s != "" {
+			skip = s + "|" + skip
+		}
+		flag.Set("test.skip", skip)
+	default:
+		fmt.Fprintf(os.Stderr, "idcredis: the examples need redis-server, and IDCTRACE_CI=1 requires it: %v\n", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	stop()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: errors on successful test run: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 // redisServer is a redis-server the test started on a free loopback port,
@@ -27,20 +61,37 @@ type redisServer struct {
 	done chan struct{} // closed when the process has exited
 }
 
+// errNoRedis says why a test that needs redis-server cannot run.
+var errNoRedis = errors.New("redis-server is not installed (apt-get install redis-server)")
+
 // startRedis starts redis-server for t and stops it when t ends. Without
 // the program it skips t, unless IDCTRACE_CI=1, where it fails.
 func startRedis(t *testing.T) *redisServer {
 	t.Helper()
-	path, err := exec.LookPath("redis-server")
-	if err != nil {
+	s, err := launchRedis()
+	if errors.Is(err, errNoRedis) {
 		if os.Getenv("IDCTRACE_CI") == "1" {
 			t.Fatal("redis-server is not installed, and IDCTRACE_CI=1 requires it")
 		}
-		t.Skip("redis-server is not installed (apt-get install redis-server)")
+		t.Skip(err)
+	}
+	require.NoError(t, err)
+	t.Cleanup(s.stop)
+	return s
+}
+
+// launchRedis starts redis-server, or returns errNoRedis without the
+// program; the caller stops it.
+func launchRedis() (*redisServer, error) {
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, errNoRedis
 	}
 	for range 5 { // a port found free can be taken before the server binds it
 		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
+		if err != nil {
+			return nil, err
+		}
 		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
 		s := &redisServer{
@@ -48,19 +99,19 @@ func startRedis(t *testing.T) *redisServer {
 			cmd:  exec.Command(path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
 			done: make(chan struct{}),
 		}
-		require.NoError(t, s.cmd.Start())
+		if err := s.cmd.Start(); err != nil {
+			return nil, err
+		}
 		go func() {
 			s.cmd.Wait()
 			close(s.done)
 		}()
-		t.Cleanup(s.stop)
 		if s.ready() {
-			return s
+			return s, nil
 		}
 		s.stop()
 	}
-	t.Fatal("redis-server did not start")
-	return nil
+	return nil, errors.New("redis-server did not start")
 }
 
 // ready reports whether the server answers PING within 5 s, or false once
@@ -88,6 +139,42 @@ func (s *redisServer) ready() bool {
 func (s *redisServer) stop() {
 	s.cmd.Process.Kill()
 	<-s.done
+}
+
+// silentStore returns the address of a listener that accepts connections
+// and never answers, as a store that hangs: it reads and drops what it is
+// sent, and closes everything when t ends.
+func silentStore(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var (
+		mu       sync.Mutex
+		conns    []net.Conn
+		readers  sync.WaitGroup
+		accepted = make(chan struct{}) // closed when the listener has stopped
+	)
+	go func() {
+		defer close(accepted)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			readers.Go(func() { io.Copy(io.Discard, c) })
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		<-accepted
+		for _, c := range conns {
+			c.Close()
+		}
+		readers.Wait()
+	})
+	return l.Addr().String()
 }
 
 // client returns a client of s, closed when t ends: each stands for a
