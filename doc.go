@@ -74,9 +74,9 @@
 // error_type), the first 10 entries a second are written and the others
 // counted ([WithLogLimit]); when the second ends, one entry with the message
 // "identitycall request failures summarized", at their level, stands for
-// them: the kind's fields, suppressed (the count), first_request_id,
-// last_request_id, first_at and last_at. Entries plus the summaries' counts
-// equal the failures.
+// them: the kind's method, route, and status or error_type, then
+// suppressed (the count), first_request_id, last_request_id, first_at and
+// last_at. Entries plus the summaries' counts equal the failures.
 //
 // A [Limiter] that cannot decide (its store is unreachable) gets a warning
 // at most once a minute: "identitycall rate limiter unavailable; pacing

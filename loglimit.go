@@ -201,7 +201,7 @@ func (t *Transport) writeSummary(s summary) {
 	if s.status != 0 {
 		fields = append(fields, zap.Int(schema.Status, s.status))
 	} else {
-		fields = append(fields, zap.String(schema.Error, s.cause))
+		fields = append(fields, zap.String(schema.ErrorType, s.cause))
 	}
 	fields = append(fields,
 		zap.Int(schema.Suppressed, s.count),

@@ -91,7 +91,7 @@ func TestLogLimitKindsAreIndependent(t *testing.T) {
 	for _, s := range sums {
 		f := s.ContextMap()
 		byMethod[f[schema.Method].(string)] = f
-		assert.Equal(t, "connection_refused", f[schema.Error], "a transport error's kind is its cause")
+		assert.Equal(t, "connection_refused", f[schema.ErrorType], "a transport error's kind is its cause, as error_type")
 		assert.NotContains(t, f, schema.Status)
 	}
 	assert.EqualValues(t, 48, byMethod["GET"][schema.Suppressed])

@@ -23,7 +23,7 @@ func summaryLine(logger *zap.Logger, route string, status int, cause string, n i
 	if status != 0 {
 		fields = append(fields, zap.Int("status", status))
 	} else {
-		fields = append(fields, zap.String("error", cause))
+		fields = append(fields, zap.String(schema.ErrorType, cause))
 	}
 	fields = append(fields, zap.Int("suppressed", n),
 		zap.String("first_request_id", "first-"+route), zap.String("last_request_id", "last-"+route),
@@ -45,7 +45,7 @@ func TestReadSummaries(t *testing.T) {
 		assert.Equal(t, logStats{logs: 1, lines: 2, summaries: 2}, stats)
 		e := entries[0]
 		assert.True(t, e.summary)
-		assert.Equal(t, "connection_refused", e.err)
+		assert.Equal(t, "connection_refused", e.errorType)
 		assert.Equal(t, 1234, e.suppressed)
 		assert.Equal(t, "first-/recordings", e.firstRequestID)
 		assert.Equal(t, "last-/recordings", e.lastRequestID)

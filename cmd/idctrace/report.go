@@ -160,10 +160,7 @@ func (r *report) add(e *logEntry) {
 	}
 	k := groupKey{method: e.method, endpoint: endpoint(e), status: e.status}
 	if k.status == 0 {
-		k.cause = e.err // a summary's error is its cause already
-		if !e.summary {
-			k.cause = cmp.Or(e.errorType, "_OTHER")
-		}
+		k.cause = cmp.Or(e.errorType, "_OTHER")
 	}
 	g := r.groups[k]
 	switch {

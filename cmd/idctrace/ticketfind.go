@@ -238,7 +238,7 @@ func summaryTicket(s *logEntry, id, account string) ticket.Ticket {
 	if s.status != 0 {
 		t.Status = statusText(s.status)
 	} else {
-		t.Cause = clean(s.err)
+		t.Cause = clean(s.errorType)
 	}
 	return t
 }
@@ -291,7 +291,7 @@ func summaryOutcome(s *logEntry) string {
 	if s.status != 0 {
 		return strconv.Itoa(s.status)
 	}
-	return clean(s.err)
+	return clean(s.errorType)
 }
 
 // started is when e's attempt started; for an entry without started_at,

@@ -31,7 +31,7 @@ const (
 	Hint         = "hint"
 )
 
-// Keys of a summary entry, beside method, route, and status or error.
+// Keys of a summary entry, beside method, route, and status or error_type.
 const (
 	Suppressed     = "suppressed"
 	FirstRequestID = "first_request_id"
