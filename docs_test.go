@@ -21,7 +21,8 @@ import (
 var goldenRE = regexp.MustCompile(`<!-- golden: (\S+)(?: lines (\d+)-(\d+))? -->\n` + "```" + `[a-z]*\n((?s).*?)` + "```\n")
 
 // TestDocsShowTheGoldenSamples: every sample the README and docs/ mark is
-// the golden file a test produces, so that no sample goes stale.
+// the golden file a test produces, so that no sample goes stale. With
+// -update, it rewrites the samples from the golden files first.
 func TestDocsShowTheGoldenSamples(t *testing.T) {
 	t.Parallel()
 	docs, err := filepath.Glob("docs/*.md")
@@ -29,6 +30,19 @@ func TestDocsShowTheGoldenSamples(t *testing.T) {
 	for _, doc := range append([]string{"README.md"}, docs...) {
 		text, err := os.ReadFile(doc)
 		require.NoError(t, err)
+		if *update { // rewrite each sample from its golden file
+			text = goldenRE.ReplaceAllFunc(text, func(block []byte) []byte {
+				m := goldenRE.FindSubmatchIndex(block)
+				want, err := os.ReadFile(string(block[m[2]:m[3]]))
+				require.NoError(t, err)
+				sample := string(want)
+				if m[4] >= 0 {
+					sample = lineRange(t, sample, string(block[m[4]:m[5]]), string(block[m[6]:m[7]]))
+				}
+				return append(append(block[:m[8]:m[8]], sample...), "```\n"...)
+			})
+			require.NoError(t, os.WriteFile(doc, text, 0o644))
+		}
 		for _, m := range goldenRE.FindAllStringSubmatch(string(text), -1) {
 			t.Run(doc+"/"+m[1], func(t *testing.T) {
 				want, err := os.ReadFile(m[1])

@@ -2,7 +2,8 @@ package idctrace
 
 // Samples the README and docs/ show, produced by the library itself and kept
 // as golden files under testdata/golden: a test fails when the output no
-// longer matches, and `go test -run Golden -update .` rewrites them.
+// longer matches, and `go test -run Golden -update .` rewrites them (then
+// `go test -run Docs -update .` rewrites the docs' samples from them).
 // TestDocsShowTheGoldenSamples checks that the docs quote them as they are.
 
 import (
@@ -86,7 +87,7 @@ func TestGoldenTicket(t *testing.T) {
 	unavailable := stubRT{status: 503, body: stringBody(`{"error":"Service temporarily unavailable"}`)}
 	tr := New(clock.serve(unavailable, 31*time.Millisecond), nil,
 		WithIDGenerator(func() string { return "f6b3d336-ac7b-4e23-ad82-0e27fdaefa77" }),
-		WithRetry(RetryPolicy{MaxRetries: 2, BaseDelay: 100 * time.Millisecond, MaxDelay: time.Second}))
+		WithRetry(DefaultRetryPolicy()))
 	tr.now = clock.Now
 	tr.sleep = func(_ context.Context, d time.Duration) error { clock.now = clock.now.Add(d); return nil }
 	tr.jitter = func(d time.Duration) time.Duration { return d * 7 / 10 }

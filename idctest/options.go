@@ -15,9 +15,10 @@ type optionFunc func(*Server)
 
 func (f optionFunc) apply(s *Server) { f(s) }
 
-// WithRateLimit allows each key n requests per window of length per: a
-// key's window starts with its first request and, once it has ended, with
-// the next one. A request past the n-th in a window gets 429 with
+// WithRateLimit allows each key n requests per window of length per. The
+// service counts its quota per account; the simulator counts it per key,
+// each key standing for an account of its own. A key's window starts with
+// its first request and, once it has ended, with the next one. A request past the n-th in a window gets 429 with
 // retry_after and a Retry-After header asking for the time until the window
 // ends: in whole seconds, rounded up, as the API does, when per is a second
 // or more; to the nanosecond, as a fraction of a second, when per is
