@@ -119,7 +119,12 @@ func (c *apiCall) do(ctx context.Context, sys *system) int {
 		return 1
 	}
 	var e *idctrace.APIError
-	if errors.As(apiErr, &e) {
+	switch {
+	case errors.Is(apiErr, idctrace.ErrNotReady):
+		// Polling meets this until the transcription is done: no ticket.
+		fmt.Fprintln(stderr, "idctrace: not ready yet: the transcription is still being processed; ask again in a few seconds")
+		return 1
+	case errors.As(apiErr, &e):
 		c.ticket(stderr, e)
 		return 1
 	}
@@ -216,15 +221,16 @@ func (c *apiCall) ticket(w io.Writer, err interface{ SupportTicket(string) strin
 }
 
 // newLogger logs to w at the levels lvl enables: the console format by
-// default, JSON lines with asJSON.
+// default, JSON lines with asJSON; either way with readable times and
+// durations, as the README's quick start logs.
 func newLogger(w io.Writer, asJSON bool, lvl zapcore.LevelEnabler) *zap.Logger {
 	cfg := zap.NewProductionEncoderConfig()
 	cfg.EncodeTime = zapcore.ISO8601TimeEncoder
+	cfg.EncodeDuration = zapcore.StringDurationEncoder
 	enc := zapcore.NewJSONEncoder(cfg)
 	if !asJSON {
 		cfg.EncodeTime = zapcore.TimeEncoderOfLayout(time.TimeOnly + ".000")
 		cfg.EncodeLevel = zapcore.CapitalLevelEncoder
-		cfg.EncodeDuration = zapcore.StringDurationEncoder
 		cfg.ConsoleSeparator = "  "
 		enc = zapcore.NewConsoleEncoder(cfg)
 	}

@@ -4,11 +4,15 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/identitycall/idctrace/idctest"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestRedirectLeavingTLSIsRefused: net/http would follow an https base
@@ -73,4 +77,26 @@ func TestRedirectLeavingTLSIsRefused(t *testing.T) {
 	code, out, stderr := runSys(t, &system{base: secure.Client().Transport}, env, "GET", "/recordings?status=307&to=tls")
 	assert.Equal(t, 0, code, stderr)
 	assert.JSONEq(t, `{"data":"over TLS"}`, out)
+}
+
+// TestCallNotReady: polling a transcription that is not ready yet gets a
+// one-line answer, not a support ticket: it is the documented, expected
+// answer (the library logs it at Debug).
+func TestCallNotReady(t *testing.T) {
+	t.Parallel()
+	srv := idctest.Start(t, idctest.WithProcessingTime(time.Hour))
+	env := map[string]string{"IDENTITYCALL_API_KEY": srv.NewKey(idctest.Read, idctest.Write), "IDENTITYCALL_BASE_URL": srv.URL}
+	path, _ := audioFile(t)
+	code, out, stderr := runCLI(t, env, `{"name":"P","language":"en"}`, "POST", "/projects", "-")
+	require.Equal(t, 0, code, stderr)
+	project := regexp.MustCompile(`"id":(\d+)`).FindStringSubmatch(out)
+	require.Len(t, project, 2, out)
+	code, out, stderr = runCLI(t, env, "", "-F", "file=@"+path, "-F", "project_id="+project[1], "POST", "/recordings")
+	require.Equal(t, 0, code, stderr)
+	id := regexp.MustCompile(`"public_id":"([^"]+)"`).FindStringSubmatch(out)
+	require.Len(t, id, 2, out)
+
+	code, _, stderr = runCLI(t, env, "", "GET", "/recordings/"+id[1]+"/transcription")
+	assert.Equal(t, 1, code)
+	assert.Equal(t, "idctrace: not ready yet: the transcription is still being processed; ask again in a few seconds\n", stderr)
 }
