@@ -94,8 +94,9 @@ func variants(b *testing.B) []variant {
 		{"retryablehttp", func(base http.RoundTripper) http.RoundTripper {
 			c := retryablehttp.NewClient()
 			c.HTTPClient = &http.Client{Transport: base}
-			c.Logger = nil // its default logs every request to stderr
-			c.RetryMax = 0 // a single attempt, as every other variant makes
+			c.Logger = nil                                         // its default logs every request to stderr
+			c.RetryMax = 0                                         // a single attempt, as every other variant makes
+			c.ErrorHandler = retryablehttp.PassthroughErrorHandler // the 503 itself, not "giving up", as every other variant returns
 			return &retryablehttp.RoundTripper{Client: c}
 		}},
 	}
