@@ -18,8 +18,10 @@ var errReadAfterClose = errors.New("idctrace: read on closed response body")
 // has read it (a 429's retry_after, CheckResponse, Flush), a goroutine reads
 // it ahead, and the caller's reads get those bytes first.
 //
-// The record ends once, in finish: when the prefix is complete, at Close,
-// when CheckResponse or Flush asks, or at the deadline, whichever is first.
+// The record ends once, in finish. One that something waits for (its entry,
+// the Recorder) ends when the prefix is complete, at Close, when
+// CheckResponse or Flush asks, or at its deadline, whichever is first; any
+// other, only when CheckResponse asks.
 type failureBody struct {
 	orig     io.ReadCloser
 	rec      *record
@@ -67,6 +69,9 @@ func (b *failureBody) recordOf() *record { return b.rec }
 
 // Read returns the bytes read ahead, if any, then reads the original.
 func (b *failureBody) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
 	b.mu.Lock()
 	for b.reading && !b.closed && b.off == len(b.prefix) {
 		b.more.Wait() // a read ahead holds the original
@@ -151,7 +156,7 @@ func (b *failureBody) settle(ctx context.Context) {
 func (b *failureBody) want() bool {
 	b.mu.Lock()
 	start := !b.done && !b.reading && !b.closed && len(b.prefix) < b.limit && b.err == nil
-	b.ahead = true
+	b.ahead = b.ahead || !b.done
 	b.reading = b.reading || start
 	done := b.done
 	b.mu.Unlock()
@@ -198,18 +203,18 @@ func (b *failureBody) finish() {
 		b.mu.Unlock()
 		if timer != nil {
 			timer.Stop()
-			b.pending.Delete(b)
 		}
 		b.rec.decodeBody(prefix, cut, int64(b.limit))
 		if publish != nil {
 			publish()
+			b.pending.Delete(b) // after: a Flush meanwhile waits for the entry
 		}
 	})
 }
 
-// Close reads what the prefix lacks, for at most b.wait, unless the
-// record has ended; then it ends a record that something waits for (any
-// other ends when CheckResponse asks) and closes the original. The original
+// Close ends a record that something waits for, first reading what the
+// prefix lacks for at most b.wait, and closes the original; a record nothing
+// waits for ends when CheckResponse asks, with what was read. The original
 // must allow Close during Read, as net/http's bodies do: that cuts a
 // stalled read short.
 func (b *failureBody) Close() error {
@@ -219,10 +224,10 @@ func (b *failureBody) Close() error {
 		return nil
 	}
 	b.closed = true
-	drain := !b.done && !b.reading && len(b.prefix) < b.limit && b.err == nil
+	watched := b.publish != nil
+	drain := watched && !b.done && !b.reading && len(b.prefix) < b.limit && b.err == nil
 	ahead := !b.done && b.reading && b.ahead // not the caller's own read, which Close cuts short
 	b.reading = b.reading || drain
-	watched := b.publish != nil
 	b.more.Broadcast()
 	b.mu.Unlock()
 	switch {
@@ -248,15 +253,17 @@ func (b *failureBody) closeOrig() (err error) {
 // the prefixes nobody reads are read ahead, all at once.
 func flushBodies(pending *sync.Map, wait time.Duration) {
 	var bodies []*failureBody
+	var open []bool
 	pending.Range(func(k, _ any) bool {
 		b := k.(*failureBody)
-		b.want()
-		bodies = append(bodies, b)
+		bodies, open = append(bodies, b), append(open, b.want())
 		return true
 	})
 	until := time.Now().Add(wait)
-	for _, b := range bodies {
-		b.await(context.Background(), until)
-		b.finish()
+	for i, b := range bodies {
+		if open[i] {
+			b.await(context.Background(), until)
+		}
+		b.finish() // or wait for the finish under way, and its entry
 	}
 }

@@ -15,10 +15,11 @@ const budgetSeconds = 10
 // expire after 10 seconds, and minPerSecond retries a second are allowed
 // whatever the balance. During an outage, calls then cost about 1 + ratio
 // requests each rather than 1 + MaxRetries; once calls succeed again, the
-// budget refills. A 429 whose retry_after pauses every caller is not
-// charged; one that asks for less than the backoff is, and
-// a retry that is not sent after all (the context ended during its wait, or
-// no rate-limit slot came in time) gives its charge back.
+// budget refills. A 429 retried after its own retry_after is not charged:
+// the server paces those. One retried after the longer backoff (a gateway's
+// retry_after of 0) is, as a 503 is. A retry that is not sent after all
+// (the context ended during its wait, or no rate-limit slot came in time)
+// gives its charge back.
 //
 // A RetryBudget is safe for concurrent use: give one to the Transports that
 // share an account. A nil *RetryBudget allows every retry.

@@ -83,6 +83,11 @@ func (c *call) attempt() (*http.Response, *record) {
 		r.finish()
 		return nil, r
 	}
+	if below := resp.Request; below != nil && below != out {
+		// A transport below may have added credentials (an oauth2.Transport
+		// does): the request it sent is the one to redact and hint by.
+		r.sent, r.secrets = below, redact.AppendSecrets(r.secrets, below)
+	}
 	r.inspectHeader(resp, end)
 	r.finish()
 	c.ctx.record = r

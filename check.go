@@ -14,7 +14,8 @@ var errNilResponse = errors.New("idctrace: CheckResponse: nil response")
 // [*APIError] otherwise; the body stays readable, byte for byte. For a
 // response that came through a [Transport], the error is what the
 // Transport recorded, as its entry has it. Either way, CheckResponse reads
-// the body's prefix itself when nobody has, waiting at most a second.
+// the body's prefix itself when nobody has, waiting at most the
+// Transport's [WithBodyReadTimeout] (a second without a Transport).
 func CheckResponse(resp *http.Response) error {
 	if resp == nil {
 		return errNilResponse

@@ -138,6 +138,9 @@ func (e *TransportError) Error() string {
 	var b strings.Builder
 	b.WriteString("identitycall: " + e.Method + " " + e.URL + ": " + e.cause())
 	writeRequestID(&b, e.RequestID)
+	if e.record == nil {
+		return redact.Text(b.String(), nil, false) // built by hand: nothing redacted it yet
+	}
 	return b.String()
 }
 

@@ -163,3 +163,14 @@ func TestRequestIDFromError(t *testing.T) {
 		assert.Equal(t, tt.want, RequestIDFromError(tt.err), "%v", tt.err)
 	}
 }
+
+// TestTransportErrorHandBuiltTextHoldsNoKey: the text of a hand-built
+// TransportError holds no key, as its ticket and a hand-built APIError's
+// text do not.
+func TestTransportErrorHandBuiltTextHoldsNoKey(t *testing.T) {
+	t.Parallel()
+	e := &TransportError{Method: "GET", URL: DefaultBaseURL + "/recordings?api_key=" + testKey,
+		Err: errors.New("connection refused"), RequestID: "req-1"}
+	assert.NotContains(t, e.Error(), testKey[4:len(testKey)-4])
+	assert.NotContains(t, e.SupportTicket(""), testKey[4:len(testKey)-4], "as its ticket does")
+}

@@ -141,3 +141,31 @@ func TestTransportHints(t *testing.T) {
 		})
 	}
 }
+
+// TestHintWhenAuthIsAddedBelow: the API key is often set by a
+// RoundTripper below the Transport (oauth2.Transport's shape: it clones the
+// request and sets Authorization), as WrapClient over such a client builds.
+// The hint reads the request as sent (resp.Request), which carries the key:
+// no "the request had no Authorization header", a wrong hint, worse than
+// none.
+func TestHintWhenAuthIsAddedBelow(t *testing.T) {
+	t.Parallel()
+	srv := newScripted(t, reply(401, `{"error":"Invalid or expired API key"}`))
+	base := srv.Client().Transport
+	withKey := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		out := req.Clone(req.Context())
+		out.Header.Set("Authorization", "Bearer "+testKey)
+		return base.RoundTrip(out)
+	})
+	log, logs := observed()
+	client := WrapClient(&http.Client{Transport: withKey}, log)
+	resp, err := client.Get(srv.URL + "/api/v1/public/recordings")
+	require.NoError(t, err)
+	readAll(t, resp)
+	require.Equal(t, "Bearer "+testKey, srv.got()[0].header.Get("Authorization"), "the key was sent")
+	var apiErr *APIError
+	require.ErrorAs(t, CheckResponse(resp), &apiErr)
+	assert.Empty(t, apiErr.Hint, "a hint about a header that was sent")
+	require.Equal(t, 1, logs.Len())
+	assert.NotContains(t, logs.All()[0].ContextMap(), schema.Hint)
+}

@@ -175,8 +175,6 @@ func (l *limiter) giveBack(slot time.Duration) {
 // paused reports whether a pause holds now: one that began while a waiter
 // slept sends it back to take a slot after the pause.
 func (l *limiter) paused() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	return l.clock() < time.Duration(l.until.Load())
 }
 

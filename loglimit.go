@@ -62,6 +62,7 @@ type logLimit struct {
 	windows map[kind]*window
 	pending []*window // windows with a summary to write, in no order
 	timer   *time.Timer
+	due     time.Time // when timer fires
 	pruneAt int       // the size of windows past which ended ones are forgotten
 	writing int       // summaries being written
 	written sync.Cond // signalled when writing drops to 0
@@ -100,9 +101,7 @@ func (l *logLimit) allow(r *record, lvl zapcore.Level) bool {
 	}
 	if w.sum.count == 0 {
 		l.pending = append(l.pending, w)
-		if l.timer == nil {
-			l.timer = time.AfterFunc(w.start.Add(l.per).Sub(now), l.writeEnded)
-		}
+		l.schedule(w.start.Add(l.per), now)
 	}
 	w.sum.add(k, lvl, r.requestID, r.started)
 	return false
@@ -118,6 +117,20 @@ func (l *logLimit) prune(now time.Time) {
 		}
 	}
 	l.pruneAt = max(minPrune, 2*len(l.windows))
+}
+
+// schedule makes the timer fire at end, or earlier if it already will. The
+// caller holds l.mu.
+func (l *logLimit) schedule(end, now time.Time) {
+	switch {
+	case l.timer == nil:
+		l.timer = time.AfterFunc(end.Sub(now), l.writeEnded)
+	case end.Before(l.due):
+		l.timer.Reset(end.Sub(now))
+	default:
+		return
+	}
+	l.due = end
 }
 
 func (s *summary) add(k kind, lvl zapcore.Level, id string, at time.Time) {
@@ -167,7 +180,7 @@ func (l *logLimit) writeSummaries(all bool) {
 		l.timer = nil
 	}
 	if !next.IsZero() {
-		l.timer = time.AfterFunc(next.Sub(now), l.writeEnded)
+		l.schedule(next, now)
 	}
 	l.writing += len(out)
 	l.mu.Unlock()

@@ -344,3 +344,33 @@ func TestFlushWaitsForTheTimersSummary(t *testing.T) {
 		}
 	})
 }
+
+// TestLogLimitSummaryWhenItsOwnWindowEnds: each kind's window starts at
+// its own first failure, and its summary is written when that window ends,
+// though the one timer was set for a later window first (a review found
+// DELETE's summary, due at 1 s, written at 1.5 s).
+func TestLogLimitSummaryWhenItsOwnWindowEnds(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		log, logs := observed()
+		tr := New(stubRT{status: 404, body: stringBody(notFoundBody)}, log, WithLogLimit(1, time.Second))
+		call := func(method string) {
+			resp, err := tr.RoundTrip(mustRequest(t, method, recordingURL))
+			require.NoError(t, err)
+			readAll(t, resp)
+		}
+		call("DELETE") // t=0: DELETE's window opens, ends at 1 s
+		time.Sleep(500 * time.Millisecond)
+		call("GET")                        // t=0.5 s: GET's window opens, ends at 1.5 s
+		call("GET")                        // counted: the timer is set for GET's end, 1.5 s
+		call("DELETE")                     // counted into DELETE's window, which ends at 1 s
+		time.Sleep(600 * time.Millisecond) // t=1.1 s
+		synctest.Wait()
+		sums := logs.FilterMessage(schema.Summarized).All()
+		if assert.Len(t, sums, 1, "DELETE's window ended at 1 s: its summary is due") {
+			assert.Equal(t, "DELETE", sums[0].ContextMap()[schema.Method])
+		}
+		tr.Flush()
+		assert.Equal(t, 4, accounted(logs))
+	})
+}

@@ -416,3 +416,43 @@ func TestRedactionOfAKeyInTheMethod(t *testing.T) {
 		}
 	}
 }
+
+// TestRedactionOfCredentialsSetBelow: the request's own credentials are
+// replaced wherever a server echoes them, whether the caller set them or a
+// RoundTripper below the Transport did (a client that already carries its
+// key, which WrapClient wraps): the request as sent, resp.Request, is
+// redacted too.
+func TestRedactionOfCredentialsSetBelow(t *testing.T) {
+	t.Parallel()
+	const secret = "dXNlcjpzM2NyZXQtcGFzc3dvcmQ=" // base64 of user:s3cret-password
+	srv := newScripted(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(401)
+		io.WriteString(w, "bad credentials: "+r.Header.Get("Authorization")) // a server that echoes
+	})
+	base := srv.Client().Transport
+	withCredentials := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		out := req.Clone(req.Context())
+		out.Header.Set("Authorization", "Basic "+secret)
+		return base.RoundTrip(out)
+	})
+	for _, below := range []bool{false, true} {
+		t.Run(fmt.Sprintf("set below %v", below), func(t *testing.T) {
+			rt := base
+			req := mustRequest(t, "GET", srv.URL+"/api/v1/public/recordings")
+			if below {
+				rt = withCredentials
+			} else {
+				req.Header.Set("Authorization", "Basic "+secret)
+			}
+			log, logs := observed()
+			resp, err := New(rt, log).RoundTrip(req)
+			require.NoError(t, err)
+			readAll(t, resp)
+			require.Equal(t, 1, logs.Len())
+			assert.NotContains(t, logs.All()[0].ContextMap()[schema.Body], secret, "the entry")
+			var apiErr *APIError
+			require.ErrorAs(t, CheckResponse(resp), &apiErr)
+			assert.NotContains(t, apiErr.Body, secret, "the APIError")
+		})
+	}
+}

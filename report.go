@@ -89,9 +89,9 @@ func (t *Transport) shouldLog(r *record, lvl zapcore.Level) bool {
 // failOpen lets an attempt of req go when the limiter could not decide, and
 // warns once a minute while that lasts.
 func (t *Transport) failOpen(req *http.Request, err error) {
-	now := t.now().UnixNano()
+	now := t.now() // with its monotonic reading: a wall clock stepped back silences nothing
 	last := t.warnedAt.Load()
-	if t.logger == nil || now-last < int64(time.Minute) || !t.warnedAt.CompareAndSwap(last, now) {
+	if t.logger == nil || last != nil && now.Sub(*last) < time.Minute || !t.warnedAt.CompareAndSwap(last, &now) {
 		return
 	}
 	if ce := check(t.logger, zapcore.WarnLevel, schema.LimiterDown); ce != nil {

@@ -1,6 +1,7 @@
 package idctrace
 
 import (
+	"cmp"
 	"slices"
 
 	"github.com/identitycall/idctrace/internal/redact"
@@ -29,7 +30,7 @@ func (e *TransportError) SupportTicket(accountEmail string) string {
 		return e.record.ticket(accountEmail).String()
 	}
 	r := &record{requestID: e.RequestID, method: e.Method, url: e.URL, route: e.Route, started: e.Time,
-		attempt: e.Attempt, duration: e.Duration, message: e.cause(), errType: e.ErrorType, hint: e.Hint}
+		attempt: e.Attempt, duration: e.Duration, message: cmp.Or(e.cause(), e.ErrorType), errType: e.ErrorType, hint: e.Hint}
 	return handBuilt(r, accountEmail)
 }
 
@@ -37,8 +38,8 @@ func (e *TransportError) SupportTicket(accountEmail string) string {
 // nothing has redacted yet.
 func handBuilt(r *record, account string) string {
 	text := func(s string) string { return redact.Text(s, nil, false) }
-	r.requestID, r.method, r.url, r.message, r.body, r.hint = text(r.requestID), text(r.method), text(r.url),
-		text(r.message), text(r.body), text(r.hint)
+	r.requestID, r.method, r.url, r.route, r.message, r.body, r.hint = text(r.requestID), text(r.method), text(r.url),
+		text(r.route), text(r.message), text(r.body), text(r.hint)
 	r.errs = slices.Clone(r.errs)
 	for i, e := range r.errs {
 		r.errs[i] = text(e)

@@ -189,3 +189,16 @@ func TestSupportTicketsAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestSupportTicketHandBuiltHoldsNoKey: the ticket of a hand-built error
+// holds no key, in its Route (the Endpoint line) as in every other field.
+func TestSupportTicketHandBuiltHoldsNoKey(t *testing.T) {
+	t.Parallel()
+	route := "/recordings/" + testKey
+	for name, ticket := range map[string]string{
+		"APIError":       (&APIError{StatusCode: 404, Method: "GET", Route: route}).SupportTicket(""),
+		"TransportError": (&TransportError{Method: "GET", Route: route, ErrorType: "timeout"}).SupportTicket(""),
+	} {
+		assert.NotContains(t, ticket, testKey[4:len(testKey)-4], "%s: the key is in its ticket:\n%s", name, ticket)
+	}
+}

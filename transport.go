@@ -29,11 +29,11 @@ type Transport struct {
 	limiter    Limiter     // nil: every attempt is sent at once
 	recorder   *Recorder
 	observers  []func(Attempt)
-	limitN     int           // WithLogLimit's n; < 0: every failure is logged
-	limitPer   time.Duration // and its window
-	storm      *logLimit     // nil when off
-	warnedAt   atomic.Int64  // when the limiter last failed open with a warning, in Unix nanoseconds
-	pending    sync.Map      // failure bodies whose records wait to be reported, for Flush
+	limitN     int                       // WithLogLimit's n; < 0: every failure is logged
+	limitPer   time.Duration             // and its window
+	storm      *logLimit                 // nil when off
+	warnedAt   atomic.Pointer[time.Time] // when the limiter last failed open with a warning
+	pending    sync.Map                  // failure bodies whose records wait to be reported, for Flush
 
 	// Seams for tests inside the package; New sets the real ones.
 	now    func() time.Time
