@@ -4,7 +4,7 @@
 # load from elsewhere lands on both alike. Each binary's overheads are over
 # its own bare transport, in the same round.
 #
-#   ./compare.sh 2acc7fd                          # 6 rounds, stub base, success and outage
+#   ./compare.sh 2acc7fd                          # 6 rounds, stub base, success and outage, the ceilings' variants
 #   COUNT=8 BENCH='base=stub' ./compare.sh HEAD~5  # every stub path
 #
 # Raw results go to compare.txt; the table of medians, and allocations
@@ -14,7 +14,8 @@ cd "$(dirname "$0")"
 
 old=${1:?usage: compare.sh COMMIT}
 count=${COUNT:-6}
-bench=${BENCH:-base=stub/path=(success|outage)}
+bench=${BENCH:-base=stub/path=(success|outage)/run=(serial|parallel)/impl=(bare|lean|idctrace|idctrace\+retry|idctrace\+everyentry|otelhttp-noop)\$}
+benchtime=${BENCHTIME:-1s}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 
@@ -27,7 +28,7 @@ go test -c -o "$dir/new.test" .
 for round in $(seq "$count"); do
 	echo "round $round of $count" >&2
 	for build in new old; do
-		{ "$dir/$build.test" -test.run '^$' -test.bench "BenchmarkRoundTrip/$bench" -test.benchmem -test.count 1 || true; } |
+		{ "$dir/$build.test" -test.run '^$' -test.bench "BenchmarkRoundTrip/$bench" -test.benchmem -test.count 1 -test.benchtime "$benchtime" || true; } |
 			sed -n "s|^BenchmarkRoundTrip/\([^ ]*\)-[0-9]*[[:space:]]|$build \1 |p" >> compare.txt
 	done
 done
