@@ -14,7 +14,7 @@ cd "$(dirname "$0")"
 
 old=${1:?usage: compare.sh COMMIT}
 count=${COUNT:-6}
-bench=${BENCH:-base=stub/path=(success|outage)/run=(serial|parallel)/impl=(bare|lean|idctrace|idctrace\+retry|idctrace\+everyentry|otelhttp-noop)\$}
+bench=${BENCH:-base=stub/path=(success|outage)/run=(serial|parallel)/impl=(bare|lean|idctrace|idctrace[+]retry|idctrace[+]everyentry|otelhttp-noop)\$}
 benchtime=${BENCHTIME:-1s}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
