@@ -84,9 +84,7 @@ func TestHints(t *testing.T) {
 func TestTransportHints(t *testing.T) {
 	t.Parallel()
 	refused := func() string {
-		ln := listen(t)
-		ln.Close()
-		return "http://" + ln.Addr().String() + "/api/v1/public/recordings"
+		return "http://" + refusedAddr(t) + "/api/v1/public/recordings"
 	}()
 	tlsSrv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	tlsSrv.Config.ErrorLog = log.New(io.Discard, "", 0) // the handshake failure is the point

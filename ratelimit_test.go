@@ -311,9 +311,7 @@ func TestQuotaIsKept(t *testing.T) {
 // outage caused, and the entry carries no retry_skipped.
 func TestRetryWithoutSlotAfterTransportError(t *testing.T) {
 	t.Parallel()
-	ln := listen(t)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close()) // nothing listens: connection refused
+	addr := refusedAddr(t)
 
 	log, logs := observed()
 	var seen recordAttempts

@@ -36,9 +36,7 @@ type failedCall struct {
 func failThrough(t *testing.T, rec *Recorder, h http.Handler, calls ...failedCall) []failedCall {
 	t.Helper()
 	srv := newServer(t, "HTTP/1.1", h)
-	ln := listen(t)
-	closed := "http://" + ln.Addr().String()
-	require.NoError(t, ln.Close())
+	closed := "http://" + refusedAddr(t)
 	tr, _, _ := retrying(srv.Client().Transport, RetryPolicy{MaxRetries: 2, BaseDelay: time.Millisecond, MaxDelay: time.Second})
 	tr.recorder = rec
 	for i, c := range calls {

@@ -141,10 +141,7 @@ func TestRetryNeverOnClientErrors(t *testing.T) {
 func TestRetryTransportErrors(t *testing.T) {
 	t.Parallel()
 	refused := func() string {
-		ln := listen(t)
-		addr := ln.Addr().String()
-		ln.Close()
-		return "http://" + addr + "/"
+		return "http://" + refusedAddr(t) + "/"
 	}
 	tlsSrv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	tlsSrv.Config.ErrorLog = log.New(io.Discard, "", 0) // the handshake failure is the point

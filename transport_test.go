@@ -475,9 +475,7 @@ func TestQuickStartAsWritten(t *testing.T) {
 // text of idctrace's error.
 func TestQuickStartErrorHoldsNoRawURL(t *testing.T) {
 	t.Parallel()
-	ln := listen(t)
-	refused := "http://" + ln.Addr().String()
-	ln.Close()
+	refused := "http://" + refusedAddr(t)
 	slow := newServer(t, "HTTP/1.1", http.HandlerFunc(hang))
 	for _, tt := range []struct {
 		name, base string

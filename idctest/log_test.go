@@ -204,8 +204,9 @@ func TestRequestLogAnswersAfterEviction(t *testing.T) {
 	assert.Error(t, <-done)
 	require.Eventually(t, func() bool { return srv.Counts().Answered == idctest.MaxLoggedRequests+1 }, 10*time.Second, time.Millisecond)
 	assert.Equal(t, map[int]int{0: 1, 401: idctest.MaxLoggedRequests}, srv.Counts().ByStatus)
+	require.Eventually(t, func() bool { return logs.FilterField(zap.String("request_id", "slow")).Len() == 1 },
+		10*time.Second, time.Millisecond, "counted, then logged")
 	slow := logs.FilterField(zap.String("request_id", "slow")).All()
-	require.Len(t, slow, 1)
 	assert.Equal(t, map[string]any{"request_id": "slow", "method": "GET", "path": "/api/v1/public/recordings/slow", "status": int64(0)},
 		slow[0].ContextMap())
 	assert.Len(t, srv.Requests(), idctest.MaxLoggedRequests)

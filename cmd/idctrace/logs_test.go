@@ -7,7 +7,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -58,10 +57,7 @@ func traffic(t *testing.T, logger *zap.Logger) []string {
 	srv := idctest.Start(t)
 	key, revoked := srv.NewKey(idctest.Read), srv.NewKey(idctest.Read)
 	srv.RevokeKey(revoked)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	refused := "http://" + ln.Addr().String() + idctest.BasePath
-	ln.Close()
+	refused := "http://" + refusedAddr(t) + idctest.BasePath
 	transport := &http.Transport{}
 	defer transport.CloseIdleConnections()
 	client := idctrace.WrapClient(&http.Client{Transport: transport}, logger,

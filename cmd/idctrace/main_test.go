@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/identitycall/idctrace/idctest"
@@ -163,10 +161,7 @@ func TestCallAgainstSimulator(t *testing.T) {
 
 func TestCallTransportError(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := refusedAddr(t)
 	env := map[string]string{"IDENTITYCALL_API_KEY": "idc_" + strings.Repeat("b", 32)}
 	code, out, stderr := runCLI(t, env, "", "-retries", "0", "-base-url", "http://"+addr+"/api/v1/public", "GET", "/recordings")
 	assert.Equal(t, 1, code)

@@ -97,10 +97,7 @@ func runService(t *testing.T) *serviceLog {
 	srv := idctest.NewServer(idctest.WithServiceDefaults(), idctest.WithClock(clock.Now))
 	defer srv.Close()
 	key := srv.NewKey(idctest.Read, idctest.Write)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	down := "http://" + ln.Addr().String() + idctest.BasePath
-	require.NoError(t, ln.Close())
+	down := "http://" + refusedAddr(t) + idctest.BasePath
 
 	out := &serviceLog{starts: map[string]time.Time{}, ports: strings.NewReplacer(
 		"127.0.0.1:"+portOf(srv.URL), "127.0.0.1:"+simPort, "127.0.0.1:"+portOf(down), "127.0.0.1:"+downPort)}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -79,10 +78,7 @@ func TestTicketIsSupportTicket(t *testing.T) {
 			defer srv.Close()
 			base := srv.URL
 			if tt.replies == nil {
-				ln, err := net.Listen("tcp", "127.0.0.1:0")
-				require.NoError(t, err)
-				base = "http://" + ln.Addr().String()
-				ln.Close()
+				base = "http://" + refusedAddr(t)
 			}
 			path := filepath.Join(t.TempDir(), "service.log")
 			f, err := os.Create(path)
