@@ -152,18 +152,19 @@ func (b *failureBody) settle(ctx context.Context) {
 }
 
 // want asks for the prefix ahead of the caller's reads, and reports
-// whether the record has yet to end.
+// whether it is worth waiting for: the record has yet to end and a read is
+// under way (none is, on a body closed or read to its prefix's end).
 func (b *failureBody) want() bool {
 	b.mu.Lock()
 	start := !b.done && !b.reading && !b.closed && len(b.prefix) < b.limit && b.err == nil
 	b.ahead = b.ahead || !b.done
 	b.reading = b.reading || start
-	done := b.done
+	wait := !b.done && b.reading
 	b.mu.Unlock()
 	if start {
 		go b.readAhead()
 	}
-	return !done
+	return wait
 }
 
 // await waits until the prefix is complete, until, or ctx ends.

@@ -516,6 +516,7 @@ func (b *trickleBody) Close() error {
 // interleave (a review found an interleaving where Close read for ever).
 // Real time: the stream never blocks, so a bubble's clock would not move.
 func TestFailureBodyCloseReturnsWhateverFlushDoes(t *testing.T) {
+	t.Parallel()
 	for i := range 300 {
 		var stall atomic.Bool
 		body := &trickleBody{stall: &stall, closed: make(chan struct{})}
