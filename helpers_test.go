@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -342,3 +343,34 @@ type pipeAddr struct{}
 
 func (pipeAddr) Network() string { return "pipe" }
 func (pipeAddr) String() string  { return "127.0.0.1:1" }
+
+// blockingCore is a zap core that holds the write of every entry whose
+// message is msg until release is closed, as a stalled logger would.
+type blockingCore struct {
+	msg     string
+	entered chan struct{} // closed when such a write begins
+	release chan struct{}
+	once    sync.Once
+	written atomic.Int32 // such entries written
+}
+
+func newBlockingCore(msg string) *blockingCore {
+	return &blockingCore{msg: msg, entered: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (c *blockingCore) Enabled(zapcore.Level) bool        { return true }
+func (c *blockingCore) With([]zapcore.Field) zapcore.Core { return c }
+func (c *blockingCore) Sync() error                       { return nil }
+
+func (c *blockingCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	return ce.AddCore(e, c)
+}
+
+func (c *blockingCore) Write(e zapcore.Entry, _ []zapcore.Field) error {
+	if e.Message == c.msg {
+		c.once.Do(func() { close(c.entered) })
+		<-c.release
+		c.written.Add(1)
+	}
+	return nil
+}

@@ -153,7 +153,7 @@ func TestLogLimitForgetsEndedWindows(t *testing.T) {
 // intact, and a Flush waits for the stalled write like any write.
 func TestLogLimitStalledSummaryBlocksNoCall(t *testing.T) {
 	t.Parallel()
-	core := &blockingSummaries{LevelEnabler: zapcore.DebugLevel, entered: make(chan struct{}), release: make(chan struct{})}
+	core := newBlockingCore(schema.Summarized)
 	tr := New(stubRT{status: 503, body: stringBody(`{"error":"down"}`)}, zap.New(core), WithLogLimit(1, 5*time.Millisecond))
 	stormCalls(t, tr, 3, "GET", "/recordings") // one entry, two counted: the timer writes their summary
 	finishes(t, "the timer's summary write", func() { <-core.entered })
@@ -281,33 +281,6 @@ type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
-// blockingSummaries is a core that records entries and holds every
-// summary's write until release is closed.
-type blockingSummaries struct {
-	zapcore.LevelEnabler
-	entered chan struct{} // closed when a summary's write begins
-	release chan struct{}
-	once    sync.Once
-	written atomic.Int32 // summaries written
-}
-
-func (c *blockingSummaries) With([]zapcore.Field) zapcore.Core { return c }
-
-func (c *blockingSummaries) Sync() error { return nil }
-
-func (c *blockingSummaries) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
-	return ce.AddCore(e, c)
-}
-
-func (c *blockingSummaries) Write(e zapcore.Entry, _ []zapcore.Field) error {
-	if e.Message == schema.Summarized {
-		c.once.Do(func() { close(c.entered) })
-		<-c.release
-		c.written.Add(1)
-	}
-	return nil
-}
-
 // TestFlushWaitsForTheTimersSummary: the timer's take writes the
 // summaries it took after it unlocks; a Flush meanwhile finds nothing
 // pending and returns before they are written. At shutdown (Flush, then
@@ -318,7 +291,7 @@ func (c *blockingSummaries) Write(e zapcore.Entry, _ []zapcore.Field) error {
 // -race), counting e.g. 433 of 600 right after Flush and 600 50 ms later.
 func TestFlushWaitsForTheTimersSummary(t *testing.T) {
 	t.Parallel()
-	core := &blockingSummaries{LevelEnabler: zapcore.DebugLevel, entered: make(chan struct{}), release: make(chan struct{})}
+	core := newBlockingCore(schema.Summarized)
 	tr := New(stubRT{status: 503, body: stringBody(`{"error":"down"}`)}, zap.New(core), WithLogLimit(1, 5*time.Millisecond))
 	stormCalls(t, tr, 3, "GET", "/recordings") // one entry, two counted: the timer writes their summary
 	finishes(t, "the timer's summary write", func() { <-core.entered })

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -188,4 +189,12 @@ func TestCallTimeout(t *testing.T) {
 	assert.Contains(t, stderr, "Hint:        No response within")
 	assert.Regexp(t, `Request ID:  [0-9a-f-]{36}\n`, stderr)
 	assert.NotContains(t, stderr, "IDENTITYCALL_EMAIL.)", "the email was given")
+}
+
+// heapMiB returns the heap in use after a collection, in MiB.
+func heapMiB() float64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return float64(m.HeapAlloc) / (1 << 20)
 }

@@ -427,12 +427,7 @@ func TestReportRowsAreBounded(t *testing.T) {
 // written; before, each row kept its entry's texts whole, 22 MiB). Not
 // parallel: it reads the heap.
 func TestReportMemoryIsBounded(t *testing.T) {
-	heap := func() float64 {
-		runtime.GC()
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		return float64(m.HeapAlloc) / (1 << 20)
-	}
+	heap := heapMiB
 	before := heap()
 	pr, pw := io.Pipe()
 	go func() {

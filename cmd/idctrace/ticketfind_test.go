@@ -312,12 +312,7 @@ func TestTicketOfAConstantID(t *testing.T) {
 // of fields each grow the heap by less than 10 MiB (2.8 MiB when written;
 // before, every entry whole, 24 MiB). Not parallel: it reads the heap.
 func TestTicketMemoryIsBounded(t *testing.T) {
-	heap := func() float64 {
-		runtime.GC()
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		return float64(m.HeapAlloc) / (1 << 20)
-	}
+	heap := heapMiB
 	before := heap()
 	pr, pw := io.Pipe()
 	go func() {
