@@ -28,7 +28,8 @@ var (
 
 // APIError describes a response with a status of 400 or more. When a
 // [Transport] or [CheckResponse] builds it, every string in it is redacted,
-// as in the log entry; one built by hand prints as given.
+// as in the log entry; one built by hand is redacted when printed (Error,
+// SupportTicket).
 type APIError struct {
 	StatusCode int
 	Message    string        // the body's "error"
