@@ -45,17 +45,20 @@ func (c *call) attempt() (*http.Response, *record) {
 	t := c.t
 	c.n++
 	waitStart, err := c.waitForSlot()
+	started := t.now()
+	queued := queuedSince(waitStart, started)
 	var out *http.Request
 	if err == nil {
 		out, err = c.request()
 	}
 	if err != nil {
-		return nil, c.notSent(c.n, err, queuedSince(waitStart, t.now()))
+		return nil, c.notSent(c.n, err, queued)
 	}
-	c.sendingRetry(out.Body)
+	if c.pending != nil { // a retry: the attempt it follows is closed and observed first
+		c.sendingRetry(out.Body)
+		started = t.now()
+	}
 	c.charged = charge{} // sent: the budget keeps it
-	started := t.now()
-	queued := queuedSince(waitStart, started)
 	if c.n == 1 {
 		c.started = started
 		t.retry.Budget.deposit(started)
