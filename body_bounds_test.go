@@ -234,19 +234,5 @@ func TestFailureBodyFlushWaitsForTheEntryBeingWritten(t *testing.T) {
 	defer resp.Body.Close()
 	finishes(t, "the timer's entry write", func() { <-core.entered }) // nobody read the body: the bound ends it
 
-	flushed := make(chan struct{})
-	released := make(chan struct{})
-	go func() {
-		defer close(released)
-		select { // a correct Flush blocks until the write ends: let it end
-		case <-flushed:
-		case <-time.After(50 * time.Millisecond):
-		}
-		close(core.release)
-	}()
-	tr.Flush()
-	written := core.written.Load()
-	close(flushed)
-	<-released
-	assert.EqualValues(t, 1, written, "when Flush returns, the entry the timer is writing is written")
+	assert.EqualValues(t, 1, core.writtenWhen(tr.Flush), "when Flush returns, the entry the timer is writing is written")
 }

@@ -374,3 +374,24 @@ func (c *blockingCore) Write(e zapcore.Entry, _ []zapcore.Field) error {
 	}
 	return nil
 }
+
+// writtenWhen calls f while a write is held, releases the write when f
+// returns or 50 ms later, whichever is first, and returns how many entries
+// were written when f returned: 1 if f waits for the write, 0 if not.
+func (c *blockingCore) writtenWhen(f func()) int32 {
+	returned := make(chan struct{})
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		select {
+		case <-returned:
+		case <-time.After(50 * time.Millisecond):
+		}
+		close(c.release)
+	}()
+	f()
+	written := c.written.Load()
+	close(returned)
+	<-released
+	return written
+}

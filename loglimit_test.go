@@ -296,21 +296,7 @@ func TestFlushWaitsForTheTimersSummary(t *testing.T) {
 	stormCalls(t, tr, 3, "GET", "/recordings") // one entry, two counted: the timer writes their summary
 	finishes(t, "the timer's summary write", func() { <-core.entered })
 
-	flushed := make(chan struct{})
-	released := make(chan struct{})
-	go func() {
-		defer close(released)
-		select { // a correct Flush blocks until the write ends: let it end
-		case <-flushed:
-		case <-time.After(50 * time.Millisecond):
-		}
-		close(core.release)
-	}()
-	tr.Flush()
-	written := core.written.Load()
-	close(flushed)
-	<-released
-	assert.EqualValues(t, 1, written, "when Flush returns, the summary the timer took is written")
+	assert.EqualValues(t, 1, core.writtenWhen(tr.Flush), "when Flush returns, the summary the timer took is written")
 	finishes(t, "the summary write", func() {
 		for core.written.Load() == 0 {
 			time.Sleep(time.Millisecond)
