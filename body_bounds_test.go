@@ -61,7 +61,7 @@ func TestFailureBodyCloseReturnsWhateverFlushDoes(t *testing.T) {
 	t.Parallel()
 	for i := range 300 {
 		var stall atomic.Bool
-		body := &trickleBody{stall: &stall, closed: make(chan struct{})}
+		body := &trickleBody{stall: &stall, closed: make(chan struct{}), pause: 20 * time.Microsecond}
 		log, _ := observed()
 		tr := New(stubRT{status: 404, body: func() io.ReadCloser { return body }}, log,
 			WithMaxBodyBytes(1<<30), WithBodyReadTimeout(2*time.Millisecond))
