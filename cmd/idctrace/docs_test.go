@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -117,9 +118,10 @@ func TestDocsFailedCall(t *testing.T) {
 }
 
 // TestDocsServiceLog: the service log that the docs' tickets and reports
-// read, and what ticket and report print of it. Not parallel: it runs the
-// commands in the log's directory, so that they read as a user types them.
+// read, and what ticket and report print of it. The commands read the log
+// by its full path and are shown as a user types them, in its directory.
 func TestDocsServiceLog(t *testing.T) {
+	t.Parallel()
 	l := runService(t)
 	log := normalizeLog(t, l)
 	checkDocGolden(t, "service.log", log)
@@ -137,9 +139,8 @@ func TestDocsServiceLog(t *testing.T) {
 	require.Equal(t, l.ticket, ids.ticket)
 	require.Equal(t, l.limited, ids.limited)
 
-	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "service.log"), []byte(log), 0o600))
-	t.Chdir(dir)
+	path := filepath.Join(t.TempDir(), "service.log")
+	require.NoError(t, os.WriteFile(path, []byte(log), 0o600))
 	for _, c := range []struct {
 		golden string
 		args   []string
@@ -148,9 +149,12 @@ func TestDocsServiceLog(t *testing.T) {
 		{"report.txt", []string{"report", "-log", "service.log"}},
 		{"report-json.txt", []string{"report", "-json", "-log", "service.log"}},
 	} {
-		code, out, stderr := runCLI(t, nil, "", c.args...)
+		run := slices.Clone(c.args)
+		run[slices.Index(run, "service.log")] = path
+		code, out, stderr := runCLI(t, nil, "", run...)
 		require.Equal(t, 0, code, stderr)
 		assert.Empty(t, stderr, c.args)
+		assert.NotContains(t, out, path, "the output names no path of the test's")
 		checkDocGolden(t, c.golden, commandLine(c.args...)+out)
 	}
 }
