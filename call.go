@@ -167,8 +167,7 @@ func (c *call) record(out *http.Request, started time.Time, queued time.Duration
 // gives back what the budget charged for it.
 func (c *call) notSent(n int, err error, queued time.Duration) *record {
 	if n > 1 {
-		c.t.retry.Budget.refund(c.charged)
-		c.charged = charge{}
+		c.refund()
 	}
 	r := c.record(c.req, c.t.now(), queued)
 	r.attempt, r.notSent, r.err = n, true, err
@@ -200,21 +199,49 @@ func (c *call) sendingRetry(next io.Closer) {
 		return
 	}
 	c.kept, c.pending = nil, nil
-	if kept != nil && kept.Body != nil {
-		defer kept.Body.Close()
-	}
-	sent := false
+	defer closeBody(kept)
+	onPanic(func() { c.observe(pending, false, nil, kept) }, func() {
+		if next != nil {
+			next.Close()
+		}
+		c.refund()
+	})
+}
+
+// report reports r, the record of resp. WithLevel and WithLogFields run
+// the caller's code: when it panics, the call's responses are closed, since
+// nobody will read them, and the retry's charge is given back.
+func (c *call) report(r *record, resp *http.Response) {
+	onPanic(func() { c.t.report(r) }, func() {
+		closeBody(resp)
+		closeBody(c.kept)
+		c.refund()
+	})
+}
+
+// refund gives back what the budget charged for a retry that is not sent.
+func (c *call) refund() {
+	c.t.retry.Budget.refund(c.charged)
+	c.charged = charge{}
+}
+
+// onPanic runs f, and cleanup when f panics; the panic goes on.
+func onPanic(f, cleanup func()) {
+	returned := false
 	defer func() {
-		if !sent {
-			if next != nil {
-				next.Close()
-			}
-			c.t.retry.Budget.refund(c.charged)
-			c.charged = charge{}
+		if !returned {
+			cleanup()
 		}
 	}()
-	c.observe(pending, false, nil, kept)
-	sent = true
+	f()
+	returned = true
+}
+
+// closeBody closes resp's body, if any.
+func closeBody(resp *http.Response) {
+	if resp != nil && resp.Body != nil {
+		resp.Body.Close()
+	}
 }
 
 // wait sleeps d before the next attempt. When the context ends first, it
@@ -241,8 +268,8 @@ func (c *call) end(resp *http.Response, r *record) (*http.Response, error) {
 		}
 		if p != nil && r.retrySkipped == "deadline" {
 			last, resp = p, kept // the call ends as its last attempt did
-		} else if kept != nil && kept.Body != nil {
-			kept.Body.Close()
+		} else {
+			closeBody(kept)
 		}
 	}
 	if resp != nil {

@@ -60,14 +60,9 @@ func (c *call) observe(r *record, last bool, err error, resp *http.Response) {
 	if r.retrying && !last {
 		a.RetryIn = max(r.retryIn, time.Nanosecond)
 	}
-	returned := false
-	defer func() {
-		if !returned && resp != nil && resp.Body != nil {
-			resp.Body.Close() // an observer panicked: nobody will read resp
+	onPanic(func() {
+		for _, fn := range c.t.observers {
+			fn(a)
 		}
-	}()
-	for _, fn := range c.t.observers {
-		fn(a)
-	}
-	returned = true
+	}, func() { closeBody(resp) }) // nobody will read resp
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // recordAttempts is an observer that keeps what it sees.
@@ -104,41 +106,59 @@ func TestObserverLastAttempt(t *testing.T) {
 	assert.NoError(t, seen.got[1].Err, "the call returned a response")
 }
 
-// TestObserverPanicReachesTheCaller: a panic in an observer is the
-// caller's, as in any code of theirs; the response the call would have
-// returned is closed first, so nothing stays open.
-func TestObserverPanicReachesTheCaller(t *testing.T) {
+// TestCallbackPanicReachesTheCaller: a panic in the caller's code that a
+// call runs (an observer, WithLevel, WithLogFields) is the caller's, as in
+// any code of theirs; the responses the call would have returned are
+// closed first, so nothing stays open, and a retry's charge is given back.
+func TestCallbackPanicReachesTheCaller(t *testing.T) {
 	t.Parallel()
+	retry := RetryPolicy{MaxRetries: 1, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}
+	callbacks := map[string]Option{
+		"WithObserver":  WithObserver(func(Attempt) { panic("callback bug") }),
+		"WithLevel":     WithLevel(func(int, string) zapcore.Level { panic("callback bug") }),
+		"WithLogFields": WithLogFields(func(*http.Request) []zap.Field { panic("callback bug") }),
+	}
 	for _, tt := range []struct {
-		name     string
-		statuses []int
-		policy   RetryPolicy
+		name      string
+		statuses  []int
+		policy    RetryPolicy
+		callbacks []string // those the call runs
 	}{
-		{"success", []int{200}, RetryPolicy{}},
-		{"failure", []int{503}, RetryPolicy{}},
-		{"a retried failure", []int{503, 200}, RetryPolicy{MaxRetries: 1, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}},
+		{"success", []int{200}, RetryPolicy{}, []string{"WithObserver"}},
+		{"failure", []int{503}, RetryPolicy{}, []string{"WithObserver", "WithLevel", "WithLogFields"}},
+		{"a retried failure", []int{503, 200}, retry, []string{"WithObserver", "WithLevel", "WithLogFields"}},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			var bodies []*closeCounter
-			n := 0
-			base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-				b := &closeCounter{Reader: strings.NewReader(`{"error":"x"}`)}
-				bodies = append(bodies, b)
-				status := tt.statuses[min(n, len(tt.statuses)-1)]
-				n++
-				return &http.Response{StatusCode: status, Body: b, Header: http.Header{}, Request: r}, nil
+		for _, callback := range tt.callbacks {
+			t.Run(tt.name+"/"+callback, func(t *testing.T) {
+				t.Parallel()
+				var bodies []*closeCounter
+				n := 0
+				base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+					b := &closeCounter{Reader: strings.NewReader(`{"error":"x"}`)}
+					bodies = append(bodies, b)
+					status := tt.statuses[min(n, len(tt.statuses)-1)]
+					n++
+					return &http.Response{StatusCode: status, Body: b, Header: http.Header{}, Request: r}, nil
+				})
+				policy := tt.policy
+				if policy.MaxRetries > 0 {
+					policy.Budget = NewRetryBudget(0, 1) // one retry a second
+				}
+				tr, _, _ := retrying(base, policy)
+				callbacks[callback].apply(tr)
+				assert.PanicsWithValue(t, "callback bug", func() {
+					tr.RoundTrip(newRequest(t, "GET", "http://h/api/v1/public/recordings"))
+				})
+				require.NotEmpty(t, bodies)
+				for i, b := range bodies {
+					assert.Positive(t, b.count(), "body %d is closed", i)
+				}
+				if policy.Budget != nil && len(bodies) == 1 {
+					_, ok := policy.Budget.withdraw(time.Now())
+					assert.True(t, ok, "the retry that was not sent gave its charge back")
+				}
 			})
-			tr, _, _ := retrying(base, tt.policy)
-			WithObserver(func(Attempt) { panic("observer bug") }).apply(tr)
-			assert.PanicsWithValue(t, "observer bug", func() {
-				tr.RoundTrip(newRequest(t, "GET", "http://h/api/v1/public/recordings"))
-			})
-			require.NotEmpty(t, bodies)
-			for i, b := range bodies {
-				assert.Positive(t, b.count(), "body %d is closed", i)
-			}
-		})
+		}
 	}
 }
 

@@ -47,7 +47,10 @@ var _ http.RoundTripper = (*Transport)(nil)
 // failures to logger. A nil base means [http.DefaultTransport]; a nil
 // logger logs nothing, while IDs, errors and [CheckResponse] still work.
 // Call [Transport.Flush] before the program exits: entries of bodies not yet
-// read and storm summaries may be pending.
+// read and storm summaries may be pending. The functions given to
+// [WithLevel], [WithLogFields] and [WithObserver] run in the caller's
+// RoundTrip; a panic in one reaches the caller, after the Transport has
+// closed the responses the call held.
 func New(base http.RoundTripper, logger *zap.Logger, opts ...Option) *Transport {
 	if base == nil {
 		base = http.DefaultTransport
@@ -111,13 +114,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if r.status == http.StatusTooManyRequests {
 			t.pause(r, wait)
 		}
-		t.report(r)
+		c.report(r, resp)
 		if !again {
 			return c.end(resp, r)
 		}
 		c.keep(resp, r)
 		if r := c.wait(wait); r != nil {
-			t.report(r)
+			c.report(r, nil)
 			return c.end(nil, r)
 		}
 	}
