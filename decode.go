@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"io"
 	"math"
 	"net/http"
@@ -102,7 +103,7 @@ func parseSeconds(s string) (time.Duration, bool) {
 		return 0, false
 	}
 	secs, err := strconv.ParseFloat(s, 64)
-	if err != nil && !isRangeErr(err) || math.IsNaN(secs) {
+	if err != nil && !errors.Is(err, strconv.ErrRange) || math.IsNaN(secs) {
 		return 0, false
 	}
 	switch {
@@ -112,11 +113,6 @@ func parseSeconds(s string) (time.Duration, bool) {
 		return maxWait, true
 	}
 	return time.Duration(secs * float64(time.Second)), true
-}
-
-func isRangeErr(err error) bool {
-	ne, ok := err.(*strconv.NumError)
-	return ok && ne.Err == strconv.ErrRange
 }
 
 // gunzipPrefix decodes as much of a gzip prefix as it holds, up to limit

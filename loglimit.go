@@ -119,12 +119,13 @@ func (l *logLimit) prune(now time.Time) {
 	l.pruneAt = max(minPrune, 2*len(l.windows))
 }
 
-// schedule makes the timer fire at end, or earlier if it already will. The
-// caller holds l.mu.
+// schedule makes the timer fire at end, or earlier if it already will:
+// it writes the summaries of the windows that have ended. The caller holds
+// l.mu.
 func (l *logLimit) schedule(end, now time.Time) {
 	switch {
 	case l.timer == nil:
-		l.timer = time.AfterFunc(end.Sub(now), l.writeEnded)
+		l.timer = time.AfterFunc(end.Sub(now), func() { l.writeSummaries(false) })
 	case end.Before(l.due):
 		l.timer.Reset(end.Sub(now))
 	default:
@@ -140,10 +141,6 @@ func (s *summary) add(k kind, lvl zapcore.Level, id string, at time.Time) {
 	s.count++
 	s.lastID, s.lastAt = id, at
 }
-
-// writeEnded is the timer: it writes the summaries of the windows that have
-// ended, and sets itself for the next one.
-func (l *logLimit) writeEnded() { l.writeSummaries(false) }
 
 // flush writes every pending summary at once, and returns when they and
 // those the timer is writing are written.
