@@ -174,10 +174,8 @@ func run(ctx context.Context, args []string, sys *system) int {
 	fs.BoolVar(&cfg.serve, "serve", false, "demo: keep the debug page up until interrupted")
 	fs.DurationVar(&cfg.serveFor, "serve-for", 3*time.Second, "demo: how long -tour keeps the debug page up without -serve")
 	fs.BoolVar(&cfg.progress, "progress", sys.terminal, "show on stderr how much of a body is sent; on by default when stderr is a terminal")
-	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
-		return 0
-	} else if err != nil {
-		return 2 // flag has printed the problem and the usage
+	if code, stop := parseFlags(fs, args); stop {
+		return code
 	}
 	if fs.NArg() == 0 {
 		if err := runDemo(ctx, sys.stdout, cfg); err != nil {
@@ -210,6 +208,24 @@ func (c config) redact(s string) string {
 
 // userInfo finds the user info of a URL in text.
 var userInfo = regexp.MustCompile(`//[^/@\s"]*@`)
+
+// parseFlags parses args with fs. With -h it prints fs's usage and stops
+// with 0; with a bad flag it prints the problem and where the usage is, and
+// stops with 2: the whole usage would bury the problem.
+func parseFlags(fs *flag.FlagSet, args []string) (code int, stop bool) {
+	usage := fs.Usage
+	fs.Usage = func() {}
+	defer func() { fs.Usage = usage }()
+	switch err := fs.Parse(args); {
+	case errors.Is(err, flag.ErrHelp):
+		usage()
+		return 0, true
+	case err != nil:
+		fmt.Fprintf(fs.Output(), "Run '%s -h' for usage.\n", fs.Name())
+		return 2, true
+	}
+	return 0, false
+}
 
 func usage(fs *flag.FlagSet, w io.Writer) {
 	fmt.Fprint(w, `Usage:

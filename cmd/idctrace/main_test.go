@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/identitycall/idctrace/idctest"
@@ -197,4 +198,31 @@ func heapMiB() float64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return float64(m.HeapAlloc) / (1 << 20)
+}
+
+// TestBadFlagSaysWhereTheUsageIs: a bad flag prints the problem and where
+// the usage is, not the whole usage, which would bury the problem.
+func TestBadFlagSaysWhereTheUsageIs(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		args          []string
+		problem, help string
+	}{
+		{[]string{"-key", "idc_x", "GET", "/x"}, "flag provided but not defined: -key", "Run 'idctrace -h' for usage."},
+		{[]string{"-retries", "many", "GET", "/x"}, `invalid value "many" for flag -retries`, "Run 'idctrace -h' for usage."},
+		{[]string{"report", "-bogus"}, "flag provided but not defined: -bogus", "Run 'idctrace report -h' for usage."},
+		{[]string{"ticket", "ID", "-bogus"}, "flag provided but not defined: -bogus", "Run 'idctrace ticket -h' for usage."},
+		{[]string{"sim", "-port", "1"}, "flag provided but not defined: -port", "Run 'idctrace sim -h' for usage."},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			t.Parallel()
+			code, out, stderr := runCLI(t, nil, "", tt.args...)
+			assert.Equal(t, 2, code)
+			assert.Empty(t, out)
+			lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+			require.Len(t, lines, 2, stderr)
+			assert.Contains(t, lines[0], tt.problem)
+			assert.Equal(t, tt.help, lines[1])
+		})
+	}
 }

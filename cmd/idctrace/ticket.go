@@ -2,7 +2,6 @@ package main
 
 import (
 	"cmp"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -46,10 +45,8 @@ Flags:
 	// Flags may come after the ID too, as in "idctrace ticket ID -log f".
 	var ids []string
 	for rest := args; ; rest = fs.Args()[1:] {
-		if err := fs.Parse(rest); errors.Is(err, flag.ErrHelp) {
-			return 0
-		} else if err != nil {
-			return 2
+		if code, stop := parseFlags(fs, rest); stop {
+			return code
 		}
 		if fs.NArg() == 0 {
 			break
