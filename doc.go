@@ -100,7 +100,7 @@
 // within a retry budget ([RetryBudget]) that keeps an outage from
 // multiplying the load, and only for requests that cannot do their work
 // twice: reads, documented updates and deletes, an Idempotency-Key header,
-// [AllowRetry], or any request whose connection failed before it was sent. A 429 asking for less than the backoff (a gateway's
+// or [AllowRetry]. A 429 asking for less than the backoff (a gateway's
 // retry_after of 0) is charged to the budget like a 503.
 //
 // Without a [Limiter] of its own, a Transport that retries only pauses after

@@ -54,7 +54,7 @@ func (t *Transport) retryWait(c *call, r *record) (time.Duration, bool) {
 		why = "max_retries"
 	case req.Body != nil && req.Body != http.NoBody && req.GetBody == nil:
 		why = "no_get_body" // a body that cannot be sent again is sent once
-	case !rateLimited && !retryAllowed(ctx) && !dialFailed(r.err) && (r.endpoint.SpendsMoney || !p.RetryNonIdempotent && !idempotent(req, r)):
+	case !rateLimited && !retryAllowed(ctx) && (r.endpoint.SpendsMoney || !p.RetryNonIdempotent && !idempotent(req, r)):
 		why = "not_idempotent"
 	case rateLimited:
 		wait = defaultRateLimitWait
@@ -121,22 +121,16 @@ func retryableStatus(status int) bool {
 // errors, malformed requests and a done context among them, is not.
 func retryableError(err error) bool {
 	var dnsErr *net.DNSError
+	var opErr *net.OpError
 	switch errorType(err) {
 	case "connection_refused", "connection_reset":
 		return true
 	case "name_resolution":
 		return errors.As(err, &dnsErr) && dnsErr.IsTemporary
 	case "timeout":
-		return !errors.Is(err, context.DeadlineExceeded) && dialFailed(err)
+		return !errors.Is(err, context.DeadlineExceeded) && errors.As(err, &opErr) && opErr.Op == "dial"
 	}
 	return false
-}
-
-// dialFailed reports whether a transport error came from the dial: the
-// request never left, so any request may be sent again.
-func dialFailed(err error) bool {
-	var opErr *net.OpError
-	return errors.As(err, &opErr) && opErr.Op == "dial"
 }
 
 // idempotent reports whether req, whose failed attempt is r, may be sent
