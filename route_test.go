@@ -7,7 +7,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -310,4 +313,25 @@ func TestLoggedQueryParams(t *testing.T) {
 func TestDefaultBaseURLIsTheRouteTablesBase(t *testing.T) {
 	t.Parallel()
 	assert.Equal(t, "https://api.identitycall.ai"+api.BasePath, DefaultBaseURL)
+}
+
+// TestDocsListEveryLoggedFilter: docs/security.md lists the query
+// parameters whose values each documented endpoint logs, as the route
+// table has them, and no others.
+func TestDocsListEveryLoggedFilter(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile(filepath.Join("docs", "security.md"))
+	require.NoError(t, err)
+	listed := regexp.MustCompile("(?m)^  - `([A-Z]+ [^`]+)`: (.+)$").FindAllStringSubmatch(string(doc), -1)
+	got := map[string]string{}
+	for _, m := range listed {
+		got[m[1]] = m[2]
+	}
+	want := map[string]string{}
+	for _, e := range api.Endpoints {
+		if len(e.Params) > 0 {
+			want[e.Method+" "+e.Path] = "`" + strings.Join(e.Params, "`, `") + "`"
+		}
+	}
+	assert.Equal(t, want, got)
 }
