@@ -210,13 +210,23 @@ func (c *call) sendingRetry(next io.Closer) {
 
 // report reports r, the record of resp. WithLevel and WithLogFields run
 // the caller's code: when it panics, the call's responses are closed, since
-// nobody will read them, and the retry's charge is given back.
+// nobody will read them, and so is a request body nothing sent; the
+// retry's charge is given back.
 func (c *call) report(r *record, resp *http.Response) {
 	onPanic(func() { c.t.report(r) }, func() {
 		closeBody(resp)
 		closeBody(c.kept)
+		c.closeUnsent()
 		c.refund()
 	})
+}
+
+// closeUnsent closes the request's body when no attempt was sent, so that
+// the base never got it.
+func (c *call) closeUnsent() {
+	if c.started.IsZero() && c.req.Body != nil {
+		c.req.Body.Close()
+	}
 }
 
 // refund gives back what the budget charged for a retry that is not sent.
@@ -258,9 +268,7 @@ func (c *call) wait(d time.Duration) *record {
 func (c *call) end(resp *http.Response, r *record) (*http.Response, error) {
 	last, observed := r, r
 	if r.notSent {
-		if c.started.IsZero() && c.req.Body != nil {
-			c.req.Body.Close() // nothing was sent, so the base never got it
-		}
+		c.closeUnsent()
 		p, kept := c.pending, c.kept
 		c.kept, c.pending, observed = nil, nil, p
 		if p != nil { // no retry followed after all

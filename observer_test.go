@@ -1,6 +1,7 @@
 package idctrace
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -216,4 +217,24 @@ func BenchmarkObserver(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestCallbackPanicClosesAnUnsentRequestBody: when nothing was sent (the
+// context ended before a rate-limit slot) and WithLevel panics, the request
+// body is closed, as the call's end would have closed it.
+func TestCallbackPanicClosesAnUnsentRequestBody(t *testing.T) {
+	t.Parallel()
+	base := roundTripFunc(func(*http.Request) (*http.Response, error) {
+		t.Error("nothing is sent")
+		return nil, errors.New("sent")
+	})
+	tr := New(base, nil, WithRetry(testPolicy), // a Transport that retries has a limiter
+		WithLevel(func(int, string) zapcore.Level { panic("callback bug") }))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	body := &closeCounter{Reader: strings.NewReader("payload")}
+	req, err := http.NewRequestWithContext(ctx, "POST", "http://h/api/v1/public/recordings", body)
+	require.NoError(t, err)
+	assert.PanicsWithValue(t, "callback bug", func() { tr.RoundTrip(req) })
+	assert.Equal(t, 1, body.count(), "the request body is closed")
 }

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -360,4 +361,48 @@ func TestRetrySkippedSaysWhy(t *testing.T) {
 func withBudget(p RetryPolicy, b *RetryBudget) RetryPolicy {
 	p.Budget = b
 	return p
+}
+
+// TestRetryNeverResendsAPurchaseThatMayHaveLeft: a purchase sent on a
+// reused connection reaches the server, which drops the connection;
+// http.Transport replays it itself (it carries an Idempotency-Key) and that
+// replay's dial is refused. The error says "dial", yet the purchase left:
+// the Transport must not send it again. (A review's proof against retrying
+// requests whose last dial failed.)
+func TestRetryNeverResendsAPurchaseThatMayHaveLeft(t *testing.T) {
+	t.Parallel()
+	srv := newScripted(t,
+		reply(200, `{}`), // makes the connection a reused one
+		dropConn,         // the purchase arrives; the connection drops
+		reply(200, `{"ok":true}`))
+	refused := refusedAddr(t)
+	var dials atomic.Int32
+	var d net.Dialer
+	base := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if dials.Add(1) == 2 { // http.Transport's own replay: the server is restarting
+			return d.DialContext(ctx, network, refused)
+		}
+		return d.DialContext(ctx, network, addr)
+	}}
+	defer base.CloseIdleConnections()
+	tr, _, _ := retrying(base, testPolicy)
+
+	warm, err := tr.RoundTrip(newRequest(t, "GET", srv.URL+"/api/v1/public/recordings"))
+	require.NoError(t, err)
+	readAll(t, warm)
+	req, err := http.NewRequest("POST", srv.URL+"/api/v1/public/virtual_numbers/purchase",
+		strings.NewReader(`{"phone_number":"+15551234567"}`))
+	require.NoError(t, err)
+	req.Header.Set("Idempotency-Key", "k1")
+	resp, err := tr.RoundTrip(req)
+	if resp != nil {
+		readAll(t, resp)
+	}
+	purchases := 0
+	for _, h := range srv.got() {
+		if h.method == "POST" {
+			purchases++
+		}
+	}
+	assert.Equal(t, 1, purchases, "the purchase reached the server %d times (err %v)", purchases, err)
 }
