@@ -1,7 +1,6 @@
 package idctrace
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -162,12 +161,7 @@ func (e *TransportError) Unwrap() error { return e.Err }
 
 // Timeout reports whether the cause is a timeout, so that
 // (*url.Error).Timeout and [os.IsTimeout] keep working.
-func (e *TransportError) Timeout() bool { return isTimeout(e.Err) }
-
-func isTimeout(err error) bool {
-	var t interface{ Timeout() bool }
-	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &t) && t.Timeout()
-}
+func (e *TransportError) Timeout() bool { return errorType(e.Err) == "timeout" }
 
 // requestIDMark opens the request ID in the text of both error types.
 const requestIDMark = "(request_id "
