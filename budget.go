@@ -9,17 +9,12 @@ import (
 // budgetSeconds is how long a deposit into a RetryBudget lasts.
 const budgetSeconds = 10
 
-// RetryBudget bounds the retries after 5xx and transport errors to a share
-// of the calls made, as Finagle's RetryBudget does: every first attempt
-// deposits ratio of a retry, every such retry withdraws one, deposits
-// expire after 10 seconds, and minPerSecond retries a second are allowed
-// whatever the balance. During an outage, calls then cost about 1 + ratio
-// requests each rather than 1 + MaxRetries; once calls succeed again, the
-// budget refills. A 429 retried after its own retry_after is not charged:
-// the server paces those. One retried after the longer backoff (a gateway's
-// retry_after of 0) is, as a 503 is. A retry that is not sent after all
-// (the context ended during its wait, or no rate-limit slot came in time)
-// gives its charge back.
+// RetryBudget bounds the retries that nothing else paces (after 5xx,
+// transport errors, and 429s asking for less than the backoff) to a share
+// of the calls made, as Finagle's does: every first attempt deposits ratio
+// of a retry, every such retry withdraws one, deposits expire after 10
+// seconds, and minPerSecond retries a second are always allowed. A retry
+// that is not sent after all gives its charge back.
 //
 // A RetryBudget is safe for concurrent use: give one to the Transports that
 // share an account. A nil *RetryBudget allows every retry.
