@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -24,12 +25,12 @@ const defaultRecorderSize = 50
 // failures at Warn and above, so not the not-ready answers polling meets,
 // which log at Debug. It is safe for concurrent use.
 type Recorder struct {
-	now func() time.Time
+	now  func() time.Time
+	size int // failures kept
 
 	mu     sync.Mutex
-	ring   []record // a circular buffer of copies
-	next   int      // where the next failure goes
-	count  int      // failures held, at most len(ring)
+	held   []record // copies, oldest first until full, then a circular buffer
+	next   int      // the oldest once held is full, where the next one goes
 	counts kindCounts
 }
 
@@ -39,7 +40,7 @@ func NewRecorder(size int) *Recorder {
 	if size <= 0 {
 		size = defaultRecorderSize
 	}
-	return &Recorder{now: time.Now, ring: make([]record, size)}
+	return &Recorder{now: time.Now, size: size, held: make([]record, 0, size)}
 }
 
 // add keeps and counts f, whose entry has level lvl, when lvl is at least
@@ -54,9 +55,12 @@ func (r *Recorder) add(f *record, lvl zapcore.Level) {
 	now := r.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.ring[r.next] = c
-	r.next = (r.next + 1) % len(r.ring)
-	r.count = min(r.count+1, len(r.ring))
+	if len(r.held) < r.size {
+		r.held = append(r.held, c)
+	} else {
+		r.held[r.next] = c
+		r.next = (r.next + 1) % r.size
+	}
 	r.counts.add(kindOf(f), now)
 }
 
@@ -64,19 +68,14 @@ func (r *Recorder) add(f *record, lvl zapcore.Level) {
 func (r *Recorder) Len() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.count
+	return len(r.held)
 }
 
 // snapshot returns the failures held, oldest first.
 func (r *Recorder) snapshot() []record {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]record, 0, r.count)
-	start := (r.next - r.count + len(r.ring)) % len(r.ring)
-	for i := range r.count {
-		out = append(out, r.ring[(start+i)%len(r.ring)])
-	}
-	return out
+	return slices.Concat(r.held[r.next:], r.held[:r.next])
 }
 
 // bundleHeader is the first line of a bundle.

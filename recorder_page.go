@@ -131,7 +131,7 @@ func (r *Recorder) page(account, requestID string) pageView {
 		Account:   account,
 		Generated: now.UTC().Format(time.RFC3339),
 		Held:      len(held),
-		Size:      len(r.ring),
+		Size:      r.size,
 		RequestID: redact.Text(requestID, nil, false), // typed by whoever opened the page
 		BundleURL: link(account, "format", "jsonl"),
 		AllURL:    link(account),

@@ -76,7 +76,7 @@ func TestRecorderKeepsTheLastN(t *testing.T) {
 		assert.Nil(t, f.sent, "no request is kept alive")
 		assert.Nil(t, f.err)
 	}
-	assert.Equal(t, defaultRecorderSize, len(NewRecorder(0).ring))
+	assert.Equal(t, defaultRecorderSize, NewRecorder(0).size)
 }
 
 // TestRecorderConcurrentUse records from many Transport calls while the
