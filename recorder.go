@@ -103,7 +103,13 @@ func (r *Recorder) WriteBundle(w io.Writer, accountEmail string) error {
 	}); err != nil {
 		return err
 	}
-	lines := bundleEncoder()
+	// Only the record's fields, with times in RFC 3339 and durations as Go
+	// duration strings.
+	lines := zapcore.NewJSONEncoder(zapcore.EncoderConfig{
+		EncodeTime:     zapcore.RFC3339NanoTimeEncoder,
+		EncodeDuration: zapcore.StringDurationEncoder,
+		LineEnding:     "\n",
+	})
 	for i := range failures {
 		buf, err := lines.EncodeEntry(zapcore.Entry{}, failures[i].fields())
 		if err != nil {
@@ -116,14 +122,4 @@ func (r *Recorder) WriteBundle(w io.Writer, accountEmail string) error {
 		}
 	}
 	return bw.Flush()
-}
-
-// bundleEncoder writes a record's fields and nothing else, with times in
-// RFC 3339 and durations as Go duration strings.
-func bundleEncoder() zapcore.Encoder {
-	return zapcore.NewJSONEncoder(zapcore.EncoderConfig{
-		EncodeTime:     zapcore.RFC3339NanoTimeEncoder,
-		EncodeDuration: zapcore.StringDurationEncoder,
-		LineEnding:     "\n",
-	})
 }
