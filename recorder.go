@@ -115,11 +115,8 @@ func (r *Recorder) WriteBundle(w io.Writer, accountEmail string) error {
 		if err != nil {
 			return err
 		}
-		_, err = bw.Write(buf.Bytes())
+		bw.Write(buf.Bytes()) // a write error sticks: Flush returns it
 		buf.Free()
-		if err != nil {
-			return err
-		}
 	}
 	return bw.Flush()
 }
