@@ -14,9 +14,7 @@ const maxKinds = 100
 
 // kindCounts counts failures per kind, and per minute over the last hour,
 // in memory bounded by maxKinds. Its owner's mutex guards it.
-type kindCounts struct {
-	kinds map[kind]*kindCount
-}
+type kindCounts map[kind]*kindCount
 
 // kindCount is what is counted of one kind.
 type kindCount struct {
@@ -27,18 +25,15 @@ type kindCount struct {
 	minuteOf    [countedMinutes]int64 // which minute each slot counts
 }
 
-func (c *kindCounts) add(k kind, now time.Time) {
-	if c.kinds == nil {
-		c.kinds = make(map[kind]*kindCount)
-	}
-	n, ok := c.kinds[k]
-	if !ok && len(c.kinds) >= maxKinds {
+func (c kindCounts) add(k kind, now time.Time) {
+	n, ok := c[k]
+	if !ok && len(c) >= maxKinds {
 		k = kind{route: "other kinds"}
-		n, ok = c.kinds[k]
+		n = c[k]
 	}
-	if !ok {
+	if n == nil {
 		n = &kindCount{kind: k, first: now}
-		c.kinds[k] = n
+		c[k] = n
 	}
 	n.total++
 	n.last = now
@@ -66,9 +61,9 @@ func (n *kindCount) perMinute(now time.Time) []int {
 }
 
 // sorted returns copies of the counts, the most failures first.
-func (c *kindCounts) sorted() []kindCount {
-	out := make([]kindCount, 0, len(c.kinds))
-	for _, n := range c.kinds {
+func (c kindCounts) sorted() []kindCount {
+	out := make([]kindCount, 0, len(c))
+	for _, n := range c {
 		out = append(out, *n)
 	}
 	slices.SortFunc(out, func(a, b kindCount) int {

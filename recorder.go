@@ -40,7 +40,7 @@ func NewRecorder(size int) *Recorder {
 	if size <= 0 {
 		size = defaultRecorderSize
 	}
-	return &Recorder{now: time.Now, size: size, held: make([]record, 0, size)}
+	return &Recorder{now: time.Now, size: size, held: make([]record, 0, size), counts: make(kindCounts)}
 }
 
 // add keeps and counts f, whose entry has level lvl, when lvl is at least
