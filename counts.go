@@ -1,6 +1,7 @@
 package idctrace
 
 import (
+	"cmp"
 	"slices"
 	"time"
 )
@@ -25,6 +26,8 @@ type kindCount struct {
 	minuteOf    [countedMinutes]int64 // which minute each slot counts
 }
 
+// add counts a failure of kind k at now, under "other kinds" when k is new
+// and maxKinds kinds are counted already.
 func (c kindCounts) add(k kind, now time.Time) {
 	n, ok := c[k]
 	if !ok && len(c) >= maxKinds {
@@ -60,17 +63,15 @@ func (n *kindCount) perMinute(now time.Time) []int {
 	return out
 }
 
-// sorted returns copies of the counts, the most failures first.
+// sorted returns copies of the counts, the most failures first, then the
+// latest.
 func (c kindCounts) sorted() []kindCount {
 	out := make([]kindCount, 0, len(c))
 	for _, n := range c {
 		out = append(out, *n)
 	}
 	slices.SortFunc(out, func(a, b kindCount) int {
-		if a.total != b.total {
-			return b.total - a.total
-		}
-		return b.last.Compare(a.last)
+		return cmp.Or(cmp.Compare(b.total, a.total), b.last.Compare(a.last))
 	})
 	return out
 }
