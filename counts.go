@@ -52,11 +52,10 @@ func (c kindCounts) add(k kind, now time.Time) {
 // minutes up to now, oldest first.
 func (n *kindCount) perMinute(now time.Time) []int {
 	out := make([]int, countedMinutes)
-	m := now.Unix() / 60
-	for j := range countedMinutes {
-		minute := m - int64(countedMinutes-1-j)
-		i := minute % countedMinutes
-		if n.minuteOf[i] == minute {
+	first := now.Unix()/60 - (countedMinutes - 1)
+	for j := range out {
+		m := first + int64(j)
+		if i := m % countedMinutes; n.minuteOf[i] == m {
 			out[j] = n.minutes[i]
 		}
 	}
