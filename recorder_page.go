@@ -131,8 +131,8 @@ func (r *Recorder) page(account, requestID string) pageView {
 		Held:      len(held),
 		Size:      r.size,
 		RequestID: redact.Text(requestID, nil, false), // typed by whoever opened the page
-		BundleURL: link(account, "format", "jsonl"),
-		AllURL:    link(account),
+		BundleURL: link(url.Values{"format": {"jsonl"}}, account),
+		AllURL:    link(url.Values{}, account),
 	}
 	for _, k := range kinds {
 		v.Counted += k.total
@@ -183,7 +183,7 @@ func viewFailure(f *record, n int, account string, now time.Time) failureView {
 		Hint:      f.hint,
 		Fields:    fieldValues(f.fields()),
 		Ticket:    f.ticket(account).String(),
-		Link:      link(account, "request_id", f.requestID),
+		Link:      link(url.Values{"request_id": {f.requestID}}, account),
 	}
 	v.Outcome, v.Class = outcome(f.status, f.errType)
 	return v
@@ -243,13 +243,8 @@ func clock(t, now time.Time, layout string) string {
 	return t.Format("01-02 15:04:05")
 }
 
-// link is a relative link to the page with account and the given name,
-// value pairs as its query.
-func link(account string, pairs ...string) string {
-	q := url.Values{}
-	for i := 0; i+1 < len(pairs); i += 2 {
-		q.Set(pairs[i], pairs[i+1])
-	}
+// link is a relative link to the page with q and account as its query.
+func link(q url.Values, account string) string {
 	if account != "" {
 		q.Set("email", account)
 	}
