@@ -138,13 +138,11 @@ func (r *Recorder) page(account, requestID string) pageView {
 		v.Counted += k.total
 		v.Kinds = append(v.Kinds, viewKind(k, now))
 	}
-	slices.Reverse(held)
-	for i := range held {
-		f := &held[i]
+	for _, f := range slices.Backward(held) {
 		if requestID != "" && f.requestID != requestID {
 			continue
 		}
-		v.Failures = append(v.Failures, viewFailure(f, len(v.Failures), cmp.Or(account, accountPlaceholder), now))
+		v.Failures = append(v.Failures, viewFailure(&f, len(v.Failures), cmp.Or(account, accountPlaceholder), now))
 	}
 	v.Missing = requestID != "" && len(v.Failures) == 0
 	return v
