@@ -107,7 +107,7 @@ type kindView struct {
 type bar struct{ X, Y, H int }
 
 type failureView struct {
-	N, Attempt                                  int // N numbers the element IDs: never record data
+	Attempt                                     int
 	Time, RequestID, Endpoint                   string
 	Outcome, Class, Message, Hint, Ticket, Link string
 	Fields                                      []fieldView
@@ -142,7 +142,7 @@ func (r *Recorder) page(account, requestID string) pageView {
 		if requestID != "" && f.requestID != requestID {
 			continue
 		}
-		v.Failures = append(v.Failures, viewFailure(&f, len(v.Failures), cmp.Or(account, accountPlaceholder), now))
+		v.Failures = append(v.Failures, viewFailure(&f, cmp.Or(account, accountPlaceholder), now))
 	}
 	v.Missing = requestID != "" && len(v.Failures) == 0
 	return v
@@ -170,9 +170,8 @@ func viewKind(k kindCount, now time.Time) kindView {
 	return v
 }
 
-func viewFailure(f *record, n int, account string, now time.Time) failureView {
+func viewFailure(f *record, account string, now time.Time) failureView {
 	v := failureView{
-		N:         n,
 		Time:      clock(f.started, now, "15:04:05.000"),
 		RequestID: f.requestID,
 		Attempt:   f.attempt,
