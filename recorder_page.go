@@ -142,7 +142,7 @@ func (r *Recorder) page(account, requestID string) pageView {
 		if requestID != "" && f.requestID != requestID {
 			continue
 		}
-		v.Failures = append(v.Failures, viewFailure(&f, cmp.Or(account, accountPlaceholder), now))
+		v.Failures = append(v.Failures, viewFailure(&f, account, now))
 	}
 	v.Missing = requestID != "" && len(v.Failures) == 0
 	return v
@@ -179,7 +179,7 @@ func viewFailure(f *record, account string, now time.Time) failureView {
 		Message:   cmp.Or(f.message, strings.Join(f.errs, "; "), f.body),
 		Hint:      f.hint,
 		Fields:    fieldValues(f.fields()),
-		Ticket:    f.ticket(account).String(),
+		Ticket:    f.ticket(cmp.Or(account, accountPlaceholder)).String(),
 		Link:      link(url.Values{"request_id": {f.requestID}}, account),
 	}
 	v.Outcome, v.Class = outcome(f.status, f.errType)

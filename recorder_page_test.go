@@ -202,6 +202,11 @@ func TestRecorderPageEmail(t *testing.T) {
 	}
 	assert.Contains(t, page, `href="?email=%22%3E%3Cscript%3Ealert%281%29%3C%2Fscript%3E%40example.com&amp;format=jsonl"`, "the bundle link keeps the account")
 
+	// Without one, the tickets hold a placeholder, and the links no email.
+	page = readAll(t, get(rec, "GET", "/debug/identitycall"))
+	assert.Contains(t, page, "Account:     "+accountPlaceholder)
+	assert.NotContains(t, page, "email=", "a link carries the account asked for, never the placeholder")
+
 	page = readAll(t, get(rec, "GET", "/debug/identitycall?email="+testKey+"%40example.com"))
 	assertNoKey(t, page)
 	assert.Contains(t, page, "Account:     idc_****"+testKey[len(testKey)-4:]+"@example.com")
