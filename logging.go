@@ -18,50 +18,32 @@ func (t *Transport) write(r *record, lvl zapcore.Level) {
 // fields is the record as entry fields: the one projection of it that the
 // log entry, the Recorder's bundle line and its debug page share.
 func (r *record) fields() []zap.Field {
-	fields := make([]zap.Field, 0, 16)
-	fields = append(fields,
+	fields := append(make([]zap.Field, 0, 16),
 		zap.String(schema.RequestID, r.requestID),
 		zap.String(schema.Method, r.method),
 		zap.String(schema.URL, r.url),
 	)
-	if r.route != "" {
-		fields = append(fields, zap.String(schema.Route, r.route))
+	add := func(ok bool, f zap.Field) {
+		if ok {
+			fields = append(fields, f)
+		}
 	}
-	if r.status != 0 {
-		fields = append(fields, zap.Int(schema.Status, r.status))
-	}
+	add(r.route != "", zap.String(schema.Route, r.route))
+	add(r.status != 0, zap.Int(schema.Status, r.status))
 	fields = append(fields,
 		zap.Duration(schema.Duration, r.duration),
 		zap.Time(schema.StartedAt, r.started.UTC()),
 		zap.Int(schema.Attempt, r.attempt),
 	)
-	if r.queued > 0 {
-		fields = append(fields, zap.Duration(schema.Queued, r.queued))
-	}
-	if r.message != "" {
-		fields = append(fields, zap.String(schema.Error, r.message))
-	}
-	if r.status == 0 && r.errType != "" {
-		fields = append(fields, zap.String(schema.ErrorType, r.errType))
-	}
-	if len(r.errs) > 0 {
-		fields = append(fields, zap.Strings(schema.Errors, r.errs))
-	}
-	if r.showsRetryAfter() {
-		fields = append(fields, zap.Duration(schema.RetryAfter, r.retryAfter))
-	}
-	if r.body != "" {
-		fields = append(fields, zap.String(schema.Body, r.body))
-	}
-	if r.retrying {
-		fields = append(fields, zap.Duration(schema.RetryIn, r.retryIn))
-	}
-	if r.retrySkipped != "" {
-		fields = append(fields, zap.String(schema.RetrySkipped, r.retrySkipped))
-	}
-	if r.hint != "" {
-		fields = append(fields, zap.String(schema.Hint, r.hint))
-	}
+	add(r.queued > 0, zap.Duration(schema.Queued, r.queued))
+	add(r.message != "", zap.String(schema.Error, r.message))
+	add(r.status == 0 && r.errType != "", zap.String(schema.ErrorType, r.errType))
+	add(len(r.errs) > 0, zap.Strings(schema.Errors, r.errs))
+	add(r.showsRetryAfter(), zap.Duration(schema.RetryAfter, r.retryAfter))
+	add(r.body != "", zap.String(schema.Body, r.body))
+	add(r.retrying, zap.Duration(schema.RetryIn, r.retryIn))
+	add(r.retrySkipped != "", zap.String(schema.RetrySkipped, r.retrySkipped))
+	add(r.hint != "", zap.String(schema.Hint, r.hint))
 	return fields
 }
 
