@@ -1,6 +1,7 @@
 package idctrace
 
 import (
+	"cmp"
 	"net/http"
 	"net/url"
 
@@ -31,11 +32,7 @@ func endpointOf(req *http.Request) (api.Endpoint, bool) {
 	if !ok {
 		return api.Endpoint{}, false
 	}
-	method := req.Method
-	if method == "" {
-		method = http.MethodGet
-	}
-	return api.Match(method, rel)
+	return api.Match(cmp.Or(req.Method, http.MethodGet), rel)
 }
 
 // sentPath is the decoded path req's URL sends: its Path, or the path of an

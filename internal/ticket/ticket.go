@@ -5,6 +5,7 @@
 package ticket
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -89,11 +90,7 @@ func (t Ticket) String() string {
 	case len(t.Attempts) > 1:
 		b.WriteString("Attempts:\n")
 		for i, a := range t.Attempts {
-			n := a.N
-			if n == 0 {
-				n = i + 1
-			}
-			fmt.Fprintf(&b, "  %d. %s  %s  took %s", n, a.Time.UTC().Format("15:04:05.000"), oneLine(a.Outcome), round(a.Duration))
+			fmt.Fprintf(&b, "  %d. %s  %s  took %s", cmp.Or(a.N, i+1), a.Time.UTC().Format("15:04:05.000"), oneLine(a.Outcome), round(a.Duration))
 			// A wait that rounds to nothing is left out, not shown as 0s.
 			if q := round(a.Queued); q > 0 {
 				fmt.Fprintf(&b, ", queued %s", q)
