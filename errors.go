@@ -182,12 +182,10 @@ func RequestIDFromError(err error) string {
 	if err == nil {
 		return ""
 	}
-	var apiErr *APIError
-	if errors.As(err, &apiErr) {
+	if apiErr, ok := errors.AsType[*APIError](err); ok {
 		return apiErr.RequestID
 	}
-	var te *TransportError
-	if errors.As(err, &te) {
+	if te, ok := errors.AsType[*TransportError](err); ok {
 		return te.RequestID
 	}
 	s := err.Error()
