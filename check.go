@@ -29,7 +29,8 @@ func CheckResponse(resp *http.Response) error {
 		if req == nil {
 			req = &http.Request{}
 		}
-		r = newRecord(req, RequestID(resp), time.Now(), 0, nil)
+		r = new(record)
+		r.init(req, RequestID(resp), time.Now(), 0, nil)
 		r.inspectHeader(resp, r.started)
 		r.finish()
 		if resp.Body == nil || resp.Body == http.NoBody {

@@ -145,7 +145,8 @@ func TestRetryAfterBodyBeatsHeader(t *testing.T) {
 				resp.Header.Set("Retry-After", tt.header)
 			}
 			req, _ := http.NewRequest("GET", "http://h/", nil)
-			f := newRecord(req, "id", time.Now(), 1, nil)
+			f := new(record)
+			f.init(req, "id", time.Now(), 1, nil)
 			f.inspectHeader(resp, time.Now())
 			f.decodeBody([]byte(tt.body), false, defaultMaxBody)
 			assert.Equal(t, tt.want, f.retryAfter, "APIError.RetryAfter prefers the body")

@@ -67,13 +67,6 @@ type tried struct {
 	retryIn  time.Duration
 }
 
-// newRecord returns the record of an attempt of req (see init).
-func newRecord(req *http.Request, id string, started time.Time, attempt int, logged []string) *record {
-	r := new(record)
-	r.init(req, id, started, attempt, logged)
-	return r
-}
-
 // init starts r as the record of an attempt of req, sent with the request
 // ID id. The values of its endpoint's documented query parameters and of
 // those named in logged are kept in its URL; others are not.
