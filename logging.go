@@ -8,11 +8,9 @@ import (
 
 // write writes r's entry at lvl, with the fields of WithLogFields.
 func (t *Transport) write(r *record, lvl zapcore.Level) {
-	ce := check(t.logger, lvl, schema.Failed)
-	if ce == nil {
-		return
+	if ce := check(t.logger, lvl, schema.Failed); ce != nil {
+		write(ce, append(r.fields(), r.extra...))
 	}
-	write(ce, append(r.fields(), r.extra...))
 }
 
 // fields is the record as entry fields: the one projection of it that the
