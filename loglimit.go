@@ -102,8 +102,10 @@ func (l *logLimit) allow(r *record, lvl zapcore.Level) bool {
 	if w.sum.count == 0 {
 		l.pending = append(l.pending, w)
 		l.schedule(w.start.Add(l.per), now)
+		w.sum = summary{kind: k, level: lvl, firstID: r.requestID, firstAt: r.started}
 	}
-	w.sum.add(k, lvl, r.requestID, r.started)
+	w.sum.count++
+	w.sum.lastID, w.sum.lastAt = r.requestID, r.started
 	return false
 }
 
@@ -134,14 +136,6 @@ func (l *logLimit) schedule(end, now time.Time) {
 	l.due = end
 }
 
-func (s *summary) add(k kind, lvl zapcore.Level, id string, at time.Time) {
-	if s.count == 0 {
-		s.kind, s.level, s.firstID, s.firstAt = k, lvl, id, at
-	}
-	s.count++
-	s.lastID, s.lastAt = id, at
-}
-
 // flush writes every pending summary at once, and returns when they and
 // those the timer is writing are written.
 func (l *logLimit) flush() {
@@ -155,30 +149,23 @@ func (l *logLimit) flush() {
 func (l *logLimit) writeSummaries(all bool) {
 	now := l.now()
 	l.mu.Lock()
+	if l.timer != nil {
+		l.timer.Stop()
+		l.timer = nil // scheduled again for the windows that have yet to end
+	}
 	var out []summary
-	var next time.Time
 	kept := l.pending[:0]
 	for _, w := range l.pending {
-		end := w.start.Add(l.per)
-		if all || !now.Before(end) {
+		if end := w.start.Add(l.per); !all && now.Before(end) {
+			kept = append(kept, w)
+			l.schedule(end, now)
+		} else {
 			out = append(out, w.sum)
 			w.sum = summary{}
-			continue
-		}
-		kept = append(kept, w)
-		if next.IsZero() || end.Before(next) {
-			next = end
 		}
 	}
 	clear(l.pending[len(kept):])
 	l.pending = kept
-	if l.timer != nil {
-		l.timer.Stop()
-		l.timer = nil
-	}
-	if !next.IsZero() {
-		l.schedule(next, now)
-	}
 	l.writing += len(out)
 	l.mu.Unlock()
 
