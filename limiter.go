@@ -137,22 +137,19 @@ func (l *limiter) take(now, deadline time.Duration) (time.Duration, error) {
 	earliest := max(now, time.Duration(l.until.Load()))
 	// A slot given back is free until it is due: taken at any later time,
 	// it would come closer than an interval to the slot after it.
-	for len(l.free) > 0 && l.free[0] < earliest {
-		l.free = l.free[1:]
-	}
-	if len(l.free) > 0 {
-		slot := l.free[0]
-		if slot >= deadline {
-			return 0, ErrLocalRateLimit
-		}
-		l.free = l.free[1:]
-		return slot, nil
-	}
+	i, _ := slices.BinarySearch(l.free, earliest)
+	l.free = l.free[i:]
 	slot := max(earliest, l.next)
+	if len(l.free) > 0 {
+		slot = l.free[0] // one given back is taken first
+	}
 	if slot >= deadline {
 		return 0, ErrLocalRateLimit
 	}
-	if l.interval > 0 {
+	switch {
+	case len(l.free) > 0:
+		l.free = l.free[1:]
+	case l.interval > 0:
 		l.next = slot + min(l.interval, noDeadline-slot) // a pause for ever saturates
 	}
 	return slot, nil
