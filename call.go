@@ -195,9 +195,6 @@ func (c *call) keep(resp *http.Response, r *record) {
 // the budget gets its charge back: nobody will send it.
 func (c *call) sendingRetry(next io.Closer) {
 	kept, pending := c.kept, c.pending
-	if pending == nil {
-		return
-	}
 	c.kept, c.pending = nil, nil
 	defer closeBody(kept)
 	onPanic(func() { c.observe(pending, false, nil, kept) }, func() {
@@ -297,8 +294,7 @@ func (c *call) end(resp *http.Response, r *record) (*http.Response, error) {
 // on that type, and errors.As still reaches the TransportError.
 func (r *record) failure() error {
 	te := r.transportError()
-	var cve *tls.CertificateVerificationError
-	if errors.As(r.err, &cve) {
+	if cve, ok := errors.AsType[*tls.CertificateVerificationError](r.err); ok {
 		return &tls.CertificateVerificationError{UnverifiedCertificates: cve.UnverifiedCertificates, Err: te}
 	}
 	return te
