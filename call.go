@@ -44,9 +44,7 @@ func (t *Transport) newCall(req *http.Request) call {
 func (c *call) attempt() (*http.Response, *record) {
 	t := c.t
 	c.n++
-	waitStart, err := c.waitForSlot()
-	started := t.now()
-	queued := queuedSince(waitStart, started)
+	started, queued, err := c.waitForSlot()
 	var out *http.Request
 	if err == nil {
 		out, err = c.request()
@@ -110,31 +108,27 @@ func (c *call) attempt() (*http.Response, *record) {
 	return resp, r
 }
 
-// waitForSlot waits for a rate-limit slot, and returns when it began
-// waiting: zero without a limiter. An error means the attempt is not sent:
-// no slot before the deadline, or the context ended. A limiter that cannot
-// decide (its store is unreachable) lets the attempt go.
-func (c *call) waitForSlot() (start time.Time, err error) {
+// waitForSlot waits for a rate-limit slot, and returns when the attempt
+// starts and how long it waited for the slot: none below a millisecond,
+// what a free slot costs. An error means the attempt is not sent: no slot
+// before the deadline, or the context ended. A limiter that cannot decide
+// (its store is unreachable) lets the attempt go.
+func (c *call) waitForSlot() (started time.Time, queued time.Duration, err error) {
 	t := c.t
 	if t.limiter == nil {
-		return time.Time{}, nil
+		return t.now(), 0, nil
 	}
-	start = t.now()
+	start := t.now()
 	err = t.limiter.Wait(c.req.Context())
 	if err != nil && !errors.Is(err, ErrLocalRateLimit) && c.req.Context().Err() == nil {
 		t.failOpen(c.req, err)
 		err = nil
 	}
-	return start, err
-}
-
-// queuedSince is the wait for a slot that began at start, until now: none
-// below a millisecond, what a free slot costs.
-func queuedSince(start, now time.Time) time.Duration {
-	if d := now.Sub(start); !start.IsZero() && d >= time.Millisecond {
-		return d
+	started = t.now()
+	if d := started.Sub(start); d >= time.Millisecond {
+		queued = d
 	}
-	return 0
+	return started, queued, err
 }
 
 // request returns the request for this attempt: a copy of the caller's
