@@ -97,11 +97,8 @@ func (t *Transport) retryWait(c *call, r *record) (time.Duration, bool) {
 
 // retryable reports whether r's status or error is one the policy retries.
 func retryable(r *record) bool {
-	switch {
-	case r.status == http.StatusTooManyRequests:
-		return true
-	case r.status != 0:
-		return retryableStatus(r.status)
+	if r.status != 0 {
+		return r.status == http.StatusTooManyRequests || retryableStatus(r.status)
 	}
 	return retryableError(r.err)
 }
