@@ -1,6 +1,7 @@
 package idctrace
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"net/textproto"
@@ -52,9 +53,6 @@ var _ http.RoundTripper = (*Transport)(nil)
 // RoundTrip; a panic in one reaches the caller, after the Transport has
 // closed the responses the call held.
 func New(base http.RoundTripper, logger *zap.Logger, opts ...Option) *Transport {
-	if base == nil {
-		base = http.DefaultTransport
-	}
 	if logger != nil {
 		// Every entry would have the same caller and stack, inside
 		// net/http: the request ID identifies the call instead.
@@ -62,7 +60,7 @@ func New(base http.RoundTripper, logger *zap.Logger, opts ...Option) *Transport 
 		logger = logger.WithOptions(zap.WithCaller(false), zap.AddStacktrace(zapcore.FatalLevel+1))
 	}
 	t := &Transport{
-		base:     base,
+		base:     cmp.Or(base, http.DefaultTransport),
 		logger:   logger,
 		header:   textproto.CanonicalMIMEHeaderKey(DefaultRequestIDHeader), // "X-Request-Id"
 		maxBody:  defaultMaxBody,
