@@ -1,6 +1,7 @@
 package idctrace
 
 import (
+	"maps"
 	"sync"
 	"time"
 
@@ -113,11 +114,7 @@ func (l *logLimit) allow(r *record, lvl zapcore.Level) bool {
 // prune at, so that pruning costs a constant per window on average. The
 // caller holds l.mu.
 func (l *logLimit) prune(now time.Time) {
-	for k, w := range l.windows {
-		if now.Sub(w.start) >= l.per {
-			delete(l.windows, k)
-		}
-	}
+	maps.DeleteFunc(l.windows, func(_ kind, w *window) bool { return now.Sub(w.start) >= l.per })
 	l.pruneAt = max(minPrune, 2*len(l.windows))
 }
 
