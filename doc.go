@@ -67,8 +67,8 @@
 // before its deadline, its context ended during a retry wait, GetBody
 // failed) gets an entry whose error starts "not sent: ". Levels: Debug for
 // the documented not-ready answer polling meets (a 422 from a recording's
-// transcription, results or summary), Warn for other 4xx, Error for 5xx and
-// transport errors ([WithLevel]).
+// transcription, results or summary), Warn for other 4xx and for a call the
+// limiter held back, Error for 5xx and other transport errors ([WithLevel]).
 //
 // During a storm, per kind of failure (method, route, and status or
 // error_type), the first 10 entries a second are written and the others

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/identitycall/idctrace/internal/schema"
 )
@@ -81,6 +82,7 @@ func TestLimiterFirstAttemptNotSent(t *testing.T) {
 	assert.Equal(t, "local_rate_limit", f[schema.ErrorType])
 	assert.Equal(t, "not sent: no rate-limit slot before the deadline", f[schema.Error])
 	assert.NotContains(t, f, schema.Status, "it never reads as a server error")
+	assert.Equal(t, zapcore.WarnLevel, entries[0].Level, "at Warn, as the 429 it spares")
 }
 
 // TestLimiterRetryNotSent: a retry whose slot comes after the deadline is

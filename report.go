@@ -39,12 +39,15 @@ func (t *Transport) publish(r *record, lvl zapcore.Level, entry bool) {
 	r.sent, r.secrets = nil, nil
 }
 
-// defaultLevel is the level of an entry unless WithLevel says otherwise.
-func defaultLevel(status int, route string) zapcore.Level {
+// defaultLevel is the level of r's entry unless WithLevel says otherwise.
+// A call the limiter held back is at Warn, as the 429 it spares.
+func defaultLevel(r *record) zapcore.Level {
 	switch {
-	case status == 0 || status >= 500:
+	case r.errType == "local_rate_limit":
+		return zapcore.WarnLevel
+	case r.status == 0 || r.status >= 500:
 		return zapcore.ErrorLevel
-	case notReady(status, route):
+	case notReady(r.status, r.route):
 		return zapcore.DebugLevel
 	}
 	return zapcore.WarnLevel
@@ -61,9 +64,12 @@ func notReady(status int, route string) bool {
 	return false
 }
 
-// levelOf is the level of r's entry, as WithLevel sets it, between Debug
-// and Error.
+// levelOf is the level of r's entry: as WithLevel sets it, between Debug
+// and Error, or by default.
 func (t *Transport) levelOf(r *record) zapcore.Level {
+	if t.level == nil {
+		return defaultLevel(r)
+	}
 	return max(min(t.level(r.status, r.route), zapcore.ErrorLevel), zapcore.DebugLevel)
 }
 

@@ -65,7 +65,6 @@ func New(base http.RoundTripper, logger *zap.Logger, opts ...Option) *Transport 
 		header:   textproto.CanonicalMIMEHeaderKey(DefaultRequestIDHeader), // "X-Request-Id"
 		maxBody:  defaultMaxBody,
 		bodyWait: defaultBodyWait,
-		level:    defaultLevel,
 		limitN:   defaultLogLimit,
 		limitPer: time.Second,
 		now:      time.Now,
