@@ -31,11 +31,31 @@ type call struct {
 	// observers learn its fate once it is known.
 	kept    *http.Response
 	pending *record
+
+	held   *http.Response // the response of the attempt made, until the caller gets it
+	unsent io.Closer      // a retry's body, from GetBody, until it is sent
 }
 
-func (t *Transport) newCall(req *http.Request) call {
-	id, header := t.requestHeader(req)
-	return call{t: t, req: req, id: id, header: header, ctx: &idContext{Context: req.Context(), id: id}}
+// start gives the call its request ID, from the caller's request or made.
+func (c *call) start() {
+	c.id, c.header = c.t.requestHeader(c.req)
+	c.ctx = &idContext{Context: c.req.Context(), id: c.id}
+}
+
+// release runs when RoundTrip returns, and when the caller's code panics
+// in it (a callback, the ID generator, a Limiter, GetBody): it closes what
+// the caller does not get, a request body nothing sent included, and gives
+// back the charge of a retry that was not sent.
+func (c *call) release() {
+	closeBody(c.held)
+	closeBody(c.kept)
+	if c.unsent != nil {
+		c.unsent.Close()
+	}
+	if c.started.IsZero() && c.req.Body != nil {
+		c.req.Body.Close()
+	}
+	c.t.retry.Budget.refund(c.charged)
 }
 
 // attempt makes the next attempt: it waits for a rate-limit slot, sends,
@@ -52,11 +72,12 @@ func (c *call) attempt() (*http.Response, *record) {
 	if err != nil {
 		return nil, c.notSent(c.n, err, queued)
 	}
-	if c.pending != nil { // a retry: the attempt it follows is closed and observed first
-		c.sendingRetry(out.Body)
+	if c.pending != nil { // a retry: the attempt it follows is observed and closed first
+		c.unsent = out.Body
+		c.sendingRetry()
 		started = t.now()
 	}
-	c.charged = charge{} // sent: the budget keeps it
+	c.charged, c.unsent = charge{}, nil // sent: the budget keeps it
 	if c.n == 1 {
 		c.started = started
 		t.retry.Budget.deposit(started)
@@ -67,12 +88,14 @@ func (c *call) attempt() (*http.Response, *record) {
 		resp, err = nil, explain(c.req.Context(), err, t.now())
 	case resp == nil:
 		err = fmt.Errorf("idctrace: RoundTripper implementation (%T) returned a nil *Response with a nil error", t.base)
-	case resp.StatusCode < 400:
+	}
+	c.held = resp
+	if err == nil && resp.StatusCode < 400 {
 		if len(t.observers) > 0 {
 			var r record
 			r.init(out, c.id, started, c.n, t.logged)
 			r.status, r.duration, r.queued = resp.StatusCode, t.now().Sub(started), queued
-			c.observe(&r, true, nil, resp)
+			c.observe(&r, true, nil)
 		}
 		return resp, nil
 	}
@@ -157,12 +180,8 @@ func (c *call) record(out *http.Request, started time.Time, queued time.Duration
 	return r
 }
 
-// notSent records attempt n, which was not sent because of err. A retry
-// gives back what the budget charged for it.
+// notSent records attempt n, which was not sent because of err.
 func (c *call) notSent(n int, err error, queued time.Duration) *record {
-	if n > 1 {
-		c.refund()
-	}
 	r := c.record(c.req, c.t.now(), queued)
 	r.attempt, r.notSent, r.err = n, true, err
 	r.message = redact.Text(strings.TrimPrefix(err.Error(), "idctrace: "), r.secrets, false)
@@ -179,63 +198,19 @@ func (c *call) notSent(n int, err error, queued time.Duration) *record {
 // keep holds the failed attempt r, and its response, while the Transport
 // waits to retry it.
 func (c *call) keep(resp *http.Response, r *record) {
-	c.kept, c.pending = resp, r
+	c.kept, c.pending, c.held = resp, r, nil
 	c.history = append(c.history, r.tried())
 }
 
-// sendingRetry is called when the retry of the kept attempt, with body
-// next, is about to be sent: it tells the observers the kept attempt's fate
-// and closes its response. When an observer panics, next is closed too and
-// the budget gets its charge back: nobody will send it.
-func (c *call) sendingRetry(next io.Closer) {
-	kept, pending := c.kept, c.pending
-	c.kept, c.pending = nil, nil
-	defer closeBody(kept)
-	onPanic(func() { c.observe(pending, false, nil, kept) }, func() {
-		if next != nil {
-			next.Close()
-		}
-		c.refund()
-	})
-}
-
-// report reports r, the record of resp. WithLevel and WithLogFields run
-// the caller's code: when it panics, the call's responses are closed, since
-// nobody will read them, and so is a request body nothing sent; the
-// retry's charge is given back.
-func (c *call) report(r *record, resp *http.Response) {
-	onPanic(func() { c.t.report(r) }, func() {
-		closeBody(resp)
-		closeBody(c.kept)
-		c.closeUnsent()
-		c.refund()
-	})
-}
-
-// closeUnsent closes the request's body when no attempt was sent, so that
-// the base never got it.
-func (c *call) closeUnsent() {
-	if c.started.IsZero() && c.req.Body != nil {
-		c.req.Body.Close()
-	}
-}
-
-// refund gives back what the budget charged for a retry that is not sent.
-func (c *call) refund() {
-	c.t.retry.Budget.refund(c.charged)
-	c.charged = charge{}
-}
-
-// onPanic runs f, and cleanup when f panics; the panic goes on.
-func onPanic(f, cleanup func()) {
-	returned := false
-	defer func() {
-		if !returned {
-			cleanup()
-		}
-	}()
-	f()
-	returned = true
+// sendingRetry is called when the retry of the kept attempt is about to be
+// sent: it tells the observers the kept attempt's fate and closes its
+// response.
+func (c *call) sendingRetry() {
+	pending := c.pending
+	c.pending = nil
+	c.observe(pending, false, nil)
+	closeBody(c.kept)
+	c.kept = nil
 }
 
 // closeBody closes resp's body, if any.
@@ -256,28 +231,27 @@ func (c *call) wait(d time.Duration) *record {
 
 // end returns what the call returns after r, its last record: r's response
 // or error, or, when a retry was not sent, the kept response or an error.
-func (c *call) end(resp *http.Response, r *record) (*http.Response, error) {
+// Whatever the call holds and does not return, release closes.
+func (c *call) end(r *record) (*http.Response, error) {
 	last, observed := r, r
 	if r.notSent {
-		c.closeUnsent()
-		p, kept := c.pending, c.kept
-		c.kept, c.pending, observed = nil, nil, p
+		p := c.pending
+		c.pending, observed = nil, p
 		if p != nil { // no retry followed after all
 			p.retrying, p.retryIn, p.retrySkipped = false, 0, r.retrySkipped
 		}
 		if p != nil && r.retrySkipped == "deadline" {
-			last, resp = p, kept // the call ends as its last attempt did
-		} else {
-			closeBody(kept)
+			last, c.held, c.kept = p, c.kept, nil // the call ends as its last attempt did
 		}
 	}
-	if resp != nil {
-		c.observe(observed, true, nil, resp)
+	if resp := c.held; resp != nil {
+		c.observe(observed, true, nil)
+		c.held = nil // the caller's from now on
 		return resp, nil
 	}
 	err := last.failure()
 	if observed != nil {
-		c.observe(observed, true, err, nil)
+		c.observe(observed, true, err)
 	}
 	return nil, err
 }

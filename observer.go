@@ -1,7 +1,6 @@
 package idctrace
 
 import (
-	"net/http"
 	"time"
 )
 
@@ -38,8 +37,8 @@ type Attempt struct {
 // observe hands the attempt r records to the observers; last reports that
 // the call ends with it, and err is what the call returns then. Observers
 // are the caller's code: a panic in one reaches the caller, after the
-// Transport has closed the response the caller will not get.
-func (c *call) observe(r *record, last bool, err error, resp *http.Response) {
+// Transport has closed the response the caller will not get (release).
+func (c *call) observe(r *record, last bool, err error) {
 	if len(c.t.observers) == 0 {
 		return
 	}
@@ -60,9 +59,7 @@ func (c *call) observe(r *record, last bool, err error, resp *http.Response) {
 	if r.retrying && !last {
 		a.RetryIn = max(r.retryIn, time.Nanosecond)
 	}
-	onPanic(func() {
-		for _, fn := range c.t.observers {
-			fn(a)
-		}
-	}, func() { closeBody(resp) }) // nobody will read resp
+	for _, fn := range c.t.observers {
+		fn(a)
+	}
 }

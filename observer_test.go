@@ -219,22 +219,80 @@ func BenchmarkObserver(b *testing.B) {
 	}
 }
 
-// TestCallbackPanicClosesAnUnsentRequestBody: when nothing was sent (the
-// context ended before a rate-limit slot) and WithLevel panics, the request
-// body is closed, as the call's end would have closed it.
-func TestCallbackPanicClosesAnUnsentRequestBody(t *testing.T) {
+// TestCallbackPanicClosesWhatTheCallHolds: when the caller's code panics
+// before an attempt is sent (the ID generator, a Limiter, GetBody, or
+// WithLevel on a call that sent nothing), every request body is closed once
+// (by the base that got it, or by the Transport), the response a retry kept
+// is closed, and the retry's charge is given back.
+func TestCallbackPanicClosesWhatTheCallHolds(t *testing.T) {
 	t.Parallel()
-	base := roundTripFunc(func(*http.Request) (*http.Response, error) {
-		t.Error("nothing is sent")
-		return nil, errors.New("sent")
-	})
-	tr := New(base, nil, WithRetry(testPolicy), // a Transport that retries has a limiter
-		WithLevel(func(int, string) zapcore.Level { panic("callback bug") }))
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	body := &closeCounter{Reader: strings.NewReader("payload")}
-	req, err := http.NewRequestWithContext(ctx, "POST", "http://h/api/v1/public/recordings", body)
-	require.NoError(t, err)
-	assert.PanicsWithValue(t, "callback bug", func() { tr.RoundTrip(req) })
-	assert.Equal(t, 1, body.count(), "the request body is closed")
+	bug := func() { panic("callback bug") }
+	for _, tt := range []struct {
+		name     string
+		opt      Option
+		canceled bool // the context ends before the call
+		getBody  bool // GetBody panics
+		sent     int  // attempts the base gets
+	}{
+		{"WithIDGenerator", WithIDGenerator(func() string { bug(); return "" }), false, false, 0},
+		{"Limiter, first attempt", WithLimiter(&panickyLimiter{after: 0}), false, false, 0},
+		{"Limiter, retry", WithLimiter(&panickyLimiter{after: 1}), false, false, 1},
+		{"GetBody", nil, false, true, 1},
+		{"WithLevel, nothing sent", WithLevel(func(int, string) zapcore.Level { bug(); return 0 }), true, false, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var responses []*closeCounter
+			base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				r.Body.Close()
+				b := &closeCounter{Reader: strings.NewReader(`{"error":"down"}`)}
+				responses = append(responses, b)
+				return &http.Response{StatusCode: 503, Body: b, Header: http.Header{}, Request: r}, nil
+			})
+			budget := NewRetryBudget(0, 1) // one retry a second
+			tr := New(base, nil, WithRetry(RetryPolicy{MaxRetries: 1, BaseDelay: time.Millisecond,
+				MaxDelay: time.Millisecond, Budget: budget}))
+			if tt.opt != nil {
+				tt.opt.apply(tr)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			if tt.canceled {
+				cancel()
+			}
+			defer cancel()
+			var rb replayableBody
+			first, _ := rb.open()
+			req, err := http.NewRequestWithContext(ctx, "PUT", "http://h/api/v1/public/recordings/1", first)
+			require.NoError(t, err)
+			req.GetBody = rb.open
+			if tt.getBody {
+				req.GetBody = func() (io.ReadCloser, error) { bug(); return nil, nil }
+			}
+			assert.PanicsWithValue(t, "callback bug", func() { tr.RoundTrip(req) })
+			assert.Len(t, responses, tt.sent, "attempts sent")
+			for i, b := range responses {
+				assert.Equal(t, 1, b.count(), "response %d is closed once", i+1)
+			}
+			for i, b := range rb.made() {
+				assert.Equal(t, 1, b.count(), "request body %d is closed once", i+1)
+			}
+			_, ok := budget.withdraw(time.Now())
+			assert.True(t, ok, "a retry that was not sent gave its charge back")
+		})
+	}
 }
+
+// panickyLimiter admits after calls, then panics, as a buggy Limiter would.
+type panickyLimiter struct {
+	after int
+	calls int
+}
+
+func (l *panickyLimiter) Wait(context.Context) error {
+	if l.calls++; l.calls > l.after {
+		panic("callback bug")
+	}
+	return nil
+}
+
+func (l *panickyLimiter) Pause(time.Time) {}

@@ -48,10 +48,10 @@ var _ http.RoundTripper = (*Transport)(nil)
 // failures to logger. A nil base means [http.DefaultTransport]; a nil
 // logger logs nothing, while IDs, errors and [CheckResponse] still work.
 // Call [Transport.Flush] before the program exits: entries of bodies not yet
-// read and storm summaries may be pending. The functions given to
-// [WithLevel], [WithLogFields] and [WithObserver] run in the caller's
-// RoundTrip; a panic in one reaches the caller, after the Transport has
-// closed the responses the call held.
+// read and storm summaries may be pending. The functions given to options,
+// a [Limiter] and a request's GetBody run in the caller's RoundTrip; a
+// panic in one reaches the caller, after the Transport has closed the
+// responses the call held and a request body it did not send.
 func New(base http.RoundTripper, logger *zap.Logger, opts ...Option) *Transport {
 	if logger != nil {
 		// Every entry would have the same caller and stack, inside
@@ -101,24 +101,27 @@ func WrapClient(c *http.Client, logger *zap.Logger, opts ...Option) *http.Client
 // by one that yields the same bytes; the package doc says when its entry is
 // written.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	c := t.newCall(req)
+	c := call{t: t, req: req}
+	defer c.release()
+	c.start()
 	for {
 		resp, r := c.attempt()
 		if r == nil {
+			c.held = nil // the caller's
 			return resp, nil
 		}
 		wait, again := t.retryWait(&c, r)
 		if r.status == http.StatusTooManyRequests {
 			t.pause(r, wait)
 		}
-		c.report(r, resp)
+		t.report(r)
 		if !again {
-			return c.end(resp, r)
+			return c.end(r)
 		}
 		c.keep(resp, r)
 		if r := c.wait(wait); r != nil {
-			c.report(r, nil)
-			return c.end(nil, r)
+			t.report(r)
+			return c.end(r)
 		}
 	}
 }
