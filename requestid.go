@@ -3,6 +3,7 @@ package idctrace
 import (
 	"context"
 	"crypto/rand"
+	"maps"
 	"net/http"
 	"strings"
 
@@ -91,12 +92,10 @@ func (t *Transport) requestHeader(req *http.Request) (id string, header http.Hea
 	if header == nil {
 		header = make(http.Header, 1)
 	}
-	if values != nil { // some spelling of the key is there
-		for k := range header {
-			if len(k) == len(t.header) && strings.EqualFold(k, t.header) {
-				delete(header, k) // the server must receive one ID
-			}
-		}
+	if values != nil { // some spelling of the key is there: the server must receive one ID
+		maps.DeleteFunc(header, func(k string, _ []string) bool {
+			return len(k) == len(t.header) && strings.EqualFold(k, t.header)
+		})
 	}
 	header[t.header] = []string{id}
 	return id, header
