@@ -237,6 +237,7 @@ func TestCallbackPanicClosesWhatTheCallHolds(t *testing.T) {
 		{"WithIDGenerator", WithIDGenerator(func() string { bug(); return "" }), false, false, 0},
 		{"Limiter, first attempt", WithLimiter(&panickyLimiter{after: 0}), false, false, 0},
 		{"Limiter, retry", WithLimiter(&panickyLimiter{after: 1}), false, false, 1},
+		{"Limiter, pause after a 429", WithLimiter(&panickyLimiter{after: 1, pause: true}), false, false, 1},
 		{"GetBody", nil, false, true, 1},
 		{"WithLevel, nothing sent", WithLevel(func(int, string) zapcore.Level { bug(); return 0 }), true, false, 0},
 	} {
@@ -245,9 +246,9 @@ func TestCallbackPanicClosesWhatTheCallHolds(t *testing.T) {
 			var responses []*closeCounter
 			base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 				r.Body.Close()
-				b := &closeCounter{Reader: strings.NewReader(`{"error":"down"}`)}
+				b := &closeCounter{Reader: strings.NewReader(`{"error":"Rate limit exceeded","retry_after":0}`)}
 				responses = append(responses, b)
-				return &http.Response{StatusCode: 503, Body: b, Header: http.Header{}, Request: r}, nil
+				return &http.Response{StatusCode: 429, Body: b, Header: http.Header{}, Request: r}, nil
 			})
 			budget := NewRetryBudget(0, 1) // one retry a second
 			tr := New(base, nil, WithRetry(RetryPolicy{MaxRetries: 1, BaseDelay: time.Millisecond,
@@ -282,17 +283,23 @@ func TestCallbackPanicClosesWhatTheCallHolds(t *testing.T) {
 	}
 }
 
-// panickyLimiter admits after calls, then panics, as a buggy Limiter would.
+// panickyLimiter admits after calls, then panics, as a buggy Limiter would;
+// with pause, Pause panics instead.
 type panickyLimiter struct {
 	after int
 	calls int
+	pause bool
 }
 
 func (l *panickyLimiter) Wait(context.Context) error {
-	if l.calls++; l.calls > l.after {
+	if l.calls++; l.calls > l.after && !l.pause {
 		panic("callback bug")
 	}
 	return nil
 }
 
-func (l *panickyLimiter) Pause(time.Time) {}
+func (l *panickyLimiter) Pause(time.Time) {
+	if l.pause {
+		panic("callback bug")
+	}
+}
