@@ -23,6 +23,7 @@ type call struct {
 	ctx     *idContext  // sent with every attempt
 	n       int         // the attempt being made
 	charged charge      // what the retry budget gave for the retry about to be made
+	began   time.Time   // when the call began: before the first attempt's wait for a slot
 	started time.Time   // when the first attempt was sent
 	history []tried     // the attempts that failed and were retried
 
@@ -65,6 +66,9 @@ func (c *call) attempt() (*http.Response, *record) {
 	t := c.t
 	c.n++
 	started, queued, err := c.waitForSlot()
+	if c.n == 1 {
+		c.began = started.Add(-queued)
+	}
 	var out *http.Request
 	if err == nil {
 		out, err = c.request()
@@ -175,7 +179,7 @@ func (c *call) request() (*http.Request, error) {
 func (c *call) record(out *http.Request, started time.Time, queued time.Duration) *record {
 	r := new(record)
 	r.init(out, c.id, started, c.n, c.t.logged)
-	r.queued, r.callStart, r.ctx = queued, c.started, c.req.Context()
+	r.queued, r.callStart, r.ctx = queued, c.began, c.req.Context()
 	r.history = c.history[:len(c.history):len(c.history)] // an append copies: the call's next attempts never write into it
 	return r
 }

@@ -41,9 +41,9 @@ type record struct {
 
 	retryIn      time.Duration // > 0 or retrying: another attempt follows after this wait
 	retrying     bool
-	retrySkipped string  // why the policy's retry did not happen: budget, deadline...
-	history      []tried // the call's earlier attempts, oldest first
-	callStart    time.Time
+	retrySkipped string    // why the policy's retry did not happen: budget, deadline...
+	history      []tried   // the call's earlier attempts, oldest first
+	callStart    time.Time // when the call began, before its first wait for a slot
 
 	gzipped  bool         // the body is gzip-encoded: the caller asked for gzip itself
 	respBody *failureBody // the response body the record is decoded from; nil when there is none
@@ -119,7 +119,8 @@ func (r *record) showsRetryAfter() bool {
 	return r.hasRetry || r.status == http.StatusTooManyRequests
 }
 
-// waited is the time from the call's first attempt to the end of this one.
+// waited is the time from the call's start, its first wait for a
+// rate-limit slot included, to the end of this attempt.
 func (r *record) waited() time.Duration {
 	start := r.callStart
 	if start.IsZero() {

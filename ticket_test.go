@@ -158,6 +158,24 @@ func TestSupportTicketAfterRetries(t *testing.T) {
 	assert.Contains(t, ticket, "Time:        "+apiErr.record.history[0].started.UTC().Format(time.RFC3339)+"\n", "when the call started")
 }
 
+// TestSupportTicketWaitedCountsTheFirstQueue: the time the whole call
+// took counts its first wait for a rate-limit slot, as it counts the
+// waits before its retries (a newcomer's read found it left out).
+func TestSupportTicketWaitedCountsTheFirstQueue(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		lim := NewLimiter(1, time.Second)
+		require.NoError(t, lim.Wait(context.Background())) // the next slot is 1.05 s away
+		tr := New(stubRT{status: 503, body: stringBody(`{"error":"Service unavailable"}`)}, nil, WithLimiter(lim))
+		resp, err := tr.RoundTrip(newRequest(t, "GET", "https://api.identitycall.ai/api/v1/public/recordings"))
+		require.NoError(t, err)
+		var apiErr *APIError
+		require.ErrorAs(t, CheckResponse(resp), &apiErr)
+		resp.Body.Close()
+		assert.Contains(t, apiErr.SupportTicket(""), "\nWaited:      1.05s\n")
+	})
+}
+
 // TestSupportTicketsAtOnce: the tickets of one failure, after retries,
 // rendered at once (the debug page and SupportTicket, say) share nothing
 // they write (a review found both appending into the call's history).

@@ -188,8 +188,8 @@ func (f *finder) calls(entries []*logEntry) [][]*logEntry {
 
 // callTicket is the ticket of one call, as [idctrace.APIError.SupportTicket]
 // writes it: the fields of the attempt whose result the call returned,
-// every attempt, and the time from the first one's start to the last
-// one's end.
+// every attempt, and the time from the call's start (the first attempt's
+// wait for a rate-limit slot included) to the last one's end.
 func callTicket(call []*logEntry, account string) ticket.Ticket {
 	first, last := call[0], call[len(call)-1]
 	end := last
@@ -202,7 +202,7 @@ func callTicket(call []*logEntry, account string) ticket.Ticket {
 		Account: account, Time: started(first), RequestID: clean(end.requestID),
 		Method: clean(end.method), URL: cleanURL(end.method, end.url), Route: clean(end.route),
 		Message: clean(end.err), Body: clean(end.body), Hint: clean(end.hint),
-		Count: last.attempt, Waited: started(last).Add(last.duration).Sub(started(first)),
+		Count: last.attempt, Waited: started(last).Add(last.duration).Sub(started(first).Add(-first.queued)),
 	}
 	for _, msg := range end.errs {
 		t.Errors = append(t.Errors, clean(msg))

@@ -44,6 +44,22 @@ func (l *refuseSecond) Wait(ctx context.Context) error {
 
 func (l *refuseSecond) Pause(time.Time) {}
 
+// queueFirst holds the first attempt for d, as a limiter with no slot free
+// would, and admits every attempt after it at once.
+type queueFirst struct {
+	d time.Duration
+	n atomic.Int32
+}
+
+func (l *queueFirst) Wait(context.Context) error {
+	if l.n.Add(1) == 1 {
+		time.Sleep(l.d)
+	}
+	return nil
+}
+
+func (l *queueFirst) Pause(time.Time) {}
+
 // TestTicketIsSupportTicket: the ticket `idctrace ticket` writes from the
 // log of a real call is the SupportTicket of the error the call returned.
 func TestTicketIsSupportTicket(t *testing.T) {
@@ -56,15 +72,17 @@ func TestTicketIsSupportTicket(t *testing.T) {
 		replies []int // the server's, in order; none: the connection is refused
 		notSent int   // the second attempt is not sent: 1, the context ends; 2, no rate-limit slot
 		exact   bool  // the log keeps times to the nanosecond
+		queue   bool  // the first attempt waits 20 ms for a rate-limit slot
 	}{
-		{"zap production: 503, 503, 404", zapProduction, []int{503, 503, 404}, 0, false},
-		{"slog JSON: 503, 503, 404", slogJSON, []int{503, 503, 404}, 0, true},
-		{"zap production: 404", zapProduction, []int{404}, 0, false},
-		{"zap production: 502 page, 429", zapProduction, []int{502, 502, 429}, 0, false},
-		{"zap production: 503, then canceled", zapProduction, []int{503}, 1, false},
-		{"slog JSON: 503, then no slot", slogJSON, []int{503}, 2, true},
-		{"zap production: refused three times", zapProduction, nil, 0, false},
-		{"slog JSON: refused three times", slogJSON, nil, 0, true},
+		{"zap production: 503, 503, 404", zapProduction, []int{503, 503, 404}, 0, false, false},
+		{"slog JSON: 503, 503, 404", slogJSON, []int{503, 503, 404}, 0, true, false},
+		{"zap production: 404", zapProduction, []int{404}, 0, false, false},
+		{"zap production: 502 page, 429", zapProduction, []int{502, 502, 429}, 0, false, false},
+		{"zap production: 503, then canceled", zapProduction, []int{503}, 1, false, false},
+		{"slog JSON: 503, then no slot", slogJSON, []int{503}, 2, true, false},
+		{"zap production: refused three times", zapProduction, nil, 0, false, false},
+		{"slog JSON: refused three times", slogJSON, nil, 0, true, false},
+		{"slog JSON: queued, 503, 404", slogJSON, []int{503, 404}, 0, true, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,6 +111,9 @@ func TestTicketIsSupportTicket(t *testing.T) {
 			if refuse := (&refuseSecond{cancel: cancel}); tt.notSent > 0 {
 				refuse.cancel = map[int]context.CancelFunc{1: cancel}[tt.notSent]
 				opts = append(opts, idctrace.WithLimiter(refuse))
+			}
+			if tt.queue {
+				opts = append(opts, idctrace.WithLimiter(&queueFirst{d: 20 * time.Millisecond}))
 			}
 			tr := idctrace.New(srv.Client().Transport, tt.newLog(f), opts...)
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/public/recordings/rec_1?page=2", nil)
