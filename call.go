@@ -59,12 +59,18 @@ func (c *call) release() {
 	c.t.retry.Budget.refund(c.charged)
 }
 
-// attempt makes the next attempt: it waits for a rate-limit slot, sends,
-// and inspects what came back. The record is nil for a success; otherwise
-// it records a failed attempt, or one that was not sent.
+// attempt makes the next attempt: a retry first waits as the policy chose
+// (retryIn); then it waits for a rate-limit slot, sends, and inspects what
+// came back. The record is nil for a success; otherwise it records a failed
+// attempt, or one that was not sent.
 func (c *call) attempt() (*http.Response, *record) {
 	t := c.t
 	c.n++
+	if c.pending != nil {
+		if err := t.sleep(c.req.Context(), c.pending.retryIn); err != nil {
+			return nil, c.notSent(c.n, fmt.Errorf("the wait before attempt %d ended: %w", c.n, err), 0)
+		}
+	}
 	started, queued, err := c.waitForSlot()
 	if c.n == 1 {
 		c.began = started.Add(-queued)
@@ -222,15 +228,6 @@ func closeBody(resp *http.Response) {
 	if resp != nil && resp.Body != nil {
 		resp.Body.Close()
 	}
-}
-
-// wait sleeps d before the next attempt. When the context ends first, it
-// returns the record of the end of the call: the retry was not sent.
-func (c *call) wait(d time.Duration) *record {
-	if err := c.t.sleep(c.req.Context(), d); err != nil {
-		return c.notSent(c.n+1, fmt.Errorf("the wait before attempt %d ended: %w", c.n+1, err), 0)
-	}
-	return nil
 }
 
 // end returns what the call returns after r, its last record: r's response

@@ -119,10 +119,6 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return c.end(r)
 		}
 		c.keep(resp, r)
-		if r := c.wait(wait); r != nil {
-			t.report(r)
-			return c.end(r)
-		}
 	}
 }
 
