@@ -1,7 +1,6 @@
 package idctrace
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -40,11 +39,7 @@ func CheckResponse(resp *http.Response) error {
 		}
 	}
 	if b := r.respBody; b != nil {
-		ctx := r.ctx
-		if ctx == nil {
-			ctx = context.Background()
-		}
-		b.settle(ctx)
+		b.settle(r.ctx)
 	}
 	return r.apiError()
 }
