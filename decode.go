@@ -26,16 +26,13 @@ func (r *record) inspectHeader(resp *http.Response, now time.Time) {
 }
 
 // decodeBody fills r from the prefix of its body, at most limit bytes; cut
-// reports that the body may go on. A retry_after in the body is reported,
-// and a retry waits for the larger of it and the header's.
+// reports that the body may go on.
 func (r *record) decodeBody(prefix []byte, cut bool, limit int64) {
 	if r.gzipped && bytes.HasPrefix(prefix, []byte{0x1f, 0x8b}) {
 		// The caller asked for gzip itself, and the transport did not decode it.
 		prefix, cut = gunzipPrefix(prefix, limit)
 	}
-	header := r.waitHint
 	r.decode(prefix, cut)
-	r.waitHint = max(r.retryAfter, header)
 	if r.status == http.StatusForbidden {
 		r.hint = r.findHint() // it reads the decoded message
 	}
@@ -52,7 +49,8 @@ type errorBody struct {
 
 // decode fills r from an error body, which is cut when it may be the start
 // of a longer one. Text that is not the documented JSON is kept, redacted,
-// in r.body. Fields of the wrong type are skipped.
+// in r.body. Fields of the wrong type are skipped. A retry_after in the
+// body is reported, and a retry waits for the larger of it and the header's.
 func (r *record) decode(body []byte, cut bool) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
@@ -71,7 +69,7 @@ func (r *record) decode(body []byte, cut bool) {
 		r.errs = append(r.errs, redact.Text(e, r.secrets, false))
 	}
 	if d, ok := parseSeconds(string(bytes.Trim(w.RetryAfter, `"`))); ok {
-		r.retryAfter, r.hasRetry = d, true
+		r.retryAfter, r.waitHint, r.hasRetry = d, max(r.waitHint, d), true
 	}
 	if r.message == "" && len(r.errs) == 0 {
 		r.body = redact.Text(string(body), r.secrets, cut)
