@@ -235,14 +235,13 @@ func closeBody(resp *http.Response) {
 // Whatever the call holds and does not return, release closes.
 func (c *call) end(r *record) (*http.Response, error) {
 	last, observed := r, r
-	if r.notSent {
-		p := c.pending
-		c.pending, observed = nil, p
+	if p := c.pending; r.notSent {
+		observed = p  // nil when no attempt was sent
 		if p != nil { // no retry followed after all
 			p.retrying, p.retryIn, p.retrySkipped = false, 0, r.retrySkipped
-		}
-		if p != nil && r.retrySkipped == "deadline" {
-			last, c.held, c.kept = p, c.kept, nil // the call ends as its last attempt did
+			if r.retrySkipped == "deadline" {
+				last, c.held, c.kept = p, c.kept, nil // the call ends as its last attempt did
+			}
 		}
 	}
 	if resp := c.held; resp != nil {
@@ -251,9 +250,7 @@ func (c *call) end(r *record) (*http.Response, error) {
 		return resp, nil
 	}
 	err := last.failure()
-	if observed != nil {
-		c.observe(observed, true, err)
-	}
+	c.observe(observed, true, err)
 	return nil, err
 }
 

@@ -34,12 +34,13 @@ type Attempt struct {
 	Err error
 }
 
-// observe hands the attempt r records to the observers; last reports that
-// the call ends with it, and err is what the call returns then. Observers
-// are the caller's code: a panic in one reaches the caller, after the
-// Transport has closed the response the caller will not get (release).
+// observe hands the attempt r records to the observers, if any: nil when
+// the call sent none. last reports that the call ends with it, and err is
+// what the call returns then. Observers are the caller's code: a panic in
+// one reaches the caller, after the Transport has closed the response the
+// caller will not get (release).
 func (c *call) observe(r *record, last bool, err error) {
-	if len(c.t.observers) == 0 {
+	if len(c.t.observers) == 0 || r == nil {
 		return
 	}
 	a := Attempt{
