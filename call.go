@@ -125,18 +125,17 @@ func (c *call) attempt() (*http.Response, *record) {
 	r.inspectHeader(resp, end)
 	r.finish()
 	c.ctx.record = r
-	switch {
-	case resp.Body == nil || resp.Body == http.NoBody:
+	if resp.Body == nil || resp.Body == http.NoBody {
 		r.decodeBody(nil, false, 0)
-	case resp.StatusCode == http.StatusTooManyRequests || t.retry.MaxRetries > 0 && retryableStatus(resp.StatusCode):
-		// A retry depends on the body (a retry_after): read its prefix now.
-		b := newFailureBody(resp.Body, r, t.maxBody, t.bodyWait)
-		resp.Body = b.asBody()
+		return resp, r
+	}
+	// The record ends as the caller reads the body, unless a retry depends
+	// on it (a retry_after): then its prefix is read now.
+	b := newFailureBody(resp.Body, r, t.maxBody, t.bodyWait)
+	resp.Body = b.asBody()
+	if resp.StatusCode == http.StatusTooManyRequests || t.retry.MaxRetries > 0 && retryableStatus(resp.StatusCode) {
 		b.settle(c.req.Context())
 		r.duration = t.now().Sub(started)
-	default:
-		// Returned at once: the record ends as the caller reads the body.
-		resp.Body = newFailureBody(resp.Body, r, t.maxBody, t.bodyWait).asBody()
 	}
 	return resp, r
 }
