@@ -68,7 +68,7 @@ func (c *call) attempt() (*http.Response, *record) {
 	c.n++
 	if c.pending != nil {
 		if err := t.sleep(c.req.Context(), c.pending.retryIn); err != nil {
-			return nil, c.notSent(c.n, fmt.Errorf("the wait before attempt %d ended: %w", c.n, err), 0)
+			return nil, c.notSent(fmt.Errorf("the wait before attempt %d ended: %w", c.n, err), 0)
 		}
 	}
 	started, queued, err := c.waitForSlot()
@@ -80,7 +80,7 @@ func (c *call) attempt() (*http.Response, *record) {
 		out, err = c.request()
 	}
 	if err != nil {
-		return nil, c.notSent(c.n, err, queued)
+		return nil, c.notSent(err, queued)
 	}
 	if c.pending != nil { // a retry: the attempt it follows is observed and closed first
 		c.unsent = out.Body
@@ -189,10 +189,10 @@ func (c *call) record(out *http.Request, started time.Time, queued time.Duration
 	return r
 }
 
-// notSent records attempt n, which was not sent because of err.
-func (c *call) notSent(n int, err error, queued time.Duration) *record {
+// notSent records the attempt being made, which was not sent because of err.
+func (c *call) notSent(err error, queued time.Duration) *record {
 	r := c.record(c.req, c.t.now(), queued)
-	r.attempt, r.notSent, r.err = n, true, err
+	r.notSent, r.err = true, err
 	r.message = redact.Text(strings.TrimPrefix(err.Error(), "idctrace: "), r.secrets, false)
 	if !strings.HasPrefix(r.message, "not sent: ") {
 		r.message = "not sent: " + r.message // said once
