@@ -86,12 +86,11 @@ func (c *call) attempt() (*http.Response, *record) {
 		c.unsent = out.Body
 		c.sendingRetry()
 		started = t.now()
-	}
-	c.charged, c.unsent = charge{}, nil // sent: the budget keeps it
-	if c.n == 1 {
+	} else { // the first attempt
 		c.started = started
 		t.retry.Budget.deposit(started)
 	}
+	c.charged, c.unsent = charge{}, nil // sent: the budget keeps it
 	resp, err := t.base.RoundTrip(out)
 	switch {
 	case err != nil:
