@@ -104,3 +104,16 @@ func TestRetryDeadlineShorterThanWait(t *testing.T) {
 	require.Equal(t, 1, logs.Len())
 	assert.NotContains(t, logs.All()[0].ContextMap(), schema.RetryIn)
 }
+
+// TestRandomJitterRange: the jitter is in [0, d], and 0 for a d that is not
+// positive, which no policy gives but which must not panic.
+func TestRandomJitterRange(t *testing.T) {
+	t.Parallel()
+	for _, d := range []time.Duration{-time.Second, 0, 1, time.Millisecond, time.Minute} {
+		for range 100 {
+			j := randomJitter(d)
+			assert.GreaterOrEqual(t, j, time.Duration(0), d)
+			assert.LessOrEqual(t, j, max(d, 0), d)
+		}
+	}
+}

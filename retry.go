@@ -188,10 +188,7 @@ func sleepContext(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// randomJitter returns a random duration in [0, d].
+// randomJitter returns a random duration in [0, d]; 0 when d is not positive.
 func randomJitter(d time.Duration) time.Duration {
-	if d <= 0 {
-		return 0
-	}
-	return rand.N(d + 1)
+	return rand.N(max(d, 0) + 1)
 }
