@@ -1,6 +1,7 @@
 package idctrace
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math"
@@ -196,9 +197,6 @@ func (t *Transport) pause(r *record, retryIn time.Duration) {
 	if r.hasRetry {
 		d = r.waitHint
 	}
-	maxDelay := t.retry.MaxDelay
-	if maxDelay <= 0 {
-		maxDelay = time.Minute
-	}
+	maxDelay := cmp.Or(t.retry.MaxDelay, time.Minute)               // never negative: see WithRetry
 	t.limiter.Pause(time.Now().Add(max(min(d, maxDelay), retryIn))) // the limiter's clock, not the Transport's seam
 }

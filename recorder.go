@@ -45,9 +45,10 @@ func NewRecorder(size int) *Recorder {
 
 // add keeps and counts f, whose entry has level lvl, when lvl is at least
 // the Recorder's. It keeps a copy without the references that would keep a
-// request, a response body or an unredacted error alive.
+// request, a response body or an unredacted error alive. A nil *Recorder
+// keeps nothing.
 func (r *Recorder) add(f *record, lvl zapcore.Level) {
-	if lvl < zapcore.WarnLevel {
+	if r == nil || lvl < zapcore.WarnLevel {
 		return
 	}
 	c := *f

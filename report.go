@@ -30,9 +30,7 @@ func (t *Transport) report(r *record) {
 // publish hands the ended record r to the Recorder and, when its entry is
 // due, to the log, and drops what only they needed.
 func (t *Transport) publish(r *record, lvl zapcore.Level, entry bool) {
-	if t.recorder != nil {
-		t.recorder.add(r, lvl)
-	}
+	t.recorder.add(r, lvl)
 	if entry {
 		t.write(r, lvl)
 	}
