@@ -197,6 +197,7 @@ func (t *Transport) pause(r *record, retryIn time.Duration) {
 	if r.hasRetry {
 		d = r.waitHint
 	}
-	maxDelay := cmp.Or(t.retry.MaxDelay, time.Minute)               // never negative: see WithRetry
-	t.limiter.Pause(time.Now().Add(max(min(d, maxDelay), retryIn))) // the limiter's clock, not the Transport's seam
+	maxDelay := cmp.Or(t.retry.MaxDelay, time.Minute) // WithRetry leaves it 0 or positive
+	// The limiter's clock, not the Transport's seam:
+	t.limiter.Pause(time.Now().Add(max(min(d, maxDelay), retryIn)))
 }
