@@ -5,6 +5,7 @@ package api
 
 import (
 	pathpkg "path"
+	"slices"
 	"strings"
 )
 
@@ -158,13 +159,5 @@ func Relative(path string) (string, bool) {
 // LoggedParam reports whether the value of the query parameter name may be
 // logged for e: page and per_page everywhere, and e's own filters.
 func (e Endpoint) LoggedParam(name string) bool {
-	if name == "page" || name == "per_page" {
-		return true
-	}
-	for _, p := range e.Params {
-		if p == name {
-			return true
-		}
-	}
-	return false
+	return name == "page" || name == "per_page" || slices.Contains(e.Params, name)
 }
