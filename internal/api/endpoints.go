@@ -146,9 +146,6 @@ func matchPath(template, path string) (literals int, ok bool) {
 // ServeMux answers an unclean path with a redirect to the clean one):
 // "//x", "/./x", "/y/../x" and "/x//" all name "/x".
 func Relative(path string) (string, bool) {
-	if path == "" {
-		return "", false
-	}
 	rest, ok := strings.CutPrefix(pathpkg.Clean(path), BasePath)
 	if !ok || rest != "" && rest[0] != '/' {
 		return "", false
