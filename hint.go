@@ -1,6 +1,7 @@
 package idctrace
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -52,11 +53,7 @@ func (r *record) findHint() string {
 		// Only the documented permission answer: a 403 for a
 		// project-scoped key has another cause.
 		if strings.HasSuffix(r.message, "permission required") {
-			perm := r.endpoint.Permission
-			if !r.documented {
-				perm = permissionOf(r.method)
-			}
-			if perm != "" {
+			if perm := cmp.Or(r.endpoint.Permission, permissionOf(r.method)); perm != "" {
 				return fmt.Sprintf("Use an API key with %s permission: %s needs it. "+
 					"Keys and their permissions are set in the dashboard, Settings > API Keys.", perm, r.method)
 			}
