@@ -105,10 +105,8 @@ func (t *Transport) requestHeader(req *http.Request) (id string, header http.Hea
 // request whose redirect led to it (http.Client builds a new request for
 // each hop), else its context's, else the generator's, else a new UUID.
 func (t *Transport) newID(req *http.Request) string {
-	if req.Response != nil {
-		if id := RequestID(req.Response); validID(id) {
-			return id
-		}
+	if id := RequestID(req.Response); validID(id) { // RequestID(nil) is "", which is not valid
+		return id
 	}
 	if id, ok := RequestIDFromContext(req.Context()); ok && validID(id) {
 		return id
