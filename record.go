@@ -1,6 +1,7 @@
 package idctrace
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"slices"
@@ -120,13 +121,10 @@ func (r *record) showsRetryAfter() bool {
 }
 
 // waited is the time from the call's start, its first wait for a
-// rate-limit slot included, to the end of this attempt.
+// rate-limit slot included, to the end of this attempt; from the attempt's
+// start when no call set callStart (CheckResponse's records, hand-built ones).
 func (r *record) waited() time.Duration {
-	start := r.callStart
-	if start.IsZero() {
-		start = r.started
-	}
-	return r.started.Add(r.duration).Sub(start)
+	return r.started.Add(r.duration).Sub(cmp.Or(r.callStart, r.started))
 }
 
 // apiError returns a new APIError from the record of an HTTP failure.
