@@ -1,6 +1,7 @@
 package idctrace
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"net/textproto"
@@ -129,12 +130,8 @@ func WithRetry(p RetryPolicy) Option {
 			return
 		}
 		def := DefaultRetryPolicy()
-		if p.BaseDelay <= 0 {
-			p.BaseDelay = def.BaseDelay
-		}
-		if p.MaxDelay <= 0 {
-			p.MaxDelay = def.MaxDelay
-		}
+		p.BaseDelay = cmp.Or(max(p.BaseDelay, 0), def.BaseDelay)
+		p.MaxDelay = cmp.Or(max(p.MaxDelay, 0), def.MaxDelay)
 		t.retry = p
 	})
 }
