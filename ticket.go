@@ -50,13 +50,11 @@ func handBuilt(r *record, account string) string {
 // ticket returns the ticket of the call whose last attempt r records. It
 // shares nothing with r: two tickets of one record may render at once.
 func (r *record) ticket(account string) ticket.Ticket {
+	attempts := append(r.history[:len(r.history):len(r.history)], r.tried())
 	t := ticket.Ticket{
-		Account: redact.Text(account, nil, false), Time: r.started, RequestID: r.requestID,
+		Account: redact.Text(account, nil, false), Time: attempts[0].started, RequestID: r.requestID,
 		Method: r.method, URL: r.url, Route: r.route, Message: r.message, Errors: slices.Clone(r.errs),
 		Body: r.body, Hint: r.hint, Count: r.attempt, Waited: r.waited(),
-	}
-	if len(r.history) > 0 {
-		t.Time = r.history[0].started
 	}
 	if r.status != 0 {
 		t.Status = statusText(r.status)
@@ -66,8 +64,8 @@ func (r *record) ticket(account string) ticket.Ticket {
 	if r.showsRetryAfter() {
 		t.RetryAfter = r.retryAfter.String()
 	}
-	t.Attempts = make([]ticket.Attempt, 0, len(r.history)+1)
-	for _, a := range append(r.history[:len(r.history):len(r.history)], r.tried()) {
+	t.Attempts = make([]ticket.Attempt, 0, len(attempts))
+	for _, a := range attempts {
 		outcome := a.errType
 		if a.status != 0 {
 			outcome = statusText(a.status)
