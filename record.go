@@ -50,12 +50,11 @@ type record struct {
 	respBody *failureBody // the response body the record is decoded from; nil when there is none
 	extra    []zap.Field  // WithLogFields' fields, computed when the entry was decided on
 
-	endpoint   api.Endpoint // the documented endpoint, when documented
-	documented bool
-	err        error           // the transport error, unredacted: never printed as is
-	ctx        context.Context // the caller's context, for log fields
-	sent       *http.Request   // the request as sent; dropped once reported
-	secrets    []string        // the request's own secrets; dropped once reported
+	endpoint api.Endpoint    // the documented endpoint; zero for an undocumented path
+	err      error           // the transport error, unredacted: never printed as is
+	ctx      context.Context // the caller's context, for log fields
+	sent     *http.Request   // the request as sent; dropped once reported
+	secrets  []string        // the request's own secrets; dropped once reported
 }
 
 // tried is one earlier attempt of a call, for the ticket's Attempts block.
@@ -72,21 +71,20 @@ type tried struct {
 // ID id. The values of its endpoint's documented query parameters and of
 // those named in logged are kept in its URL; others are not.
 func (r *record) init(req *http.Request, id string, started time.Time, attempt int, logged []string) {
-	e, documented := endpointOf(req)
+	e := endpointOf(req)
 	secrets := redact.AppendSecrets(make([]string, 0, 4), req) // room for the usual ones: one allocation
 	loggedParam := func(name string) bool { return e.LoggedParam(name) || slices.Contains(logged, name) }
 	*r = record{
-		requestID:  id,
-		method:     redactMethod(req.Method, secrets),
-		url:        redact.URL(req.URL, loggedParam, secrets),
-		route:      e.Path,
-		started:    started,
-		attempt:    attempt,
-		endpoint:   e,
-		documented: documented,
-		ctx:        req.Context(),
-		sent:       req,
-		secrets:    secrets,
+		requestID: id,
+		method:    redactMethod(req.Method, secrets),
+		url:       redact.URL(req.URL, loggedParam, secrets),
+		route:     e.Path,
+		started:   started,
+		attempt:   attempt,
+		endpoint:  e,
+		ctx:       req.Context(),
+		sent:      req,
+		secrets:   secrets,
 	}
 }
 

@@ -136,7 +136,7 @@ func idempotent(req *http.Request, r *record) bool {
 	switch {
 	case req.Header.Get("Idempotency-Key") != "":
 		return true
-	case r.documented:
+	case r.route != "": // a documented endpoint
 		return r.endpoint.Idempotent
 	}
 	switch req.Method {

@@ -19,20 +19,18 @@ import (
 // Failure entries carry it as route, and errors, tickets and bundles as
 // well, so that failures group by endpoint rather than by raw URL.
 func Route(req *http.Request) string {
-	e, _ := endpointOf(req)
-	return e.Path
+	return endpointOf(req).Path
 }
 
-// endpointOf returns the documented endpoint req calls.
-func endpointOf(req *http.Request) (api.Endpoint, bool) {
-	if req == nil || req.URL == nil {
-		return api.Endpoint{}, false
+// endpointOf returns the documented endpoint req calls: the zero Endpoint,
+// whose Path is "", when there is none.
+func endpointOf(req *http.Request) (e api.Endpoint) {
+	if req != nil && req.URL != nil {
+		if rel, ok := api.Relative(sentPath(req.URL)); ok {
+			e, _ = api.Match(cmp.Or(req.Method, http.MethodGet), rel)
+		}
 	}
-	rel, ok := api.Relative(sentPath(req.URL))
-	if !ok {
-		return api.Endpoint{}, false
-	}
-	return api.Match(cmp.Or(req.Method, http.MethodGet), rel)
+	return e
 }
 
 // sentPath is the decoded path req's URL sends: its Path, or the path of an

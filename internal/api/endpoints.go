@@ -88,7 +88,8 @@ var Endpoints = []Endpoint{
 // literal segment wins: /virtual_numbers/available is not a number's ID. A
 // trailing slash is ignored, and so is a format suffix on the last segment
 // where it makes a literal match, as Rails routes it:
-// /virtual_numbers/purchase.json is a purchase.
+// /virtual_numbers/purchase.json is a purchase. When nothing matches, it
+// returns the zero Endpoint and false.
 func Match(method, path string) (Endpoint, bool) {
 	path = strings.TrimSuffix(path, "/")
 	best, literals := match(method, path)

@@ -42,8 +42,9 @@ func TestMatchRefusesWhatIsNotDocumented(t *testing.T) {
 		{"POST", "/virtual_numbers/available"},
 		{"DELETE", "/virtual_numbers/7/operators"},
 	} {
-		_, ok := Match(tt.method, tt.path)
+		e, ok := Match(tt.method, tt.path)
 		assert.False(t, ok, "%s %s", tt.method, tt.path)
+		assert.Zero(t, e, "%s %s: the zero Endpoint, whose Path is empty", tt.method, tt.path)
 	}
 	e, ok := Match("GET", "/virtual_numbers/available")
 	assert.True(t, ok)
