@@ -63,11 +63,7 @@ func spacing(n int, per time.Duration) time.Duration {
 	if span < per {
 		span = math.MaxInt64
 	}
-	d := span / time.Duration(n)
-	if span%time.Duration(n) != 0 {
-		d++
-	}
-	return d
+	return (span-1)/time.Duration(n) + 1 // rounded up: span ≥ per > 0
 }
 
 // limiter is GCRA with a burst of one: next is the earliest slot nobody has

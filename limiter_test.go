@@ -372,3 +372,22 @@ func TestLimiterFreeSlotAllocatesNothing(t *testing.T) {
 	})
 	assert.Zero(t, allocs)
 }
+
+// TestSpacingRoundsUp: spacing is the ceiling of span/n, for quotas small
+// and large and for spans that n divides and does not.
+func TestSpacingRoundsUp(t *testing.T) {
+	t.Parallel()
+	for _, per := range []time.Duration{1, 19, 20, 21, time.Second, time.Minute, math.MaxInt64 / 21 * 20, math.MaxInt64} {
+		for _, n := range []int{1, 2, 3, 7, 20, 21, 60, 300, 1_000_003, math.MaxInt} {
+			span := per + per/marginDiv
+			if span < per {
+				span = math.MaxInt64
+			}
+			want := span / time.Duration(n)
+			if span%time.Duration(n) != 0 {
+				want++
+			}
+			assert.Equal(t, want, spacing(n, per), "spacing(%d, %v)", n, per)
+		}
+	}
+}
