@@ -21,13 +21,10 @@ type kind struct {
 	cause         string // the transport error's class
 }
 
-// kindOf is the kind of failure r records.
+// kindOf is the kind of failure r records. Only a record without a status
+// has an errType (record.finish sets it), so cause is empty for a status.
 func kindOf(r *record) kind {
-	k := kind{method: r.method, route: r.route, status: r.status}
-	if r.status == 0 {
-		k.cause = r.errType
-	}
-	return k
+	return kind{method: r.method, route: r.route, status: r.status, cause: r.errType}
 }
 
 // window is one kind's current window: the entries written in it, and the

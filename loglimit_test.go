@@ -1,6 +1,7 @@
 package idctrace
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -317,4 +318,52 @@ func TestLogLimitSummaryWhenItsOwnWindowEnds(t *testing.T) {
 		tr.Flush()
 		assert.Equal(t, 4, accounted(logs))
 	})
+}
+
+// TestKindOfHasACauseOnlyWithoutAStatus: an HTTP failure's kind has its
+// status and no cause, a transport error's and an unsent attempt's have
+// their class and no status, as the summaries name them.
+func TestKindOfHasACauseOnlyWithoutAStatus(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		base roundTripFunc
+		ctx  func() (context.Context, context.CancelFunc)
+		want kind
+	}{
+		{"503", func(*http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: 503, Header: http.Header{}, Body: http.NoBody}, nil
+		}, nil, kind{method: "GET", route: "/recordings/{id}", status: 503}},
+		{"refused", func(*http.Request) (*http.Response, error) { return nil, refused }, nil,
+			kind{method: "GET", route: "/recordings/{id}", cause: "connection_refused"}},
+		{"not sent", nil, func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), time.Minute) // the next slot is an hour away
+		}, kind{method: "GET", route: "/recordings/{id}", cause: "local_rate_limit"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var opts []Option
+			ctx := context.Background()
+			if tc.ctx != nil {
+				var cancel context.CancelFunc
+				ctx, cancel = tc.ctx()
+				defer cancel()
+				opts = append(opts, WithLimiter(NewLimiter(1, time.Hour)))
+				tc.base = func(*http.Request) (*http.Response, error) {
+					return &http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody}, nil
+				}
+			}
+			tr := New(tc.base, nil, opts...)
+			req, _ := http.NewRequestWithContext(ctx, "GET", recordingURL, nil)
+			if tc.ctx != nil {
+				_, err := tr.RoundTrip(req) // takes the limiter's one slot
+				require.NoError(t, err)
+			}
+			c := call{t: tr, req: req}
+			c.start()
+			_, r := c.attempt()
+			require.NotNil(t, r)
+			assert.Equal(t, tc.want, kindOf(r))
+		})
+	}
 }
