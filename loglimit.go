@@ -88,7 +88,10 @@ func (l *logLimit) allow(r *record, lvl zapcore.Level) bool {
 	w := l.windows[k]
 	if w == nil || now.Sub(w.start) >= l.per {
 		if len(l.windows) >= l.pruneAt {
-			l.prune(now)
+			// Forget the windows that have ended, and prune next at twice
+			// the size left: a constant cost per window on average.
+			maps.DeleteFunc(l.windows, func(_ kind, old *window) bool { return now.Sub(old.start) >= l.per })
+			l.pruneAt = max(minPrune, 2*len(l.windows))
 		}
 		w = &window{start: now} // an ended window with a summary stays pending
 		l.windows[k] = w
@@ -105,14 +108,6 @@ func (l *logLimit) allow(r *record, lvl zapcore.Level) bool {
 	w.sum.count++
 	w.sum.lastID, w.sum.lastAt = r.requestID, r.started
 	return false
-}
-
-// prune forgets the windows that have ended, and sets the next size to
-// prune at, so that pruning costs a constant per window on average. The
-// caller holds l.mu.
-func (l *logLimit) prune(now time.Time) {
-	maps.DeleteFunc(l.windows, func(_ kind, w *window) bool { return now.Sub(w.start) >= l.per })
-	l.pruneAt = max(minPrune, 2*len(l.windows))
 }
 
 // schedule makes the timer fire at end, or earlier if it already will:
