@@ -60,7 +60,7 @@ func (r *Recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			r.now().UTC().Format("20060102T150405Z")))
 	case "":
 		v := r.page(account, q.Get("request_id"))
-		if v.Missing {
+		if v.Missing() {
 			status = http.StatusNotFound
 		}
 		// A script of our own may run; nothing from elsewhere may load.
@@ -92,10 +92,13 @@ func (r *Recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 type pageView struct {
 	Nonce, Account, Generated, RequestID, BundleURL, AllURL string
 	Held, Size, Counted                                     int
-	Missing                                                 bool // RequestID was asked for and is not held
 	Kinds                                                   []kindView
 	Failures                                                []failureView
 }
+
+// Missing reports that RequestID was asked for and is not held. RequestID
+// is "" only when none was asked for: redacting keeps a text non-empty.
+func (v pageView) Missing() bool { return v.RequestID != "" && len(v.Failures) == 0 }
 
 type kindView struct {
 	Endpoint, Outcome, Class, First, Last string
@@ -144,7 +147,6 @@ func (r *Recorder) page(account, requestID string) pageView {
 		}
 		v.Failures = append(v.Failures, viewFailure(&f, account, now))
 	}
-	v.Missing = requestID != "" && len(v.Failures) == 0
 	return v
 }
 
