@@ -107,14 +107,7 @@ func transportHint(errType string, waited time.Duration) string {
 // error.type would: one short list for the hints, the storm limit's kinds,
 // TransportError.ErrorType and idcotel's metrics.
 func errorType(err error) string {
-	var (
-		timeout interface{ Timeout() bool }
-		dnsErr  *net.DNSError
-		certErr *tls.CertificateVerificationError
-		unknown x509.UnknownAuthorityError
-		invalid x509.CertificateInvalidError
-		host    x509.HostnameError
-	)
+	var timeout interface{ Timeout() bool }
 	switch {
 	case err == nil:
 		return ""
@@ -124,15 +117,23 @@ func errorType(err error) string {
 		return "timeout"
 	case errors.Is(err, context.Canceled):
 		return "canceled"
-	case errors.As(err, &dnsErr):
+	case has[*net.DNSError](err):
 		return "name_resolution"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection_refused"
-	case errors.As(err, &certErr), errors.As(err, &unknown), errors.As(err, &invalid), errors.As(err, &host):
+	case has[*tls.CertificateVerificationError](err), has[x509.UnknownAuthorityError](err),
+		has[x509.CertificateInvalidError](err), has[x509.HostnameError](err):
 		return "tls"
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNABORTED), errors.Is(err, syscall.EPIPE),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return "connection_reset"
 	}
 	return "_OTHER"
+}
+
+// has reports whether err's tree holds an error of type E, as [errors.As]
+// finds it.
+func has[E error](err error) bool {
+	_, ok := errors.AsType[E](err)
+	return ok
 }
