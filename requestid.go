@@ -141,15 +141,8 @@ func scanHeader(h http.Header, key string) (values []string, exact bool) {
 // server reads such an ID as it was sent, and [RequestIDFromError] reads it
 // back from an error's text; anything else is replaced by a new ID.
 func validID(id string) bool {
-	if id == "" || len(id) > maxIDLen || redact.HasKey(id) {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		if c := id[i]; c <= ' ' || c >= 0x7f || c == '(' || c == ')' {
-			return false
-		}
-	}
-	return true
+	return id != "" && len(id) <= maxIDLen && !redact.HasKey(id) &&
+		!strings.ContainsFunc(id, func(r rune) bool { return r <= ' ' || r >= 0x7f || r == '(' || r == ')' })
 }
 
 // newUUID returns a random (version 4) UUID with one allocation, its text:
