@@ -189,15 +189,11 @@ func RequestIDFromError(err error) string {
 		return te.RequestID
 	}
 	s := err.Error()
-	for {
-		i := strings.LastIndex(s, requestIDMark)
-		if i < 0 {
-			return ""
-		}
-		id, _, ok := strings.Cut(s[i+len(requestIDMark):], ")")
-		if ok && id != "" && !strings.ContainsAny(id, " (") {
+	for i := strings.LastIndex(s, requestIDMark); i >= 0; i = strings.LastIndex(s[:i], requestIDMark) {
+		// Cut may read past the next mark; id then holds its "(" and is refused.
+		if id, _, ok := strings.Cut(s[i+len(requestIDMark):], ")"); ok && id != "" && !strings.ContainsAny(id, " (") {
 			return id
 		}
-		s = s[:i]
 	}
+	return ""
 }
