@@ -22,10 +22,7 @@ import (
 // findHint returns an instruction for a cause of r the caller can fix
 // alone, or "" when none is known for sure: a wrong hint is worse than none.
 func (r *record) findHint() string {
-	u := r.sent.URL
-	if u == nil {
-		u = &url.URL{} // a response that came without its request
-	}
+	u := cmp.Or(r.sent.URL, &url.URL{}) // &url.URL{}: a response that came without its request
 	switch r.status {
 	case 0:
 		return transportHint(errorType(r.err), r.duration)
