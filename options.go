@@ -64,22 +64,14 @@ func WithIDGenerator(gen func() string) Option {
 // decoded and logged; zero or less keeps 16 KiB. The caller still reads the
 // whole body.
 func WithMaxBodyBytes(n int64) Option {
-	return optionFunc(func(t *Transport) {
-		if n > 0 {
-			t.maxBody = n
-		}
-	})
+	return optionFunc(func(t *Transport) { t.maxBody = cmp.Or(max(n, 0), t.maxBody) })
 }
 
 // WithBodyReadTimeout sets the longest wait for those bytes (see the
 // package doc, A failed call); zero or less keeps a second. It never
 // shortens what the caller reads.
 func WithBodyReadTimeout(d time.Duration) Option {
-	return optionFunc(func(t *Transport) {
-		if d > 0 {
-			t.bodyWait = d
-		}
-	})
+	return optionFunc(func(t *Transport) { t.bodyWait = cmp.Or(max(d, 0), t.bodyWait) })
 }
 
 // WithLogFields adds the fields fn returns to every failure entry that is
@@ -174,12 +166,8 @@ func WithLimiter(l Limiter) Option {
 // second. A negative n turns the limit off.
 func WithLogLimit(n int, per time.Duration) Option {
 	return optionFunc(func(t *Transport) {
-		if n != 0 {
-			t.limitN = n
-		}
-		if per > 0 {
-			t.limitPer = per
-		}
+		t.limitN = cmp.Or(n, t.limitN)
+		t.limitPer = cmp.Or(max(per, 0), t.limitPer)
 	})
 }
 
