@@ -2,6 +2,7 @@ package idctrace
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"io"
 	"slices"
@@ -37,9 +38,7 @@ type Recorder struct {
 // NewRecorder returns a Recorder that keeps the last size failures; zero or
 // less means 50.
 func NewRecorder(size int) *Recorder {
-	if size <= 0 {
-		size = defaultRecorderSize
-	}
+	size = cmp.Or(max(size, 0), defaultRecorderSize)
 	return &Recorder{now: time.Now, size: size, held: make([]record, 0, size), counts: make(kindCounts)}
 }
 
