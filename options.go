@@ -175,5 +175,6 @@ func WithLogLimit(n int, per time.Duration) Option {
 // header field name. (x/net's httpguts has this; the root package keeps to
 // zap and uuid.)
 func validHeaderName(name string) bool {
-	return name != "" && strings.Trim(name, "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") == ""
+	const tchar = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	return name != "" && strings.Trim(name, tchar) == "" // nothing but tchar
 }
