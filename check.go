@@ -32,9 +32,7 @@ func CheckResponse(resp *http.Response) error {
 		r.init(req, RequestID(resp), time.Now(), 0, nil)
 		r.inspectHeader(resp, r.started)
 		r.finish()
-		if resp.Body == nil || resp.Body == http.NoBody {
-			r.decodeBody(nil, false, 0)
-		} else {
+		if resp.Body != nil && resp.Body != http.NoBody {
 			resp.Body = newFailureBody(resp.Body, r, defaultMaxBody, defaultBodyWait).asBody()
 		}
 	}

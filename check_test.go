@@ -2,6 +2,9 @@ package idctrace
 
 import (
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -193,4 +196,26 @@ func TestCheckResponseWithinTheBound(t *testing.T) {
 		tr.Flush()
 		time.Sleep(body.pause) // the read ahead notices the Close and ends
 	})
+}
+
+// TestCheckResponseWithoutBody: without a Transport, a response with no
+// body (nil or http.NoBody) gets the APIError of one whose body is empty:
+// its status, Retry-After and hint, nothing decoded.
+func TestCheckResponseWithoutBody(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{400, 401, 403, 404, 422, 429, 500, 503} {
+		for _, body := range []io.ReadCloser{nil, http.NoBody} {
+			newResp := func(b io.ReadCloser) *http.Response {
+				req := httptest.NewRequest(http.MethodDelete, "https://api.identitycall.ai/api/v1/public/recordings/7", nil)
+				req.Header.Set(DefaultRequestIDHeader, "req-1")
+				return &http.Response{StatusCode: status, Header: http.Header{"Retry-After": {"3"}}, Body: b, Request: req}
+			}
+			var want, got *APIError
+			require.ErrorAs(t, CheckResponse(newResp(io.NopCloser(strings.NewReader("")))), &want)
+			require.ErrorAs(t, CheckResponse(newResp(body)), &got)
+			want.record, got.record = nil, nil
+			want.Time, got.Time = time.Time{}, time.Time{}
+			assert.Equal(t, want, got, "status %d, body %v", status, body)
+		}
+	}
 }
