@@ -104,13 +104,10 @@ func parseSeconds(s string) (time.Duration, bool) {
 	if err != nil && !errors.Is(err, strconv.ErrRange) || math.IsNaN(secs) {
 		return 0, false
 	}
-	switch {
-	case secs <= 0:
-		return 0, true
-	case secs >= maxWait.Seconds():
+	if secs >= maxWait.Seconds() {
 		return maxWait, true
 	}
-	return time.Duration(secs * float64(time.Second)), true
+	return time.Duration(max(secs, 0) * float64(time.Second)), true
 }
 
 // gunzipPrefix decodes as much of a gzip prefix as it holds, up to limit

@@ -303,3 +303,22 @@ func TestFaultGzipErrorBody(t *testing.T) {
 		}
 	}
 }
+
+// TestParseSecondsClamps: every value at or below zero, however written,
+// is a wait of 0, and every value at or past maxWait is maxWait.
+func TestParseSecondsClamps(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{"0", "-0", "+0", "-0.5", "-5e-324", "-1e-400", "-1e400", "-Inf", "0x0p0"} {
+		d, ok := parseSeconds(v)
+		assert.True(t, ok, v)
+		assert.Equal(t, time.Duration(0), d, v)
+	}
+	for _, v := range []string{"Inf", "+Inf", "1e400", "2305843009.213694", "99999999999"} {
+		d, ok := parseSeconds(v)
+		assert.True(t, ok, v)
+		assert.Equal(t, maxWait, d, v)
+	}
+	d, ok := parseSeconds("5e-324")
+	assert.True(t, ok)
+	assert.Equal(t, time.Duration(0), d, "a positive value below a nanosecond")
+}
