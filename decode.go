@@ -57,10 +57,9 @@ func (r *record) decode(body []byte, cut bool) {
 		return
 	}
 	var w errorBody
-	if err := json.Unmarshal(body, &w); err != nil {
-		if _, wrongType := err.(*json.UnmarshalTypeError); !wrongType {
-			w = errorBody{} // not JSON, cut short or too deep
-		}
+	err := json.Unmarshal(body, &w)
+	if _, wrongType := err.(*json.UnmarshalTypeError); err != nil && !wrongType {
+		w = errorBody{} // not JSON, cut short or too deep
 	}
 	if w.Error != "" {
 		r.message = redact.Text(w.Error, r.secrets, false)
