@@ -2,6 +2,7 @@ package idctrace
 
 import (
 	"net/http"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -55,11 +56,8 @@ func defaultLevel(r *record) zapcore.Level {
 // answer: 422 "Transcription not available" from a recording's
 // transcription, results or summary, until its transcription is done.
 func notReady(status int, route string) bool {
-	switch route {
-	case "/recordings/{id}/transcription", "/recordings/{id}/results", "/recordings/{id}/summary":
-		return status == http.StatusUnprocessableEntity
-	}
-	return false
+	pages := []string{"/recordings/{id}/transcription", "/recordings/{id}/results", "/recordings/{id}/summary"}
+	return status == http.StatusUnprocessableEntity && slices.Contains(pages, route)
 }
 
 // levelOf is the level of r's entry: as WithLevel sets it, between Debug
