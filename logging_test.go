@@ -244,3 +244,33 @@ func TestFaultBrokenLoggerNeverChangesTheResult(t *testing.T) {
 		})
 	})
 }
+
+// TestLevelOf: the default levels, and WithLevel's, kept between Debug and
+// Error, for every record, a call the limiter held back included.
+func TestLevelOf(t *testing.T) {
+	t.Parallel()
+	held := &record{errType: "local_rate_limit"}
+	tests := []struct {
+		r    *record
+		want zapcore.Level
+	}{
+		{&record{status: 404}, zapcore.WarnLevel},
+		{&record{status: 422, route: "/recordings"}, zapcore.WarnLevel},
+		{&record{status: 422, route: "/recordings/{id}/summary"}, zapcore.DebugLevel},
+		{&record{status: 500, route: "/recordings/{id}/summary"}, zapcore.ErrorLevel},
+		{&record{status: 503}, zapcore.ErrorLevel},
+		{&record{errType: "timeout"}, zapcore.ErrorLevel},
+		{held, zapcore.WarnLevel},
+	}
+	plain := New(nil, nil)
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, plain.levelOf(tt.r), "%+v", *tt.r)
+	}
+	for _, set := range []zapcore.Level{zapcore.DebugLevel - 3, zapcore.DebugLevel, zapcore.InfoLevel, zapcore.ErrorLevel, zapcore.FatalLevel} {
+		tr := New(nil, nil, WithLevel(func(int, string) zapcore.Level { return set }))
+		want := max(min(set, zapcore.ErrorLevel), zapcore.DebugLevel)
+		for _, tt := range tests {
+			assert.Equal(t, want, tr.levelOf(tt.r), "WithLevel %v, %+v", set, *tt.r)
+		}
+	}
+}

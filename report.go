@@ -38,10 +38,13 @@ func (t *Transport) publish(r *record, lvl zapcore.Level, entry bool) {
 	r.sent, r.secrets = nil, nil
 }
 
-// defaultLevel is the level of r's entry unless WithLevel says otherwise.
-// A call the limiter held back is at Warn, as the 429 it spares.
-func defaultLevel(r *record) zapcore.Level {
+// levelOf is the level of r's entry: as WithLevel sets it, between Debug
+// and Error, or by default, where a call the limiter held back is at Warn,
+// as the 429 it spares.
+func (t *Transport) levelOf(r *record) zapcore.Level {
 	switch {
+	case t.level != nil:
+		return max(min(t.level(r.status, r.route), zapcore.ErrorLevel), zapcore.DebugLevel)
 	case r.errType == "local_rate_limit":
 		return zapcore.WarnLevel
 	case r.status == 0 || r.status >= 500:
@@ -58,15 +61,6 @@ func defaultLevel(r *record) zapcore.Level {
 func notReady(status int, route string) bool {
 	pages := []string{"/recordings/{id}/transcription", "/recordings/{id}/results", "/recordings/{id}/summary"}
 	return status == http.StatusUnprocessableEntity && slices.Contains(pages, route)
-}
-
-// levelOf is the level of r's entry: as WithLevel sets it, between Debug
-// and Error, or by default.
-func (t *Transport) levelOf(r *record) zapcore.Level {
-	if t.level == nil {
-		return defaultLevel(r)
-	}
-	return max(min(t.level(r.status, r.route), zapcore.ErrorLevel), zapcore.DebugLevel)
 }
 
 // shouldLog decides whether r's entry is written at lvl, or counted into its
