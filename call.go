@@ -125,8 +125,7 @@ func (c *call) attempt() (*http.Response, *record) {
 	r.finish()
 	c.ctx.record = r
 	if resp.Body == nil || resp.Body == http.NoBody {
-		r.decodeBody(nil, false, 0)
-		return resp, r
+		return resp, r // finish has done all there is: no body to decode
 	}
 	// The record ends as the caller reads the body, unless a retry depends
 	// on it (a retry_after): then its prefix is read now.

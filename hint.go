@@ -25,7 +25,7 @@ func (r *record) findHint() string {
 	u := cmp.Or(r.sent.URL, &url.URL{}) // &url.URL{}: a response that came without its request
 	switch r.status {
 	case 0:
-		return transportHint(errorType(r.err), r.duration)
+		return transportHint(r.errType, r.duration)
 	case http.StatusUnauthorized:
 		auth, _ := scanHeader(r.sent.Header, "Authorization")
 		switch {

@@ -100,10 +100,10 @@ func redactMethod(method string, secrets []string) string {
 
 // finish completes r once its status or error is known.
 func (r *record) finish() {
-	r.hint = r.findHint()
 	if r.status == 0 && r.errType == "" {
 		r.errType = errorType(r.err)
 	}
+	r.hint = r.findHint()
 }
 
 // inspectError fills r from a transport error.
