@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/identitycall/idctrace/internal/redact"
+	"github.com/identitycall/idctrace/internal/ticket"
 )
 
 // call is one RoundTrip: the caller's request, its ID, and what its
@@ -19,13 +20,13 @@ type call struct {
 	t       *Transport
 	req     *http.Request // the caller's, never modified
 	id      string
-	header  http.Header // sent with every attempt; nil: req's own carries the ID
-	ctx     *idContext  // sent with every attempt
-	n       int         // the attempt being made
-	charged charge      // what the retry budget gave for the retry about to be made
-	began   time.Time   // when the call began: before the first attempt's wait for a slot
-	started time.Time   // when the first attempt was sent
-	history []tried     // the attempts that failed and were retried
+	header  http.Header      // sent with every attempt; nil: req's own carries the ID
+	ctx     *idContext       // sent with every attempt
+	n       int              // the attempt being made
+	charged charge           // what the retry budget gave for the retry about to be made
+	began   time.Time        // when the call began: before the first attempt's wait for a slot
+	started time.Time        // when the first attempt was sent
+	history []ticket.Attempt // the attempts that failed and were retried
 
 	// The last failed attempt, while the Transport waits to retry it: its
 	// response stays open, so that the call can still return it, and its

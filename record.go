@@ -11,6 +11,7 @@ import (
 
 	"github.com/identitycall/idctrace/internal/api"
 	"github.com/identitycall/idctrace/internal/redact"
+	"github.com/identitycall/idctrace/internal/ticket"
 )
 
 // record is what the Transport knows of one attempt. It is built once,
@@ -42,9 +43,9 @@ type record struct {
 
 	retryIn      time.Duration // > 0 or retrying: another attempt follows after this wait
 	retrying     bool
-	retrySkipped string    // why the policy's retry did not happen: budget, deadline...
-	history      []tried   // the call's earlier attempts, oldest first
-	callStart    time.Time // when the call began, before its first wait for a slot
+	retrySkipped string           // why the policy's retry did not happen: budget, deadline...
+	history      []ticket.Attempt // the call's earlier attempts, oldest first
+	callStart    time.Time        // when the call began, before its first wait for a slot
 
 	gzipped  bool         // the body is gzip-encoded: the caller asked for gzip itself
 	respBody *failureBody // the response body the record is decoded from; nil when there is none
@@ -55,16 +56,6 @@ type record struct {
 	ctx      context.Context // the caller's context, for log fields
 	sent     *http.Request   // the request as sent; dropped once reported
 	secrets  []string        // the request's own secrets; dropped once reported
-}
-
-// tried is one earlier attempt of a call, for the ticket's Attempts block.
-type tried struct {
-	started  time.Time
-	status   int
-	errType  string
-	duration time.Duration
-	queued   time.Duration
-	retryIn  time.Duration
 }
 
 // init starts r as the record of an attempt of req, sent with the request
@@ -162,7 +153,11 @@ func (r *record) transportError() *TransportError {
 	}
 }
 
-// tried returns r as an earlier attempt of its call.
-func (r *record) tried() tried {
-	return tried{started: r.started, status: r.status, errType: r.errType, duration: r.duration, queued: r.queued, retryIn: r.retryIn}
+// tried returns r as one attempt of its call, as a ticket lists it.
+func (r *record) tried() ticket.Attempt {
+	outcome := r.errType
+	if r.status != 0 {
+		outcome = statusText(r.status)
+	}
+	return ticket.Attempt{Time: r.started, Outcome: outcome, Duration: r.duration, Queued: r.queued, RetryIn: r.retryIn}
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/identitycall/idctrace/internal/ticket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zapcore"
@@ -357,7 +358,7 @@ func FuzzRecorderPage(f *testing.F) {
 	page := func(t *testing.T, s string) string {
 		rec := NewRecorder(2)
 		rec.add(&record{requestID: s, method: s, url: s, route: s, status: 500, message: s, errs: []string{s, s},
-			body: s, hint: s, history: []tried{{errType: s}}}, zapcore.ErrorLevel)
+			body: s, hint: s, history: []ticket.Attempt{{Outcome: s}}}, zapcore.ErrorLevel)
 		rec.add(&record{requestID: s, method: s, url: s, route: s, errType: s}, zapcore.ErrorLevel) // a transport error: a cause
 		return readAll(t, get(rec, "GET", "/?email="+url.QueryEscape(s)))
 	}

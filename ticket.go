@@ -50,12 +50,13 @@ func handBuilt(r *record, account string) string {
 // ticket returns the ticket of the call whose last attempt r records. It
 // shares nothing with r: two tickets of one record may render at once.
 func (r *record) ticket(account string) ticket.Ticket {
-	attempts := append(r.history[:len(r.history):len(r.history)], r.tried())
 	t := ticket.Ticket{
-		Account: redact.Text(account, nil, false), Time: attempts[0].started, RequestID: r.requestID,
+		Account: redact.Text(account, nil, false), RequestID: r.requestID,
 		Method: r.method, URL: r.url, Route: r.route, Message: r.message, Errors: slices.Clone(r.errs),
 		Body: r.body, Hint: r.hint, Count: r.attempt, Waited: r.waited(),
+		Attempts: append(r.history[:len(r.history):len(r.history)], r.tried()), // a copy
 	}
+	t.Time = t.Attempts[0].Time // when the call's first attempt started
 	if r.status != 0 {
 		t.Status = statusText(r.status)
 	} else {
@@ -63,15 +64,6 @@ func (r *record) ticket(account string) ticket.Ticket {
 	}
 	if r.showsRetryAfter() {
 		t.RetryAfter = r.retryAfter.String()
-	}
-	t.Attempts = make([]ticket.Attempt, 0, len(attempts))
-	for _, a := range attempts {
-		outcome := a.errType
-		if a.status != 0 {
-			outcome = statusText(a.status)
-		}
-		t.Attempts = append(t.Attempts, ticket.Attempt{Time: a.started, Outcome: outcome,
-			Duration: a.duration, Queued: a.queued, RetryIn: a.retryIn})
 	}
 	return t
 }

@@ -155,7 +155,7 @@ func TestSupportTicketAfterRetries(t *testing.T) {
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, d, 60*time.Millisecond, "the waits count")
 	assert.NotContains(t, ticket, "Attempts:    ")
-	assert.Contains(t, ticket, "Time:        "+apiErr.record.history[0].started.UTC().Format(time.RFC3339)+"\n", "when the call started")
+	assert.Contains(t, ticket, "Time:        "+apiErr.record.history[0].Time.UTC().Format(time.RFC3339)+"\n", "when the call started")
 }
 
 // TestSupportTicketWaitedCountsTheFirstQueue: the time the whole call
