@@ -179,8 +179,7 @@ func (t *Transport) writeSummary(s summary) {
 	if ce == nil {
 		return
 	}
-	fields := make([]zap.Field, 0, 9)
-	fields = append(fields, zap.String(schema.Method, s.method))
+	fields := append(make([]zap.Field, 0, 9), zap.String(schema.Method, s.method))
 	if s.route != "" {
 		fields = append(fields, zap.String(schema.Route, s.route))
 	}
@@ -189,12 +188,11 @@ func (t *Transport) writeSummary(s summary) {
 	} else {
 		fields = append(fields, zap.String(schema.ErrorType, s.cause))
 	}
-	fields = append(fields,
+	write(ce, append(fields,
 		zap.Int(schema.Suppressed, s.count),
 		zap.String(schema.FirstRequestID, s.firstID),
 		zap.String(schema.LastRequestID, s.lastID),
 		zap.Time(schema.FirstAt, s.firstAt.UTC()),
 		zap.Time(schema.LastAt, s.lastAt.UTC()),
-	)
-	write(ce, fields)
+	))
 }
