@@ -214,11 +214,9 @@ func (c *call) keep(resp *http.Response, r *record) {
 // sent: it tells the observers the kept attempt's fate and closes its
 // response.
 func (c *call) sendingRetry() {
-	pending := c.pending
-	c.pending = nil
-	c.observe(pending, false, nil)
+	c.observe(c.pending, false, nil)
 	closeBody(c.kept)
-	c.kept = nil
+	c.kept, c.pending = nil, nil
 }
 
 // closeBody closes resp's body, if any.
