@@ -1,6 +1,7 @@
 package idctrace
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"time"
@@ -24,12 +25,8 @@ func CheckResponse(resp *http.Response) error {
 	}
 	r := recordOf(resp)
 	if r == nil {
-		req := resp.Request
-		if req == nil {
-			req = &http.Request{}
-		}
-		r = new(record)
-		r.init(req, RequestID(resp), time.Now(), 0, nil)
+		r = new(record) // of a response that came through no Transport, maybe without its request
+		r.init(cmp.Or(resp.Request, &http.Request{}), RequestID(resp), time.Now(), 0, nil)
 		r.inspectHeader(resp, r.started)
 		r.finish()
 		if resp.Body != nil && resp.Body != http.NoBody {
