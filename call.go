@@ -113,7 +113,7 @@ func (c *call) attempt() (*http.Response, *record) {
 	end := t.now()
 	r.duration = end.Sub(started)
 	if err != nil {
-		r.inspectError(err)
+		r.err, r.message = err, redact.Text(err.Error(), r.secrets, false)
 		r.finish()
 		return nil, r
 	}

@@ -97,12 +97,6 @@ func (r *record) finish() {
 	r.hint = r.findHint()
 }
 
-// inspectError fills r from a transport error.
-func (r *record) inspectError(err error) {
-	r.err = err
-	r.message = redact.Text(err.Error(), r.secrets, false)
-}
-
 // showsRetryAfter reports whether the outputs carry retry_after: always for
 // a 429, and whenever the server gave a value.
 func (r *record) showsRetryAfter() bool {
