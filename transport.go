@@ -87,10 +87,7 @@ func New(base http.RoundTripper, logger *zap.Logger, opts ...Option) *Transport 
 // logger and opts. c itself is never modified; a nil c means a new
 // [http.Client] over [http.DefaultTransport].
 func WrapClient(c *http.Client, logger *zap.Logger, opts ...Option) *http.Client {
-	var wrapped http.Client
-	if c != nil {
-		wrapped = *c
-	}
+	wrapped := *cmp.Or(c, &http.Client{}) // a copy
 	wrapped.Transport = New(wrapped.Transport, logger, opts...)
 	return &wrapped
 }
