@@ -70,10 +70,7 @@ func (e *APIError) Error() string {
 
 // statusText is "404 Not Found", or the bare code when it has no name.
 func statusText(code int) string {
-	if text := http.StatusText(code); text != "" {
-		return strconv.Itoa(code) + " " + text
-	}
-	return strconv.Itoa(code)
+	return strings.TrimSpace(strconv.Itoa(code) + " " + http.StatusText(code))
 }
 
 // Is reports whether target is the sentinel for e's status: [ErrBadRequest],
