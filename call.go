@@ -143,15 +143,16 @@ func (c *call) attempt() (*http.Response, *record) {
 // starts and how long it waited for the slot: none below a millisecond,
 // what a free slot costs. An error means the attempt is not sent: no slot
 // before the deadline, or the context ended. A limiter that cannot decide
-// (its store is unreachable) lets the attempt go.
+// (its store is unreachable) lets the attempt go. An idle limiter of the
+// Transport's own is skipped: timing it would only measure the scheduler.
 func (c *call) waitForSlot() (started time.Time, queued time.Duration, err error) {
-	t := c.t
-	if t.limiter == nil {
-		return t.now(), 0, nil
+	t, ctx := c.t, c.req.Context()
+	if l, ok := t.limiter.(*limiter); t.limiter == nil || ok && l.idle() && ctx.Err() == nil {
+		return t.now(), 0, nil // nothing to wait for, and no wait to time
 	}
 	start := t.now()
-	err = t.limiter.Wait(c.req.Context())
-	if err != nil && !errors.Is(err, ErrLocalRateLimit) && c.req.Context().Err() == nil {
+	err = t.limiter.Wait(ctx)
+	if err != nil && !errors.Is(err, ErrLocalRateLimit) && ctx.Err() == nil {
 		t.failOpen(c.req, err)
 		err = nil
 	}

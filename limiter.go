@@ -103,8 +103,8 @@ func (l *limiter) Wait(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if u := time.Duration(l.until.Load()); l.interval == 0 && (u == 0 || l.clock() >= u) {
-		return nil // no quota, no pause: the path of every call of a Transport that retries
+	if l.idle() {
+		return nil
 	}
 	deadline := noDeadline
 	if d, ok := ctx.Deadline(); ok {
@@ -124,6 +124,14 @@ func (l *limiter) Wait(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// idle reports whether l admits at once: it knows no quota, and no pause
+// holds. That is the path of every call of a Transport that retries
+// without a quota of its own.
+func (l *limiter) idle() bool {
+	u := time.Duration(l.until.Load())
+	return l.interval == 0 && (u == 0 || l.clock() >= u)
 }
 
 // take reserves the earliest free slot at or after now, unless it would

@@ -193,6 +193,24 @@ func TestLimiterQueuedIsReported(t *testing.T) {
 	assert.Less(t, seen.got[0].Duration, queued, "the duration does not count the wait")
 }
 
+// TestNoQueuedWithoutAQuota: a Transport that retries with no quota of its
+// own skips its limiter while it only pauses, so no time between two clock
+// readings is logged as queued (on a loaded CI machine, the scheduler put
+// 1.7 ms there). Here every reading of the clock is 5 ms after the last.
+func TestNoQueuedWithoutAQuota(t *testing.T) {
+	t.Parallel()
+	log, logs := observed()
+	tr := New(stubRT{status: 404, body: stringBody(notFoundBody)}, log, WithRetry(testPolicy))
+	now := time.Now()
+	tr.now = func() time.Time { now = now.Add(5 * time.Millisecond); return now }
+	resp, err := tr.RoundTrip(mustRequest(t, "GET", recordingURL))
+	require.NoError(t, err)
+	readAll(t, resp)
+	tr.Flush()
+	require.Equal(t, 1, logs.Len())
+	assert.NotContains(t, logs.All()[0].ContextMap(), schema.Queued)
+}
+
 // TestRetryWithoutSlotAfterTransportError: a retry that gets no
 // rate-limit slot before the deadline is "not sent: the call returns the
 // last response" (README, Quotas; WithLimiter's doc), with retry_skipped:
