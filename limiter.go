@@ -103,9 +103,6 @@ func (l *limiter) Wait(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if l.idle() {
-		return nil
-	}
 	deadline := noDeadline
 	if d, ok := ctx.Deadline(); ok {
 		deadline = d.Sub(l.base)
@@ -126,9 +123,9 @@ func (l *limiter) Wait(ctx context.Context) error {
 	}
 }
 
-// idle reports whether l admits at once: it knows no quota, and no pause
-// holds. That is the path of every call of a Transport that retries
-// without a quota of its own.
+// idle reports whether l would admit at once: it knows no quota, and no
+// pause holds. A Transport that retries without a quota of its own skips
+// Wait then, on every call but those a 429 paused.
 func (l *limiter) idle() bool {
 	u := time.Duration(l.until.Load())
 	return l.interval == 0 && (u == 0 || l.clock() >= u)
