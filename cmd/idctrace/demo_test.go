@@ -53,7 +53,7 @@ func TestDemo(t *testing.T) {
 }
 
 // checkDefault checks the demo as 'go run ./cmd/idctrace' runs it, and
-// compares its output, normalised, with testdata/demo.golden: the README
+// compares its output, normalised, with testdata/demo.golden: docs/cli.md
 // quotes that file.
 func checkDefault(t *testing.T, out string) {
 	assert.LessOrEqual(t, strings.Count(out, "\n"), 80, "the demo fits a screen")
